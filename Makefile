@@ -1,0 +1,19 @@
+# mlsys: PGXS build. `make && make install`, then `make installcheck` against a running server.
+EXTENSION  = mlsys
+MODULE_big = mlsys
+OBJS       = src/mlsys.o src/model.o src/jsonopt.o src/linalg.o src/train_linear.o \
+             src/train.o src/predict.o src/registry.o
+DATA       = $(wildcard sql/mlsys--*.sql)
+
+# Every other file in sql/ is a pg_regress test of the same name.
+REGRESS      = $(filter-out mlsys--%,$(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=mlsys
+
+PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+             -Wno-sign-compare
+# Debian's OpenBLAS carries no LAPACKE symbols: link liblapacke explicitly.
+SHLIB_LINK = -llapacke -lopenblas
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

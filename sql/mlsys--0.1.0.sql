@@ -1,0 +1,213 @@
+-- mlsys 0.1.0: the mlmodel type, linear regression training, the model
+-- registry (schema ml) and ml_predict.
+\echo Use "CREATE EXTENSION mlsys" to load this file. \quit
+
+---------------------------------------------------------------- mlmodel type
+
+CREATE TYPE mlmodel;
+
+CREATE FUNCTION mlmodel_in(cstring) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION mlmodel_out(mlmodel) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION mlmodel_recv(internal) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION mlmodel_send(mlmodel) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE mlmodel (
+	INPUT = mlmodel_in,
+	OUTPUT = mlmodel_out,
+	RECEIVE = mlmodel_recv,
+	SEND = mlmodel_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+COMMENT ON TYPE mlmodel IS
+	'a trained model: algorithm, feature names and parameters, in a versioned, checksummed format';
+
+CREATE FUNCTION ml_model_info(mlmodel) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_model_info(mlmodel) IS
+	'the model''s contents as jsonb: kind, features, coefficients, training statistics, size';
+
+---------------------------------------------------------------- linear regression
+
+CREATE FUNCTION linreg_accum(internal, float8, float8[]) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION linreg_accum(internal, float8, float8[], jsonb) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION linreg_combine(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION linreg_serialize(internal) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION linreg_deserialize(bytea, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION linreg_final(internal) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+
+CREATE AGGREGATE ml_linreg_fit(y float8, x float8[]) (
+	SFUNC = linreg_accum,
+	STYPE = internal,
+	FINALFUNC = linreg_final,
+	COMBINEFUNC = linreg_combine,
+	SERIALFUNC = linreg_serialize,
+	DESERIALFUNC = linreg_deserialize,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_linreg_fit(y float8, x float8[], params jsonb) (
+	SFUNC = linreg_accum,
+	STYPE = internal,
+	FINALFUNC = linreg_final,
+	COMBINEFUNC = linreg_combine,
+	SERIALFUNC = linreg_serialize,
+	DESERIALFUNC = linreg_deserialize,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_linreg_fit(float8, float8[]) IS
+	'ordinary least squares with intercept, in one parallel-safe pass';
+COMMENT ON AGGREGATE ml_linreg_fit(float8, float8[], jsonb) IS
+	'least squares / ridge regression; params: l2, intercept, features, target';
+
+---------------------------------------------------------------- registry
+
+CREATE SCHEMA ml;
+COMMENT ON SCHEMA ml IS 'mlsys model registry';
+GRANT USAGE ON SCHEMA ml TO PUBLIC;
+
+CREATE SEQUENCE ml.models_model_id_seq;
+CREATE TABLE ml.models (
+	model_id bigint PRIMARY KEY DEFAULT nextval('ml.models_model_id_seq'),
+	name text NOT NULL UNIQUE,
+	-- The version ml_predict(name, ...) serves. Kept consistent by the
+	-- registry functions, not by a foreign key: a key in each direction
+	-- would make the tables impossible to reload from a dump.
+	deployed_version int,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	created_by text NOT NULL
+);
+ALTER SEQUENCE ml.models_model_id_seq OWNED BY ml.models.model_id;
+COMMENT ON TABLE ml.models IS 'one row per model name, with its deployed version';
+
+CREATE TABLE ml.model_versions (
+	model_id bigint NOT NULL REFERENCES ml.models ON DELETE CASCADE,
+	version int NOT NULL CHECK (version > 0),
+	algorithm text NOT NULL,
+	params jsonb NOT NULL,
+	features text[] NOT NULL,
+	target text,
+	model mlmodel NOT NULL,
+	source text,
+	n_train_rows bigint NOT NULL,
+	n_test_rows bigint NOT NULL,
+	metrics jsonb NOT NULL,
+	trained_by text NOT NULL,
+	trained_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (model_id, version)
+);
+COMMENT ON TABLE ml.model_versions IS
+	'one immutable row per trained version: algorithm, params, features, model, source, metrics';
+
+CREATE SEQUENCE ml.deployments_deployment_id_seq;
+CREATE TABLE ml.deployments (
+	deployment_id bigint PRIMARY KEY DEFAULT nextval('ml.deployments_deployment_id_seq'),
+	model_id bigint NOT NULL,
+	version int NOT NULL,
+	previous_version int,
+	deployed_at timestamptz NOT NULL DEFAULT now(),
+	deployed_by text NOT NULL,
+	reason text NOT NULL,
+	FOREIGN KEY (model_id, version) REFERENCES ml.model_versions ON DELETE CASCADE
+);
+ALTER SEQUENCE ml.deployments_deployment_id_seq OWNED BY ml.deployments.deployment_id;
+COMMENT ON TABLE ml.deployments IS 'append-only history of every change of a deployed version';
+
+CREATE FUNCTION ml.forbid_version_update() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	RAISE EXCEPTION 'model versions are immutable'
+		USING ERRCODE = 'object_not_in_prerequisite_state',
+			  HINT = 'Train or register a new version instead.';
+END
+$$;
+CREATE TRIGGER model_versions_immutable BEFORE UPDATE ON ml.model_versions
+	FOR EACH ROW EXECUTE FUNCTION ml.forbid_version_update();
+
+-- Registry rows are user data: pg_dump keeps them.
+SELECT pg_catalog.pg_extension_config_dump('ml.models', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.models_model_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.model_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
+
+-- Everyone may read the registry (ml_predict does); writes go through the
+-- registry functions below.
+GRANT SELECT ON ml.models, ml.model_versions, ml.deployments TO PUBLIC;
+
+CREATE VIEW ml.deployed_models AS
+SELECT m.name, m.deployed_version AS version, v.algorithm, v.features, v.target,
+	   v.metrics, v.n_train_rows, v.n_test_rows, v.trained_at, v.trained_by,
+	   d.deployed_at, d.deployed_by
+  FROM ml.models m
+  LEFT JOIN ml.model_versions v ON v.model_id = m.model_id AND v.version = m.deployed_version
+  LEFT JOIN LATERAL (SELECT dd.deployed_at, dd.deployed_by FROM ml.deployments dd
+					  WHERE dd.model_id = m.model_id
+					  ORDER BY dd.deployment_id DESC LIMIT 1) d ON true;
+COMMENT ON VIEW ml.deployed_models IS
+	'each model with its deployed version, holdout metrics and last deployment';
+
+CREATE VIEW ml.version_metrics AS
+SELECT m.name, v.version, v.version = m.deployed_version AS deployed, e.key AS metric,
+	   CASE WHEN jsonb_typeof(e.value) = 'number' THEN (e.value #>> '{}')::float8 END AS value,
+	   v.trained_at
+  FROM ml.models m
+  JOIN ml.model_versions v ON v.model_id = m.model_id
+  CROSS JOIN LATERAL jsonb_each(v.metrics) e;
+COMMENT ON VIEW ml.version_metrics IS
+	'one row per model version and metric: the long format BI tools plot';
+GRANT SELECT ON ml.deployed_models, ml.version_metrics TO PUBLIC;
+
+---------------------------------------------------------------- registry functions
+
+CREATE FUNCTION ml_register_model(model_name text, model mlmodel,
+								  source text DEFAULT NULL, metrics jsonb DEFAULT '{}')
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_register_model(text, mlmodel, text, jsonb) IS
+	'store a model value (e.g. from ml_linreg_fit) as the next version; returns the version';
+
+CREATE FUNCTION ml_deploy(model_name text, version int) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_deploy(text, int) IS
+	'make a version the one ml_predict serves; recorded in ml.deployments';
+REVOKE EXECUTE ON FUNCTION ml_deploy(text, int) FROM PUBLIC;
+
+CREATE FUNCTION ml_model(model_name text) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml_model(model_name text, version int) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_model(text) IS 'the deployed version''s model value';
+COMMENT ON FUNCTION ml_model(text, int) IS 'a given version''s model value';
+
+---------------------------------------------------------------- training
+
+CREATE FUNCTION ml_train(INOUT model_name text, algorithm text, source text, target text,
+						 features text[] DEFAULT NULL, params jsonb DEFAULT '{}',
+						 test_fraction float8 DEFAULT 0.2,
+						 OUT version int, OUT metrics jsonb)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8) IS
+	'train a model on a table, view or query and add it to the registry as a new version';
+
+---------------------------------------------------------------- inference
+
+CREATE FUNCTION ml_predict(model_name text, features float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict_by_name' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(text, float8[]) IS
+	'prediction of the model''s deployed version for one feature vector';
+
+CREATE FUNCTION ml_predict(model mlmodel, features float8[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(mlmodel, float8[]) IS
+	'prediction of a model value for one feature vector';

@@ -1,0 +1,393 @@
+/*
+ * registry.c -- the model registry in schema ml: lookups and writes.
+ *
+ * Reads run with the caller's privileges and snapshot, so they are
+ * transactional: an uncommitted or aborted deploy is never seen by other
+ * sessions. Writes run as the owner of schema ml with search_path pinned to
+ * pg_catalog, executing only the fixed statements in this file, so callers
+ * need no privileges on the registry tables and cannot redirect the
+ * statements to objects of their own. The caller is recorded as the author.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "jsonopt.h"
+#include "mlsys.h"
+#include "model.h"
+#include "registry.h"
+
+PG_FUNCTION_INFO_V1(ml_register_model);
+PG_FUNCTION_INFO_V1(ml_deploy);
+PG_FUNCTION_INFO_V1(ml_model);
+
+/* Saved plans of the read path, prepared once per backend. */
+static SPIPlanPtr resolve_plan = NULL;
+static SPIPlanPtr fetch_plan = NULL;
+
+/* Model names: 1-63 bytes; '@' is reserved for name@version addressing. */
+void
+RegistryCheckName(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > MLSYS_MAX_NAME_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("model name must be 1 to %d bytes long", MLSYS_MAX_NAME_LEN)));
+	for (const char *c = name; *c; c++)
+		if (*c == '@' || isspace((unsigned char) *c) || iscntrl((unsigned char) *c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid model name \"%s\"", name),
+					 errhint("Use a name without spaces, control characters or \"@\".")));
+}
+
+static SPIPlanPtr
+PrepareSaved(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void UnknownModel(const char *name) pg_attribute_noreturn();
+
+static void
+UnknownModel(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" does not exist", name),
+			 errhint("Train it with ml_train() or register it with ml_register_model(); ml.models lists existing models.")));
+}
+
+/*
+ * Find the model version named by (name, version); version 0 means the
+ * deployed one. One indexed lookup with the current snapshot.
+ */
+void
+RegistryResolve(const char *name, int32 version, ModelRef *ref)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	bool		isnull;
+	int32		deployed;
+
+	SPI_connect();
+	if (resolve_plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+
+		resolve_plan = PrepareSaved("SELECT m.tableoid, m.model_id, m.deployed_version"
+									" FROM ml.models m WHERE m.name = $1",
+									1, argtypes);
+	}
+	if (SPI_execute_plan(resolve_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "registry lookup failed");
+	if (SPI_processed == 0)
+		UnknownModel(name);
+
+	ref->registry = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ref->model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	deployed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (version == 0 && isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no deployed version", name),
+				 errhint("Deploy a version with ml_deploy('%s', version).", name)));
+	ref->version = version != 0 ? version : deployed;
+	SPI_finish();
+}
+
+/* The stored mlmodel of a resolved version, copied into the caller's context. */
+struct varlena *
+RegistryFetchModel(const char *name, const ModelRef *ref)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[2] = {Int64GetDatum(ref->model_id), Int32GetDatum(ref->version)};
+	struct varlena *value;
+	bool		isnull;
+
+	SPI_connect();
+	if (fetch_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8OID, INT4OID};
+
+		fetch_plan = PrepareSaved("SELECT v.model FROM ml.model_versions v"
+								  " WHERE v.model_id = $1 AND v.version = $2",
+								  2, argtypes);
+	}
+	if (SPI_execute_plan(fetch_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "registry lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, ref->version),
+				 errhint("ml.model_versions lists the versions of each model.")));
+	MemoryContextSwitchTo(caller);
+	value = (struct varlena *) PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return value;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+typedef struct RegistryWriteScope
+{
+	Oid			caller;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			guc_nestlevel;
+} RegistryWriteScope;
+
+/* Become the owner of schema ml, with a safe search_path, and connect SPI. */
+static void
+RegistryBeginWrite(RegistryWriteScope *scope)
+{
+	Oid			nsp = get_namespace_oid("ml", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
+	scope->caller = scope->save_userid;
+	SetUserIdAndSecContext(owner, scope->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	scope->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+}
+
+/* Undo RegistryBeginWrite. On error, transaction abort does the same. */
+static void
+RegistryEndWrite(RegistryWriteScope *scope)
+{
+	SPI_finish();
+	AtEOXact_GUC(true, scope->guc_nestlevel);
+	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+}
+
+static void
+ExecWrite(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+		  int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "registry statement failed (%s): %s", SPI_result_code_string(rc), sql);
+}
+
+/* Lock the model's row; returns its id and deployed version (0 if none). */
+static int64
+LockModel(const char *name, int32 *deployed)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			type = TEXTOID;
+	bool		isnull;
+	int64		model_id;
+
+	ExecWrite("SELECT model_id, deployed_version FROM ml.models WHERE name = $1 FOR UPDATE",
+			  1, &type, &arg, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		UnknownModel(name);
+	model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*deployed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (isnull)
+		*deployed = 0;
+	return model_id;
+}
+
+/* Point the model at version and record the move in ml.deployments. */
+static void
+Deploy(int64 model_id, int32 version, int32 previous, Oid caller, const char *reason)
+{
+	Oid			types[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[5] = {
+		Int64GetDatum(model_id), Int32GetDatum(version), Int32GetDatum(previous),
+		CStringGetTextDatum(GetUserNameFromId(caller, false)), CStringGetTextDatum(reason)
+	};
+	char		nulls[5] = {' ', ' ', previous ? ' ' : 'n', ' ', ' '};
+
+	ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
+			  2, types, values, nulls, SPI_OK_UPDATE);
+	ExecWrite("INSERT INTO ml.deployments (model_id, version, previous_version, deployed_by, reason)"
+			  " VALUES ($1, $2, $3, $4, $5)",
+			  5, types, values, nulls, SPI_OK_INSERT);
+}
+
+/*
+ * Add version N+1 of v->model_name (creating the model on first use) and
+ * return N+1. A model with no deployed version gets this one deployed.
+ * Concurrent writers of one model are serialised by the model row's lock.
+ */
+int32
+RegistryAddVersion(const RegistryVersion *v, bool *deployed)
+{
+	RegistryWriteScope scope;
+	Model	   *model = ModelDeserialize(v->model);
+	Datum	   *names = palloc(sizeof(Datum) * model->n_features);
+	Oid			types[12] = {INT8OID, INT4OID, TEXTOID, JSONBOID, TEXTARRAYOID,
+		TEXTOID, MlsysModelTypeOid(), TEXTOID, INT8OID, INT8OID, JSONBOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12];
+	int64		model_id;
+	int32		current;
+	int32		version;
+	bool		isnull;
+	char	   *caller;
+
+	RegistryCheckName(v->model_name);
+	for (int i = 0; i < model->n_features; i++)
+		names[i] = CStringGetTextDatum(model->features[i]);
+
+	RegistryBeginWrite(&scope);
+	caller = GetUserNameFromId(scope.caller, false);
+
+	values[0] = CStringGetTextDatum(v->model_name);
+	values[1] = CStringGetTextDatum(caller);
+	ExecWrite("INSERT INTO ml.models (name, created_by) VALUES ($1, $2)"
+			  " ON CONFLICT (name) DO NOTHING",
+			  2, (Oid[]) {TEXTOID, TEXTOID}, values, NULL, SPI_OK_INSERT);
+	model_id = LockModel(v->model_name, &current);
+
+	values[0] = Int64GetDatum(model_id);
+	ExecWrite("SELECT coalesce(max(version), 0) + 1 FROM ml.model_versions WHERE model_id = $1",
+			  1, types, values, NULL, SPI_OK_SELECT);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[1] = Int32GetDatum(version);
+	values[2] = CStringGetTextDatum(v->algorithm);
+	values[3] = JsonbPGetDatum(v->params);
+	values[4] = PointerGetDatum(construct_array(names, model->n_features, TEXTOID, -1, false, TYPALIGN_INT));
+	values[5] = CStringGetTextDatum(model->target);
+	values[6] = PointerGetDatum(v->model);
+	values[7] = v->source ? CStringGetTextDatum(v->source) : (Datum) 0;
+	nulls[7] = v->source ? ' ' : 'n';
+	values[8] = Int64GetDatum(v->n_train);
+	values[9] = Int64GetDatum(v->n_test);
+	values[10] = JsonbPGetDatum(v->metrics);
+	values[11] = CStringGetTextDatum(caller);
+	ExecWrite("INSERT INTO ml.model_versions (model_id, version, algorithm, params, features,"
+			  " target, model, source, n_train_rows, n_test_rows, metrics, trained_by)"
+			  " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, $10, $11, $12)",
+			  12, types, values, nulls, SPI_OK_INSERT);
+
+	*deployed = current == 0;
+	if (*deployed)
+		Deploy(model_id, version, 0, scope.caller, "first version");
+	RegistryEndWrite(&scope);
+	return version;
+}
+
+/* ---------------------------------------------------------------- SQL */
+
+/*
+ * ml_register_model(model_name, model, source DEFAULT NULL, metrics DEFAULT '{}')
+ * -> int: a model built by an aggregate becomes the next version.
+ */
+Datum
+ml_register_model(PG_FUNCTION_ARGS)
+{
+	RegistryVersion v = {0};
+	Model	   *model;
+	StringInfoData params;
+	bool		deployed;
+	int32		version;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name and model must not be NULL"),
+				 errhint("A NULL model usually means the training aggregate saw no rows.")));
+	v.model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	v.model = (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+	v.source = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	v.metrics = PG_ARGISNULL(3) ? JsonParse("{}") : PG_GETARG_JSONB_P(3);
+	if (!JB_ROOT_IS_OBJECT(v.metrics))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metrics must be a JSON object")));
+
+	model = ModelDeserialize(v.model);
+	v.algorithm = "linear";
+	initStringInfo(&params);
+	appendStringInfoChar(&params, '{');
+	ModelAppendParamsJson(&params, model);
+	appendStringInfoChar(&params, '}');
+	v.params = JsonParse(params.data);
+	v.n_train = model->n_rows;
+	v.n_test = 0;
+
+	version = RegistryAddVersion(&v, &deployed);
+	if (deployed)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d registered and deployed", v.model_name, version)));
+	PG_RETURN_INT32(version);
+}
+
+/* ml_deploy(model_name, version): make version the one ml_predict serves. */
+Datum
+ml_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		version = PG_GETARG_INT32(1);
+	RegistryWriteScope scope;
+	int32		current;
+	int64		model_id;
+	Datum		args[2];
+	Oid			types[2] = {INT8OID, INT4OID};
+
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &current);
+	args[0] = Int64GetDatum(model_id);
+	args[1] = Int32GetDatum(version);
+	ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
+			  2, types, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version),
+				 errhint("ml.model_versions lists the versions of each model.")));
+	if (current == version)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d is already deployed", name, version)));
+	else
+		Deploy(model_id, version, current, scope.caller, "ml_deploy");
+	RegistryEndWrite(&scope);
+	PG_RETURN_VOID();
+}
+
+/* ml_model(model_name [, version]) -> mlmodel: deployed or given version. */
+Datum
+ml_model(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		version = PG_NARGS() > 1 ? PG_GETARG_INT32(1) : 0;
+	ModelRef	ref;
+
+	if (PG_NARGS() > 1 && version < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model version must be positive, got %d", version)));
+	RegistryResolve(name, version, &ref);
+	PG_RETURN_POINTER(RegistryFetchModel(name, &ref));
+}

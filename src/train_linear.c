@@ -1,0 +1,517 @@
+/*
+ * train_linear.c -- ml_linreg_fit(y, x[, params]): OLS / ridge regression as
+ * one parallel-safe aggregate pass.
+ *
+ * State: the row count n, the mean vector and the centred cross-product
+ * matrix ("co-moment" M = sum (z - mean)(z - mean)') of z = (x, y), p = k+1
+ * values per row. Rows are buffered and folded in per batch: the batch is
+ * centred on its own mean, added with one dsyrk, and merged with the
+ * pairwise update of Chan, Golub & LeVeque (1979), the same formula core's
+ * float8_regr_combine uses for two variables:
+ *
+ *   M = M_a + M_b + (n_a n_b / n) d d',   mean = mean_a + d n_b / n,
+ *   d = mean_b - mean_a
+ *
+ * Centring keeps the accuracy that raw sums of x x' lose on data far from
+ * zero. The same merge combines partial states of parallel workers.
+ *
+ * Fit: with intercept, (M_xx + l2 I) b = M_xy and intercept = mean_y -
+ * mean_x . b: the intercept is not penalised (scikit-learn's Ridge
+ * convention). Without intercept the raw cross-products
+ * M + n mean mean' are used instead.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "jsonopt.h"
+#include "linalg.h"
+#include "model.h"
+
+/* Rows folded in per dsyrk call; the buffer grows up to this size. */
+#define LINREG_BATCH_ROWS	256
+
+/* A column whose R^2 on the others exceeds 1 - this is called collinear. */
+#define LINREG_RANK_TOL		1e-10
+
+typedef struct LinregParams
+{
+	double		l2;
+	bool		fit_intercept;
+	char	  **features;		/* [k] names, or NULL for x1..xk */
+	char	   *target;
+} LinregParams;
+
+typedef struct LinregState
+{
+	int			k;				/* features */
+	int			p;				/* k + 1: features, then y */
+	int64		n;				/* rows merged into mean and gram */
+	double	   *mean;			/* [p] */
+	double	   *gram;			/* [p * p] centred cross-products, upper */
+	double	   *scratch;		/* [p] batch mean / merge delta */
+	int			nbuf;			/* rows waiting in buf */
+	int			bufcap;
+	double	   *buf;			/* [bufcap * p], row after row */
+	Jsonb	   *params;			/* copy of the params argument, or NULL */
+	Datum		last_params;	/* params datum seen on the last row */
+	LinregParams opts;
+} LinregState;
+
+PG_FUNCTION_INFO_V1(linreg_accum);
+PG_FUNCTION_INFO_V1(linreg_combine);
+PG_FUNCTION_INFO_V1(linreg_serialize);
+PG_FUNCTION_INFO_V1(linreg_deserialize);
+PG_FUNCTION_INFO_V1(linreg_final);
+
+static const JsonContext linreg_ctx = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "linear regression parameters"
+};
+
+/* Parse and check params for a model of k features. */
+static void
+LinregParseParams(Jsonb *params, int k, LinregParams *opts)
+{
+	static const char *const keys[] = {"l2", "intercept", "features", "target", NULL};
+	int			nnames;
+
+	opts->l2 = 0.0;
+	opts->fit_intercept = true;
+	opts->features = NULL;
+	opts->target = "";
+	if (params == NULL)
+		return;
+
+	JsonCheckKeys(&linreg_ctx, params, keys);
+	if (JsonGetNumber(&linreg_ctx, params, "l2", &opts->l2) &&
+		!(opts->l2 >= 0 && isfinite(opts->l2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ridge penalty \"l2\" must be a finite number >= 0, got %g", opts->l2)));
+	JsonGetBool(&linreg_ctx, params, "intercept", &opts->fit_intercept);
+	JsonGetString(&linreg_ctx, params, "target", &opts->target);
+
+	nnames = JsonGetStringArray(&linreg_ctx, params, "features", &opts->features);
+	if (nnames >= 0 && nnames != k)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"features\" names %d features, but the rows have %d", nnames, k),
+				 errhint("Give one name per element of the feature array, in the same order.")));
+	for (int i = 0; i < nnames; i++)
+	{
+		if (opts->features[i][0] == '\0' || strlen(opts->features[i]) > MLSYS_MAX_NAME_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature name \"%s\" is empty or too long", opts->features[i]),
+					 errhint("Use names of 1 to %d bytes, like column names.", MLSYS_MAX_NAME_LEN)));
+		for (int j = 0; j < i; j++)
+			if (strcmp(opts->features[i], opts->features[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature name \"%s\" appears twice", opts->features[i])));
+	}
+	if (strlen(opts->target) > MLSYS_MAX_NAME_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target name \"%s\" is too long", opts->target)));
+}
+
+static char *
+FeatureName(const LinregState *s, int j)
+{
+	return s->opts.features ? s->opts.features[j] : psprintf("x%d", j + 1);
+}
+
+/* A new empty state for k features, in the current memory context. */
+static LinregState *
+LinregStateCreate(int k, Jsonb *params)
+{
+	LinregState *s = palloc0(sizeof(LinregState));
+
+	s->k = k;
+	s->p = k + 1;
+	s->mean = palloc0(sizeof(double) * s->p);
+	s->gram = palloc0(mul_size(sizeof(double), mul_size(s->p, s->p)));
+	s->scratch = palloc0(sizeof(double) * s->p);
+	s->params = params ? (Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(params)) : NULL;
+	LinregParseParams(s->params, k, &s->opts);
+	return s;
+}
+
+/* Merge n_b rows with mean mean_b and co-moments gram_b into s. */
+static void
+LinregMerge(LinregState *s, int64 n_b, const double *mean_b, const double *gram_b)
+{
+	int			p = s->p;
+	double		n = (double) s->n + (double) n_b;
+
+	if (n_b == 0)
+		return;
+	if (gram_b != NULL)
+		for (int i = 0; i < p * p; i++)
+			s->gram[i] += gram_b[i];
+	if (s->n == 0)
+		memcpy(s->mean, mean_b, sizeof(double) * p);
+	else
+	{
+		for (int j = 0; j < p; j++)
+			s->scratch[j] = mean_b[j] - s->mean[j];
+		LinalgRank1Update(p, (double) s->n * (double) n_b / n, s->scratch, s->gram);
+		for (int j = 0; j < p; j++)
+			s->mean[j] += s->scratch[j] * (double) n_b / n;
+	}
+	s->n += n_b;
+}
+
+/* Fold the buffered rows into mean and gram. */
+static void
+LinregFlush(LinregState *s)
+{
+	int			p = s->p;
+	int			nb = s->nbuf;
+	double	   *bmean;
+
+	if (nb == 0)
+		return;
+	bmean = palloc0(sizeof(double) * p);
+	for (int r = 0; r < nb; r++)
+		for (int j = 0; j < p; j++)
+			bmean[j] += s->buf[r * p + j];
+	for (int j = 0; j < p; j++)
+		bmean[j] /= nb;
+	for (int r = 0; r < nb; r++)
+		for (int j = 0; j < p; j++)
+			s->buf[r * p + j] -= bmean[j];
+
+	/* The batch's own co-moments go straight into gram; then merge means. */
+	LinalgGramUpdate(p, nb, s->buf, s->gram);
+	LinregMerge(s, nb, bmean, NULL);
+	s->nbuf = 0;
+	pfree(bmean);
+}
+
+static bool
+ParamsEqual(Jsonb *a, Jsonb *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+}
+
+/* Transition: buffer one (y, x) row; NULL y rows are skipped. */
+Datum
+linreg_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	MemoryContext old;
+	LinregState *s = PG_ARGISNULL(0) ? NULL : (LinregState *) PG_GETARG_POINTER(0);
+	ArrayType  *arr;
+	int			k;
+	double	   *row;
+	const double *x;
+	double		y;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "linreg_accum called in non-aggregate context");
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(s);	/* NULL when nothing was accumulated yet */
+	y = PG_GETARG_FLOAT8(1);
+	if (!isfinite(y))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("target value must be finite, got %g", y),
+				 errhint("Filter out rows with NaN or infinite targets.")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature array must not be NULL"),
+				 errhint("Filter out such rows, or replace missing values with coalesce().")));
+
+	arr = PG_GETARG_ARRAYTYPE_P(2);
+	k = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (ARR_NDIM(arr) != 1 || k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("feature array must be one-dimensional and not empty")));
+	if (k > MLSYS_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many features: %d", k),
+				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES)));
+
+	if (s == NULL)
+	{
+		old = MemoryContextSwitchTo(aggctx);
+		s = LinregStateCreate(k, PG_NARGS() > 3 && !PG_ARGISNULL(3) ? PG_GETARG_JSONB_P(3) : NULL);
+		MemoryContextSwitchTo(old);
+		s->last_params = PG_NARGS() > 3 ? PG_GETARG_DATUM(3) : (Datum) 0;
+	}
+	else if (PG_NARGS() > 3 && PG_GETARG_DATUM(3) != s->last_params)
+	{
+		if (!ParamsEqual(s->params, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training parameters must be the same for every row")));
+		s->last_params = PG_GETARG_DATUM(3);
+	}
+	if (k != s->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("feature array has %d elements, but earlier rows had %d", k, s->k),
+				 errhint("Every row must pass the same features in the same order.")));
+
+	if (ARR_HASNULL(arr))
+	{
+		bits8	   *nulls = ARR_NULLBITMAP(arr);
+
+		for (int j = 0; j < k; j++)
+			if (!(nulls[j / 8] & (1 << (j % 8))))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("feature \"%s\" is NULL", FeatureName(s, j)),
+						 errhint("Filter out such rows, or replace missing values with coalesce().")));
+	}
+	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
+		elog(ERROR, "feature array must be float8[]");
+
+	if (s->nbuf == s->bufcap)
+	{
+		if (s->bufcap == LINREG_BATCH_ROWS)
+			LinregFlush(s);
+		else
+		{
+			int			cap = s->bufcap == 0 ? 8 : s->bufcap * 2;
+
+			s->buf = s->buf == NULL
+				? MemoryContextAlloc(aggctx, sizeof(double) * cap * s->p)
+				: repalloc(s->buf, sizeof(double) * cap * s->p);
+			s->bufcap = cap;
+		}
+	}
+
+	x = (const double *) ARR_DATA_PTR(arr);
+	row = s->buf + (size_t) s->nbuf * s->p;
+	for (int j = 0; j < k; j++)
+	{
+		if (!isfinite(x[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature \"%s\" must be finite, got %g", FeatureName(s, j), x[j]),
+					 errhint("Filter out rows with NaN or infinite values.")));
+		row[j] = x[j];
+	}
+	row[k] = y;
+	s->nbuf++;
+	PG_RETURN_POINTER(s);
+}
+
+/* Copy of a state (deserialised states live in short-lived memory). */
+static LinregState *
+LinregStateCopy(const LinregState *src)
+{
+	LinregState *s = LinregStateCreate(src->k, src->params);
+
+	LinregMerge(s, src->n, src->mean, src->gram);
+	return s;
+}
+
+Datum
+linreg_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	MemoryContext old;
+	LinregState *s1 = PG_ARGISNULL(0) ? NULL : (LinregState *) PG_GETARG_POINTER(0);
+	LinregState *s2 = PG_ARGISNULL(1) ? NULL : (LinregState *) PG_GETARG_POINTER(1);
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "linreg_combine called in non-aggregate context");
+	if (s2 == NULL)
+		PG_RETURN_POINTER(s1);
+	LinregFlush(s2);
+	if (s1 == NULL)
+	{
+		old = MemoryContextSwitchTo(aggctx);
+		s1 = LinregStateCopy(s2);
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(s1);
+	}
+	if (s1->k != s2->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot combine models of %d and %d features", s1->k, s2->k)));
+	if (!ParamsEqual(s1->params, s2->params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training parameters must be the same for every row")));
+	LinregFlush(s1);
+	LinregMerge(s1, s2->n, s2->mean, s2->gram);
+	PG_RETURN_POINTER(s1);
+}
+
+/*
+ * Serialised state: int32 k, int64 n, int32 params length (0 = none) and
+ * bytes, p means, then the upper triangle of gram column by column.
+ */
+Datum
+linreg_serialize(PG_FUNCTION_ARGS)
+{
+	LinregState *s = (LinregState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	LinregFlush(s);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, s->k);
+	pq_sendint64(&buf, s->n);
+	pq_sendint32(&buf, s->params ? VARSIZE(s->params) : 0);
+	if (s->params)
+		pq_sendbytes(&buf, (const char *) s->params, VARSIZE(s->params));
+	for (int j = 0; j < s->p; j++)
+		pq_sendfloat8(&buf, s->mean[j]);
+	for (int j = 0; j < s->p; j++)
+		for (int i = 0; i <= j; i++)
+			pq_sendfloat8(&buf, s->gram[i + j * s->p]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+linreg_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	LinregState *s;
+	Jsonb	   *params = NULL;
+	int			k,
+				plen;
+	int64		n;
+	size_t		need;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	k = pq_getmsgint(&buf, 4);
+	n = pq_getmsgint64(&buf);
+	plen = pq_getmsgint(&buf, 4);
+	if (k < 1 || k > MLSYS_MAX_FEATURES || n < 0 || plen < 0 || plen > buf.len - buf.cursor)
+		elog(ERROR, "invalid linear regression aggregate state");
+	if (plen > 0)
+	{
+		params = palloc(plen);
+		pq_copymsgbytes(&buf, (char *) params, plen);
+		if (VARSIZE(params) != (Size) plen)
+			elog(ERROR, "invalid linear regression aggregate state");
+	}
+
+	s = LinregStateCreate(k, params);
+	s->n = n;
+	need = sizeof(double) * (s->p + (size_t) s->p * (s->p + 1) / 2);
+	if ((size_t) (buf.len - buf.cursor) != need)
+		elog(ERROR, "invalid linear regression aggregate state");
+	for (int j = 0; j < s->p; j++)
+		s->mean[j] = pq_getmsgfloat8(&buf);
+	for (int j = 0; j < s->p; j++)
+		for (int i = 0; i <= j; i++)
+			s->gram[i + j * s->p] = pq_getmsgfloat8(&buf);
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+/* Solve the normal equations of a state into a Model. */
+static Model *
+LinregFit(LinregState *s)
+{
+	int			k = s->k,
+				p = s->p;
+	double		n = (double) s->n;
+	bool		intercept = s->opts.fit_intercept;
+	double		l2 = s->opts.l2;
+	double	   *a = palloc(mul_size(sizeof(double), mul_size(k, k)));
+	double	   *b = palloc(sizeof(double) * k);
+	Model	   *model = palloc0(sizeof(Model));
+	LinearModel *lin = &model->linear;
+	int			dependent;
+
+	if (l2 == 0 && s->n < k + (intercept ? 1 : 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("not enough rows to fit %d coefficients: got " INT64_FORMAT,
+						k + (intercept ? 1 : 0), s->n),
+				 errhint("Train on more rows, or set a ridge penalty such as '{\"l2\": 1}'.")));
+
+	for (int j = 0; j < k; j++)
+	{
+		double		var = s->gram[j + j * p] / n;
+
+		for (int i = 0; i <= j; i++)
+			a[i + j * k] = s->gram[i + j * p] + (intercept ? 0 : n * s->mean[i] * s->mean[j]);
+		b[j] = s->gram[j + k * p] + (intercept ? 0 : n * s->mean[j] * s->mean[k]);
+		a[j + j * k] += l2;
+
+		/*
+		 * Without a penalty a constant column cannot be told apart from the
+		 * intercept. Its variance is exactly zero, up to the rounding of
+		 * its mean when the batch means were subtracted.
+		 */
+		if (l2 == 0 && (intercept ? var <= pow(64 * DBL_EPSILON * s->mean[j], 2)
+						: a[j + j * k] == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature \"%s\" is constant", FeatureName(s, j)),
+					 errhint("Remove the feature, or set a ridge penalty such as '{\"l2\": 1}'.")));
+	}
+
+	dependent = LinalgSolveSpd(k, a, b, LINREG_RANK_TOL);
+	if (dependent >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("features are collinear"),
+				 errdetail("Feature \"%s\" is (almost) a linear combination of the other features.",
+						   FeatureName(s, dependent)),
+				 errhint("Remove one of the dependent features, or set a ridge penalty such as '{\"l2\": 1}'.")));
+
+	model->kind = MODEL_KIND_LINEAR_REGRESSION;
+	model->n_features = k;
+	model->n_rows = s->n;
+	model->target = s->opts.target;
+	model->features = palloc(sizeof(char *) * k);
+	lin->fit_intercept = intercept;
+	lin->l2 = l2;
+	lin->coef = b;
+	lin->feature_mean = palloc(sizeof(double) * k);
+	lin->feature_stddev = palloc(sizeof(double) * k);
+	lin->intercept = intercept ? s->mean[k] : 0.0;
+	for (int j = 0; j < k; j++)
+	{
+		model->features[j] = FeatureName(s, j);
+		lin->feature_mean[j] = s->mean[j];
+		lin->feature_stddev[j] = s->n > 1 ? sqrt(s->gram[j + j * p] / (n - 1)) : 0.0;
+		if (intercept)
+			lin->intercept -= s->mean[j] * b[j];
+	}
+	pfree(a);
+	return model;
+}
+
+/* Final: the fitted model, or NULL when no row had a non-NULL target. */
+Datum
+linreg_final(PG_FUNCTION_ARGS)
+{
+	LinregState *s = PG_ARGISNULL(0) ? NULL : (LinregState *) PG_GETARG_POINTER(0);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	/* Folding the buffer changes the state's layout, not its value. */
+	LinregFlush(s);
+	if (s->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(ModelSerialize(LinregFit(s)));
+}
