@@ -26,6 +26,13 @@ CREATE TYPE mlmodel (
 COMMENT ON TYPE mlmodel IS
 	'a trained model: algorithm, feature names and parameters, in a versioned, checksummed format';
 
+-- The raw bytes, for clients that store or ship models as bytea. Only the
+-- direction into mlmodel needs a function: it validates the bytes.
+CREATE FUNCTION mlmodel_from_bytea(bytea) RETURNS mlmodel
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (bytea AS mlmodel) WITH FUNCTION mlmodel_from_bytea(bytea);
+CREATE CAST (mlmodel AS bytea) WITHOUT FUNCTION;
+
 CREATE FUNCTION ml_model_info(mlmodel) RETURNS jsonb
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ml_model_info(mlmodel) IS

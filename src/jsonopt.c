@@ -34,11 +34,16 @@ JsonLookup(Jsonb *jb, const char *key, JsonbValue *out)
 	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), out) != NULL;
 }
 
+/* A JSON number as a double; beyond double's range is an error. */
 static double
-JsonNumberToDouble(const JsonbValue *v)
+JsonNumberToDouble(const JsonContext *ctx, const char *key, const JsonbValue *v)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric)));
+	double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													   NumericGetDatum(v->val.numeric)));
+
+	if (!isfinite(d))
+		JsonTypeError(ctx, key, "within the range of double precision");
+	return d;
 }
 
 /* Parse text as jsonb; errors are jsonb's own input errors. */
@@ -133,7 +138,7 @@ JsonGetNumber(const JsonContext *ctx, Jsonb *jb, const char *key, double *out)
 		return false;
 	if (v.type != jbvNumeric)
 		JsonTypeError(ctx, key, "a number");
-	*out = JsonNumberToDouble(&v);
+	*out = JsonNumberToDouble(ctx, key, &v);
 	return true;
 }
 
@@ -199,7 +204,7 @@ JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb, const char *key,
 
 		if (e->type != jbvNumeric)
 			JsonTypeError(ctx, key, "an array of numbers");
-		(*out)[i] = JsonNumberToDouble(e);
+		(*out)[i] = JsonNumberToDouble(ctx, key, e);
 	}
 	return n;
 }

@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(mlmodel_in);
 PG_FUNCTION_INFO_V1(mlmodel_out);
 PG_FUNCTION_INFO_V1(mlmodel_recv);
 PG_FUNCTION_INFO_V1(mlmodel_send);
+PG_FUNCTION_INFO_V1(mlmodel_from_bytea);
 PG_FUNCTION_INFO_V1(ml_model_info);
 
 const char *
@@ -92,7 +93,7 @@ ValidateFinite(const double *v, int n, bool nonnegative, const char *what)
 {
 	for (int i = 0; i < n; i++)
 		if (!isfinite(v[i]) || (nonnegative && v[i] < 0))
-			InvalidModel("The model's %s contain a non-finite or out-of-range number.", what);
+			InvalidModel("The model's %s has a non-finite or out-of-range value.", what);
 }
 
 /*
@@ -599,6 +600,16 @@ mlmodel_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendbytes(&buf, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Cast bytea -> mlmodel: the same bytes as the binary form, validated. */
+Datum
+mlmodel_from_bytea(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = (struct varlena *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+
+	(void) ModelDeserialize(value);
+	PG_RETURN_POINTER(value);
 }
 
 /* ml_model_info(mlmodel) -> jsonb: the text form plus the stored size. */

@@ -135,7 +135,11 @@ PredictFeatures(const Model *model, ArrayType *arr, const char *model_name)
 	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	const double *x = (const double *) ARR_DATA_PTR(arr);
 
-	if (ARR_NDIM(arr) > 1 || n != model->n_features)
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("feature array must be one-dimensional")));
+	if (n != model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 model_name

@@ -61,7 +61,7 @@ typedef struct LinregState
 	int			bufcap;
 	double	   *buf;			/* [bufcap * p], row after row */
 	Jsonb	   *params;			/* copy of the params argument, or NULL */
-	Datum		last_params;	/* params datum seen on the last row */
+	bool		params_vary;	/* params is not a constant: check every row */
 	LinregParams opts;
 } LinregState;
 
@@ -252,16 +252,13 @@ linreg_accum(PG_FUNCTION_ARGS)
 		old = MemoryContextSwitchTo(aggctx);
 		s = LinregStateCreate(k, PG_NARGS() > 3 && !PG_ARGISNULL(3) ? PG_GETARG_JSONB_P(3) : NULL);
 		MemoryContextSwitchTo(old);
-		s->last_params = PG_NARGS() > 3 ? PG_GETARG_DATUM(3) : (Datum) 0;
+		s->params_vary = PG_NARGS() > 3 && !get_fn_expr_arg_stable(fcinfo->flinfo, 3);
 	}
-	else if (PG_NARGS() > 3 && PG_GETARG_DATUM(3) != s->last_params)
-	{
-		if (!ParamsEqual(s->params, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("training parameters must be the same for every row")));
-		s->last_params = PG_GETARG_DATUM(3);
-	}
+	else if (s->params_vary &&
+			 !ParamsEqual(s->params, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training parameters must be the same for every row")));
 	if (k != s->k)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -1,0 +1,96 @@
+-- ml_linreg_fit: exact fits, ridge against closed forms, NULL handling,
+-- GROUP BY, and every kind of bad input.
+
+-- y = 1 + 2a - 3b exactly: OLS recovers the coefficients.
+CREATE TABLE exact AS
+  SELECT i, (i % 7)::float8 AS a, ((i * 3) % 11)::float8 AS b,
+         1 + 2 * (i % 7) - 3 * ((i * 3) % 11)::float8 AS y
+    FROM generate_series(1, 200) i;
+SELECT round((info->>'intercept')::numeric, 8) AS intercept,
+       round((info->'coefficients'->>0)::numeric, 8) AS a,
+       round((info->'coefficients'->>1)::numeric, 8) AS b,
+       info->'n_rows' AS n_rows, info->'features' AS features
+  FROM (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[a, b])) AS info FROM exact) s;
+
+-- Names for the features and the target.
+SELECT ml_model_info(ml_linreg_fit(y, ARRAY[a, b], '{"features": ["a", "b"], "target": "y"}'))
+       - '{intercept,coefficients,feature_means,feature_stddevs,checksum}'::text[]
+  FROM exact;
+
+-- One feature: OLS and ridge against core's regr_* aggregates (closed form
+-- b = Sxy / (Sxx + l2), intercept = mean(y) - b mean(x)).
+CREATE TABLE noisy AS
+  SELECT i, (i % 13) * 0.5 + sin(i) AS x, 3 - 0.7 * ((i % 13) * 0.5) + cos(i * 7) AS y
+    FROM generate_series(1, 500) i;
+SELECT l2,
+       abs((m->'coefficients'->>0)::float8 - sxy / (sxx + l2)) < 1e-12 AS coef_ok,
+       abs((m->>'intercept')::float8 - (ay - sxy / (sxx + l2) * ax)) < 1e-12 AS intercept_ok
+  FROM (VALUES (0), (1), (250)) AS p(l2),
+       LATERAL (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x], jsonb_build_object('l2', l2))) AS m,
+                       regr_sxy(y, x) AS sxy, regr_sxx(y, x) AS sxx, avg(x) AS ax, avg(y) AS ay
+                  FROM noisy) s;
+-- OLS slope equals regr_slope.
+SELECT abs((ml_model_info(ml_linreg_fit(y, ARRAY[x]))->'coefficients'->>0)::float8
+           - regr_slope(y, x)) < 1e-12 AS slope_ok
+  FROM noisy;
+-- Without intercept: b = sum(xy) / (sum(xx) + l2).
+SELECT l2, abs((m->'coefficients'->>0)::float8 - sxy / (sxx + l2)) < 1e-12 AS coef_ok,
+       m->'intercept' AS intercept
+  FROM (VALUES (0), (10)) AS p(l2),
+       LATERAL (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x],
+                         jsonb_build_object('l2', l2, 'intercept', false))) AS m,
+                       sum(x * y) AS sxy, sum(x * x) AS sxx FROM noisy) s;
+
+-- Training statistics: mean and sample standard deviation of each feature.
+SELECT abs((m->'feature_means'->>0)::float8 - ax) < 1e-12 AS mean_ok,
+       abs((m->'feature_stddevs'->>0)::float8 - sx) < 1e-12 AS stddev_ok
+  FROM (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x])) AS m, avg(x) AS ax, stddev_samp(x) AS sx
+          FROM noisy) s;
+
+-- Data far from zero: centring keeps full accuracy (raw sums of squares would not).
+SELECT round((m->'coefficients'->>0)::numeric, 6) AS slope,
+       round((m->>'intercept')::numeric, 1) AS intercept
+  FROM (SELECT ml_model_info(ml_linreg_fit(5 + 2 * (1e9 + x), ARRAY[1e9 + x])) AS m FROM noisy) s;
+
+-- NULL targets are skipped; no rows (or only NULL targets) give NULL.
+SELECT ml_model_info(ml_linreg_fit(CASE WHEN i % 2 = 0 THEN y END, ARRAY[a, b]))->'n_rows'
+  FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b]) IS NULL AS no_rows FROM exact WHERE false;
+SELECT ml_linreg_fit(NULL::float8, ARRAY[a, b]) IS NULL AS null_targets FROM exact;
+
+-- GROUP BY trains one model per group.
+SELECT i % 3 AS g, (ml_model_info(ml_linreg_fit(y, ARRAY[a, b]))->>'n_rows')::int AS n,
+       round((ml_model_info(ml_linreg_fit(y, ARRAY[a, b]))->'coefficients'->>0)::numeric, 8) AS a
+  FROM exact GROUP BY 1 ORDER BY 1;
+
+-- Ridge makes collinear and constant features solvable.
+SELECT round((ml_model_info(ml_linreg_fit(y, ARRAY[a, a], '{"l2": 1}'))->'coefficients'->>0)::numeric, 6)
+       = round((ml_model_info(ml_linreg_fit(y, ARRAY[a, a], '{"l2": 1}'))->'coefficients'->>1)::numeric, 6)
+       AS symmetric
+  FROM exact;
+SELECT ml_model_info(ml_linreg_fit(y, ARRAY[a, 4], '{"l2": 1}'))->'coefficients'->1 AS constant_coef
+  FROM exact;
+
+-- Bad input: clear errors.
+SELECT ml_linreg_fit(y, ARRAY[a, 2 * a + b, b]) FROM exact;     -- collinear
+SELECT ml_linreg_fit(y, ARRAY[a, 0.1]) FROM exact;              -- constant
+SELECT ml_linreg_fit(y, ARRAY[a, b]) FROM exact WHERE i < 3;    -- too few rows
+SELECT ml_linreg_fit(y, CASE WHEN i = 5 THEN ARRAY[a, NULL] ELSE ARRAY[a, b] END,
+                     '{"features": ["a", "b"]}') FROM exact;
+SELECT ml_linreg_fit(y, CASE WHEN i = 5 THEN NULL ELSE ARRAY[a, b] END) FROM exact;
+SELECT ml_linreg_fit(y, CASE WHEN i = 5 THEN ARRAY[a, 'NaN'] ELSE ARRAY[a, b] END) FROM exact;
+SELECT ml_linreg_fit(y, CASE WHEN i = 5 THEN ARRAY[a, '-Infinity'] ELSE ARRAY[a, b] END) FROM exact;
+SELECT ml_linreg_fit(CASE WHEN i = 5 THEN 'Infinity' ELSE y END, ARRAY[a, b]) FROM exact;
+SELECT ml_linreg_fit(y, CASE WHEN i = 5 THEN ARRAY[a] ELSE ARRAY[a, b] END) FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[]::float8[]) FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[[a, b], [a, b]]) FROM exact;
+SELECT ml_linreg_fit(y, array_fill(a, ARRAY[1001])) FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"l2": -1}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"l2": "big"}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"lambda": 1}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '[1]') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"features": ["a"]}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"features": ["a", "a"]}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], jsonb_build_object('l2', i % 2)) FROM exact;
+
+DROP TABLE exact, noisy;

@@ -1,0 +1,114 @@
+-- The registry: ml_train from tables, views and queries; versions,
+-- deployment, registration of aggregate results, privileges.
+
+CREATE TABLE houses AS
+  SELECT i AS id, (50 + i % 150)::float8 AS area, (1 + i % 5)::int AS rooms,
+         (i % 30)::numeric AS age, 'district ' || (i % 4) AS district,
+         (1000 + 12 * (50 + i % 150) + 300 * (1 + i % 5) - 20 * (i % 30) + 15 * sin(i))::float8 AS price
+    FROM generate_series(1, 1000) i;
+
+-- Version 1 is deployed; metrics are those of the holdout split.
+SELECT model_name, version, metrics ?& ARRAY['r2', 'rmse', 'mae'] AS has_metrics,
+       (metrics->>'r2')::float8 > 0.99 AS good_fit
+  FROM ml_train('price', 'linear', 'houses', 'price', ARRAY['area', 'rooms', 'age']);
+-- A query source, and features NULL = every other column.
+SELECT model_name, version
+  FROM ml_train('price', 'linear', 'SELECT area, rooms, age, price FROM houses WHERE id > 10',
+                'price', params => '{"seed": 3, "l2": 0.5}', test_fraction => 0.3);
+-- A view source, no holdout.
+CREATE VIEW big_houses AS SELECT area, rooms, price FROM houses WHERE area > 100;
+SELECT model_name, version, metrics FROM ml_train('price', 'linear', 'big_houses', 'price',
+                                                   test_fraction => 0);
+
+SELECT m.name, m.deployed_version, v.version, v.algorithm, v.params, v.features, v.target,
+       v.source, v.n_train_rows + v.n_test_rows AS rows, v.trained_by
+  FROM ml.models m JOIN ml.model_versions v USING (model_id) ORDER BY v.version;
+-- The split is reproducible: the same seed gives the same rows and metrics.
+SELECT (SELECT metrics FROM ml_train('price_again', 'linear', 'houses', 'price',
+                                     ARRAY['area', 'rooms', 'age']))
+       = (SELECT metrics FROM ml.model_versions WHERE version = 1
+            AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price')) AS same_metrics;
+-- The holdout share is close to test_fraction.
+SELECT n_test_rows BETWEEN 150 AND 250 AS about_20_percent FROM ml.model_versions
+ WHERE version = 1 AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
+
+-- Deployment: explicit, recorded, and visible in the views.
+SELECT ml_deploy('price', 2);
+SELECT ml_deploy('price', 2);
+SELECT name, version, algorithm, features, deployed_by FROM ml.deployed_models ORDER BY name;
+SELECT version, previous_version, reason FROM ml.deployments
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY deployment_id;
+SELECT name, version, deployed, metric FROM ml.version_metrics
+ WHERE name = 'price' ORDER BY version, metric;
+
+-- ml_model returns the deployed or a given version.
+SELECT ml_model_info(ml_model('price'))->'features' AS deployed_features,
+       ml_model_info(ml_model('price', 3))->'features' AS v3_features;
+
+-- A model from the aggregate becomes a registered version.
+SELECT ml_register_model('price_agg',
+         (SELECT ml_linreg_fit(price, ARRAY[area, rooms], '{"features": ["area", "rooms"], "target": "price"}')
+            FROM houses),
+         'houses', '{"note": 1}');
+SELECT ml_register_model('price_agg', (SELECT ml_linreg_fit(price, ARRAY[area]) FROM houses));
+SELECT v.version, v.algorithm, v.params, v.features, v.target, v.source, v.metrics, v.n_train_rows
+  FROM ml.model_versions v JOIN ml.models m USING (model_id)
+ WHERE m.name = 'price_agg' ORDER BY version;
+
+-- Versions are immutable.
+UPDATE ml.model_versions SET metrics = '{}';
+
+-- Errors.
+SELECT * FROM ml_train('x', 'forest', 'houses', 'price');
+SELECT * FROM ml_train('x', 'linear', 'no_such_table', 'price');
+SELECT * FROM ml_train('x', 'linear', 'houses', 'cost');
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area', 'floors']);
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price');                          -- text column
+SELECT * FROM ml_train('x', 'linear', 'houses', 'district', ARRAY['area']);
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['price']);
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area', 'area']);
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], '{"seed": 1.5}');
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], '{"epochs": 3}');
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 1);
+SELECT * FROM ml_train('x', 'linear', 'SELECT * FROM houses WHERE false', 'price', ARRAY['area']);
+SELECT * FROM ml_train('x', 'linear', 'SELECT 1 AS price', 'price');
+SELECT * FROM ml_train('bad name', 'linear', 'houses', 'price', ARRAY['area']);
+SELECT * FROM ml_train('a@b', 'linear', 'houses', 'price', ARRAY['area']);
+SELECT * FROM ml_train(NULL, 'linear', 'houses', 'price');
+SELECT ml_deploy('price', 9);
+SELECT ml_deploy('nothing', 1);
+SELECT ml_model('nothing');
+SELECT ml_model('price', 0);
+SELECT ml_model('price', 42);
+SELECT ml_register_model('x', NULL);
+SELECT ml_register_model('x', (SELECT ml_linreg_fit(price, ARRAY[area]) FROM houses), metrics => '[]');
+-- A failed training leaves nothing behind.
+SELECT count(*) AS models_named_x FROM ml.models WHERE name = 'x';
+
+-- Privileges: training reads the source as the caller; only the registry
+-- functions write the registry; deploying is not for everyone.
+CREATE ROLE regress_mlsys_analyst;
+CREATE TABLE secret_houses AS SELECT * FROM houses;
+CREATE TABLE shared_houses AS SELECT area, price FROM houses;
+GRANT SELECT ON shared_houses TO regress_mlsys_analyst;
+SET ROLE regress_mlsys_analyst;
+SELECT * FROM ml_train('spy', 'linear', 'secret_houses', 'price', ARRAY['area']);
+SELECT * FROM ml_train('spy', 'linear', 'SELECT area, price FROM secret_houses', 'price');
+SELECT model_name, version FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
+SELECT ml_deploy('analyst', 1);
+INSERT INTO ml.models (name, created_by) VALUES ('forged', 'me');
+DELETE FROM ml.model_versions;
+RESET ROLE;
+SELECT name, created_by, (SELECT trained_by FROM ml.model_versions v WHERE v.model_id = m.model_id)
+  FROM ml.models m WHERE name = 'analyst';
+
+-- Deleting a model removes its versions and history.
+DELETE FROM ml.models WHERE name IN ('analyst', 'price_again');
+SELECT count(*) FROM ml.deployments d
+ WHERE NOT EXISTS (SELECT 1 FROM ml.models m WHERE m.model_id = d.model_id);
+
+DROP TABLE secret_houses, shared_houses;
+DROP ROLE regress_mlsys_analyst;
+DROP VIEW big_houses;
+DROP TABLE houses;
+DELETE FROM ml.models;
