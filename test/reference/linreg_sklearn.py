@@ -1,0 +1,475 @@
+#!/usr/bin/python3
+"""Reference check of mlsys linear regression against scikit-learn and numpy.
+
+Run as `/usr/bin/python3 test/reference/linreg_sklearn.py` with the libpq
+environment (PGHOST, PGPORT, PGUSER, PGDATABASE) pointing at a running
+cluster where `CREATE EXTENSION mlsys` is possible. The script creates the
+scratch database mlsys_ref_linreg (dropping any leftover first), loads
+scikit-learn's bundled diabetes data set (442 rows x 10 features, offline)
+in two variants -- `diabetes` (raw units, load_diabetes(scaled=False)) and
+`diabetes_scaled` (the default, centred and scaled columns) -- and drops
+the database again at the end.
+
+Checks (one line each, `ok - ...` or `not ok - ...`):
+  0. the data round-trips bit for bit (Python float -> float8 -> Python);
+  1. OLS ml_linreg_fit vs sklearn LinearRegression                   1e-8
+  2. ridge l2 in {0.1, 10} vs sklearn Ridge(alpha=l2) and vs the
+     numpy closed form on centred data                               1e-8
+  3. {"intercept": false}, l2 in {0, 10}, vs the numpy closed form
+     (X'X + l2 I) b = X'y, and vs sklearn with fit_intercept=False   1e-8
+  4. feature_means / feature_stddevs vs numpy mean / std(ddof=1)     1e-10
+  5. parallel aggregation (Partial Aggregate, workers launched) on a
+     replicated noisy copy of the data: parallel vs serial           1e-10
+     and vs numpy lstsq; the same with GROUP BY                      1e-8
+  6. GROUP BY sex: one model per group vs sklearn on the group       1e-8
+  7. ml_predict(model, x) on every row vs sklearn predict            1e-9
+  8. ml_train(..., '{"seed": 7}', 0.25): holdout split recomputed in
+     SQL; model vs sklearn on the training rows                      1e-8;
+     metrics r2/rmse/mae vs sklearn.metrics on the holdout rows      1e-9;
+     row counts exact; ml_predict(name, x) vs sklearn predict        1e-9
+
+Error measure ("max rel err"): element-wise relative error, the maximum
+over all compared elements of |got - want| / max(|want|, floor), where
+`want` is the reference (sklearn / numpy) value and floor is the smallest
+positive double, i.e. a plain relative error -- every compared quantity
+here is well away from zero. The one exception are the feature means of
+the scaled data set, which are zero up to rounding (~1e-17): there the
+floor is the column's standard deviation, i.e. the error is measured
+relative to the column's scale. Intercept and coefficients are compared
+as one vector [intercept, b1..bk]. A NaN or a shape mismatch fails.
+The diabetes design is well conditioned (condition number ~22 after
+centring and scaling columns): two correct double-precision solvers
+agree to ~1e-13, so the tolerances leave a wide margin and still catch
+any real mistake in the math.
+
+Exit status 1 if any check failed, 0 otherwise.
+"""
+import math
+import re
+import sys
+import time
+
+import numpy as np
+import psycopg2
+import psycopg2.extras
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+SCRATCH_DB = "mlsys_ref_linreg"
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+TABLES = {"diabetes": False, "diabetes_scaled": True}  # table -> scaled?
+
+TOL_FIT = 1e-8        # coefficients and intercepts vs sklearn / numpy
+TOL_STATS = 1e-10     # feature means and standard deviations
+TOL_PARALLEL = 1e-10  # parallel vs serial aggregation
+TOL_PREDICT = 1e-9    # predictions and holdout metrics
+
+PARALLEL_ON = {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
+               "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}
+PARALLEL_OFF = {"max_parallel_workers_per_gather": 0}
+
+TRAIN_SEED = 7
+TEST_FRACTION = 0.25
+
+
+# ---------------------------------------------------------------- reporting
+
+class Report:
+    """Prints one TAP-like line per check and remembers failures."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def line(self, ok, what, detail):
+        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+    def close(self, what, err, tol):
+        """A numeric comparison: ok iff err <= tol (NaN fails)."""
+        self.line(err <= tol, what, f"max rel err {err:.2e}, tol {tol:.0e}")
+
+    def equal(self, what, got, want):
+        """An exact comparison."""
+        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
+
+
+def max_rel_err(got, want, floor=np.finfo(float).tiny):
+    """max |got - want| / max(|want|, floor), element-wise; inf on a shape mismatch."""
+    got = np.atleast_1d(np.asarray(got, dtype=float))
+    want = np.atleast_1d(np.asarray(want, dtype=float))
+    if got.shape != want.shape:
+        return math.inf
+    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), floor))
+    return math.nan if np.isnan(err) else float(err)
+
+
+def params_vector(intercept, coef):
+    return np.concatenate([[intercept], np.asarray(coef, dtype=float)])
+
+
+# ---------------------------------------------------------------- database
+
+def connect(dbname=None):
+    """An autocommit connection from the libpq environment (optionally another database)."""
+    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
+    conn.autocommit = True
+    return conn
+
+
+def drop_scratch_db(admin):
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+
+
+def create_scratch_db(admin):
+    drop_scratch_db(admin)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
+    conn = connect(SCRATCH_DB)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION mlsys")
+    return conn
+
+
+def set_gucs(cur, settings):
+    for name, value in settings.items():
+        cur.execute(f"SET {name} = {value}")
+
+
+def array_sql(columns):
+    """SQL for the feature array of the given (constant, trusted) column names."""
+    return "ARRAY[" + ", ".join(columns) + "]::float8[]"
+
+
+def load_table(cur, table, X, y):
+    """diabetes-shaped table: the ten feature columns, then target (all float8)."""
+    cols = ", ".join(f"{c} float8" for c in FEATURES)
+    cur.execute(f"CREATE TABLE {table} ({cols}, target float8)")
+    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
+    rows = [tuple(r) for r in np.column_stack([X, y]).tolist()]
+    psycopg2.extras.execute_values(cur, f"INSERT INTO {table} VALUES %s", rows)
+    cur.execute(f"ANALYZE {table}")
+
+
+def fetch_rows(cur, table):
+    cur.execute(f"SELECT {', '.join(FEATURES)}, target FROM {table}")
+    data = np.array(cur.fetchall(), dtype=float)
+    return data[:, :-1], data[:, -1]
+
+
+def fit_sql(table, x_sql, params=None, extra_select="", tail=""):
+    """SELECT ml_model_info(ml_linreg_fit(target, x_sql[, params])) over a table.
+
+    params None: the 2-argument form; otherwise the query takes %(params)s.
+    """
+    args = f"target, {x_sql}" + ("" if params is None else ", %(params)s::jsonb")
+    return (f"SELECT {extra_select}ml_model_info(ml_linreg_fit({args})) AS info "
+            f"FROM {table} {tail}")
+
+
+def fit_info(cur, table, columns, params=None):
+    """ml_model_info of ml_linreg_fit over the whole table."""
+    cur.execute(fit_sql(table, array_sql(columns), params),
+                {"params": psycopg2.extras.Json(params)})
+    return cur.fetchone()[0]
+
+
+def info_vector(info):
+    return params_vector(info["intercept"], info["coefficients"])
+
+
+# ---------------------------------------------------------------- references
+
+def closed_form_centred(X, y, l2):
+    """Ridge with unpenalised intercept: (Xc'Xc + l2 I) b = Xc'yc, b0 = ybar - xbar'b."""
+    xbar, ybar = X.mean(axis=0), y.mean()
+    Xc, yc = X - xbar, y - ybar
+    b = np.linalg.solve(Xc.T @ Xc + l2 * np.eye(X.shape[1]), Xc.T @ yc)
+    return params_vector(ybar - xbar @ b, b)
+
+
+def closed_form_raw(X, y, l2):
+    """No intercept: (X'X + l2 I) b = X'y."""
+    return np.linalg.solve(X.T @ X + l2 * np.eye(X.shape[1]), X.T @ y)
+
+
+def lstsq_with_intercept(X, y):
+    """[intercept, b1..bk] by numpy's SVD-based least squares."""
+    return np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
+
+
+def sklearn_vector(est):
+    return params_vector(est.intercept_, est.coef_)
+
+
+# ---------------------------------------------------------------- checks
+
+def check_round_trip(rep, cur, data):
+    for table, (X, y) in data.items():
+        Xg, yg = fetch_rows(cur, table)
+        want = np.column_stack([X, y])
+        got = np.column_stack([Xg, yg])
+        # Row order of a heap scan is not promised: compare sorted rows.
+        same = got.shape == want.shape and np.array_equal(
+            got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])
+        rep.line(same, f"{table}: {len(y)} rows round-trip bit for bit",
+                 "identical" if same else "DIFFERENT")
+
+
+def check_ols(rep, cur, data):
+    for table, (X, y) in data.items():
+        info = fit_info(cur, table, FEATURES)
+        ref = LinearRegression().fit(X, y)
+        rep.close(f"{table}: OLS intercept+coefficients vs sklearn LinearRegression",
+                  max_rel_err(info_vector(info), sklearn_vector(ref)), TOL_FIT)
+        rep.equal(f"{table}: OLS model metadata (n_rows, l2, fit_intercept, features)",
+                  (info["n_rows"], info["l2"], info["fit_intercept"], info["features"]),
+                  (len(y), 0, True, [f"x{j + 1}" for j in range(len(FEATURES))]))
+
+
+def check_ridge(rep, cur, data):
+    for table, (X, y) in data.items():
+        for l2 in (0.1, 10):
+            info = fit_info(cur, table, FEATURES, {"l2": l2})
+            got = info_vector(info)
+            rep.close(f"{table}: ridge l2={l2} vs sklearn Ridge(alpha={l2})",
+                      max_rel_err(got, sklearn_vector(Ridge(alpha=l2).fit(X, y))), TOL_FIT)
+            rep.close(f"{table}: ridge l2={l2} vs numpy closed form on centred data",
+                      max_rel_err(got, closed_form_centred(X, y, l2)), TOL_FIT)
+
+
+def check_no_intercept(rep, cur, data):
+    for table, (X, y) in data.items():
+        for l2 in (0, 10):
+            info = fit_info(cur, table, FEATURES, {"intercept": False, "l2": l2})
+            coef = np.asarray(info["coefficients"])
+            rep.close(f"{table}: no intercept, l2={l2}: coefficients vs numpy (X'X + l2 I) b = X'y",
+                      max_rel_err(coef, closed_form_raw(X, y, l2)), TOL_FIT)
+            ref = Ridge(alpha=l2, fit_intercept=False) if l2 else LinearRegression(fit_intercept=False)
+            rep.close(f"{table}: no intercept, l2={l2}: coefficients vs sklearn {type(ref).__name__}"
+                      f"(fit_intercept=False)", max_rel_err(coef, ref.fit(X, y).coef_), TOL_FIT)
+            rep.equal(f"{table}: no intercept, l2={l2}: intercept and fit_intercept",
+                      (info["intercept"], info["fit_intercept"]), (0, False))
+
+
+def check_feature_stats(rep, cur, data):
+    for table, (X, y) in data.items():
+        info = fit_info(cur, table, FEATURES)
+        sd = X.std(axis=0, ddof=1)
+        # Scaled columns have mean 0 up to rounding: measure against the column's scale.
+        floor = sd if TABLES[table] else np.finfo(float).tiny
+        rep.close(f"{table}: feature_means vs numpy mean"
+                  + (" (relative to the column's stddev)" if TABLES[table] else ""),
+                  max_rel_err(info["feature_means"], X.mean(axis=0), floor), TOL_STATS)
+        rep.close(f"{table}: feature_stddevs vs numpy std(ddof=1)",
+                  max_rel_err(info["feature_stddevs"], sd), TOL_STATS)
+
+
+def make_big_table(cur, X, y, reps=200, groups=4, seed=20240611):
+    """Table big(grp, target, x[]): the rows replicated `reps` times with small
+    deterministic noise, grp = row number mod `groups`. Returns (grp, y, X) as
+    read back from the table, so the references see exactly the stored values.
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((reps * len(y), X.shape[1]))
+    Xb = np.tile(X, (reps, 1)) + 0.01 * X.std(axis=0, ddof=1) * noise
+    yb = np.tile(y, reps) + rng.standard_normal(reps * len(y))
+    grp = np.arange(reps * len(y)) % groups
+    cur.execute("CREATE TABLE big (grp int, target float8, x float8[])")
+    rows = [(int(g), float(t), list(map(float, r))) for g, t, r in zip(grp, yb, Xb.tolist())]
+    psycopg2.extras.execute_values(cur, "INSERT INTO big VALUES %s", rows, page_size=2000)
+    cur.execute("VACUUM ANALYZE big")
+    cur.execute("SELECT grp, target, x FROM big")
+    back = cur.fetchall()
+    g = np.array([r[0] for r in back])
+    return g, np.array([r[1] for r in back]), np.array([r[2] for r in back])
+
+
+def explain(cur, sql, params):
+    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params)
+    return "\n".join(r[0] for r in cur.fetchall())
+
+
+def run_parallel_and_serial(rep, cur, label, sql, params):
+    """Run sql under the parallel and the serial settings; check the parallel plan ran."""
+    try:
+        set_gucs(cur, PARALLEL_ON)
+        plan = explain(cur, sql, params)
+        launched = sum(int(n) for n in re.findall(r"Workers Launched: (\d+)", plan))
+        partial = re.search(r"Partial \w*Aggregate", plan) is not None
+        rep.line(partial and launched > 0, f"{label}: parallel plan has a Partial Aggregate, workers ran",
+                 f"partial aggregate: {partial}, workers launched: {launched}")
+        if not (partial and launched > 0):
+            print("# " + plan.replace("\n", "\n# "))
+        cur.execute(sql, params)
+        par = cur.fetchall()
+        set_gucs(cur, PARALLEL_OFF)
+        plan = explain(cur, sql, params)
+        rep.line("Partial" not in plan, f"{label}: serial plan has no partial aggregation",
+                 "serial" if "Partial" not in plan else "PARTIAL")
+        cur.execute(sql, params)
+        ser = cur.fetchall()
+    finally:
+        cur.execute("RESET ALL")
+    return par, ser
+
+
+def check_parallel(rep, cur, data):
+    X, y = data["diabetes"]
+    grp, yb, Xb = make_big_table(cur, X, y)
+    rep.line(len(yb) == 200 * len(y), "big: replicated noisy table loaded", f"{len(yb)} rows")
+
+    for params in (None, {"l2": 10}):
+        label = "big: OLS" if params is None else f"big: ridge l2={params['l2']}"
+        sql = fit_sql("big", "x", params)
+        par, ser = run_parallel_and_serial(rep, cur, label, sql, {"params": psycopg2.extras.Json(params)})
+        got_par, got_ser = info_vector(par[0][0]), info_vector(ser[0][0])
+        rep.close(f"{label}: parallel vs serial", max_rel_err(got_par, got_ser), TOL_PARALLEL)
+        want = lstsq_with_intercept(Xb, yb) if params is None else closed_form_centred(Xb, yb, params["l2"])
+        rep.close(f"{label}: parallel vs numpy " + ("lstsq" if params is None else "closed form"),
+                  max_rel_err(got_par, want), TOL_FIT)
+        rep.equal(f"{label}: n_rows", par[0][0]["n_rows"], len(yb))
+
+    label = "big: GROUP BY grp"
+    sql = fit_sql("big", "x", extra_select="grp, ", tail="GROUP BY grp ORDER BY grp")
+    par, ser = run_parallel_and_serial(rep, cur, label, sql, {})
+    groups = sorted(set(grp.tolist()))
+    rep.equal(f"{label}: groups", [r[0] for r in par], groups)
+    rep.close(f"{label}: parallel vs serial, all groups",
+              max_rel_err([info_vector(r[1]) for r in par], [info_vector(r[1]) for r in ser]), TOL_PARALLEL)
+    want = [lstsq_with_intercept(Xb[grp == g], yb[grp == g]) for g in groups]
+    rep.close(f"{label}: parallel vs numpy lstsq per group",
+              max_rel_err([info_vector(r[1]) for r in par], want), TOL_FIT)
+
+
+def check_group_by(rep, cur, data):
+    others = [c for c in FEATURES if c != "sex"]
+    keep = [FEATURES.index(c) for c in others]
+    for table, (X, y) in data.items():
+        cur.execute(fit_sql(table, array_sql(others), extra_select="sex, ", tail="GROUP BY sex ORDER BY sex"))
+        rows = cur.fetchall()
+        sexes = sorted(set(X[:, 1].tolist()))
+        rep.equal(f"{table}: GROUP BY sex gives one model per group", [r[0] for r in rows], sexes)
+        errs = []
+        for sex, info in rows:
+            mask = X[:, 1] == sex
+            ref = LinearRegression().fit(X[mask][:, keep], y[mask])
+            errs.append(max_rel_err(info_vector(info), sklearn_vector(ref)))
+            if info["n_rows"] != int(mask.sum()):
+                errs.append(math.inf)
+        rep.close(f"{table}: GROUP BY sex, each group vs sklearn LinearRegression without sex",
+                  max(errs) if errs else math.inf, TOL_FIT)
+
+
+def check_predict(rep, cur, data):
+    variants = [(None, LinearRegression()),
+                ({"l2": 10}, Ridge(alpha=10)),
+                ({"intercept": False}, LinearRegression(fit_intercept=False))]
+    for table, (X, y) in data.items():
+        for params, est in variants:
+            fit_args = f"target, {array_sql(FEATURES)}" + ("" if params is None else ", %(params)s::jsonb")
+            cur.execute(f"WITH m AS (SELECT ml_linreg_fit({fit_args}) AS m FROM {table}) "
+                        f"SELECT {array_sql(FEATURES)}, ml_predict(m.m, {array_sql(FEATURES)}) "
+                        f"FROM {table}, m", {"params": psycopg2.extras.Json(params)})
+            rows = cur.fetchall()
+            xs = np.array([r[0] for r in rows])
+            got = np.array([r[1] for r in rows])
+            want = est.fit(X, y).predict(xs)
+            rep.close(f"{table}: ml_predict(model, x) on all {len(rows)} rows vs sklearn predict, "
+                      f"params {params or '(none)'}", max_rel_err(got, want), TOL_PREDICT)
+
+
+def holdout_split(cur, table, seed, test_fraction):
+    """The source rows with ml_train's split predicate evaluated in SQL."""
+    cut = math.floor(test_fraction * 2 ** 31)
+    cur.execute(f"SELECT {', '.join(FEATURES)}, target, "
+                f"(hashtextextended(t::text, %(seed)s) & 2147483647) < %(cut)s AS holdout "
+                f"FROM {table} t", {"seed": seed, "cut": cut})
+    rows = cur.fetchall()
+    data = np.array([r[:-1] for r in rows], dtype=float)
+    holdout = np.array([r[-1] for r in rows], dtype=bool)
+    return data[:, :-1], data[:, -1], holdout
+
+
+def check_ml_train(rep, cur, data):
+    table = "diabetes"
+    cur.execute("SELECT * FROM ml_train('diabetes', 'linear', %s, 'target', NULL, %s, %s)",
+                (table, psycopg2.extras.Json({"seed": TRAIN_SEED}), TEST_FRACTION))
+    name, version, metrics = cur.fetchone()
+    rep.equal("ml_train returns model name and version 1", (name, version), ("diabetes", 1))
+
+    X, y, holdout = holdout_split(cur, table, TRAIN_SEED, TEST_FRACTION)
+    ref = LinearRegression().fit(X[~holdout], y[~holdout])
+    cur.execute("SELECT ml_model_info(ml_model('diabetes', 1))")
+    info = cur.fetchone()[0]
+    rep.close(f"ml_train: model vs sklearn LinearRegression on the {int((~holdout).sum())} training rows",
+              max_rel_err(info_vector(info), sklearn_vector(ref)), TOL_FIT)
+    rep.equal("ml_train: model features, target, n_rows",
+              (info["features"], info["target"], info["n_rows"]),
+              (FEATURES, "target", int((~holdout).sum())))
+
+    y_test, p_test = y[holdout], ref.predict(X[holdout])
+    want = {"r2": r2_score(y_test, p_test),
+            "rmse": math.sqrt(mean_squared_error(y_test, p_test)),
+            "mae": mean_absolute_error(y_test, p_test)}
+    rep.equal("ml_train: metrics keys", sorted(metrics), sorted(want))
+    for key in sorted(want):
+        rep.close(f"ml_train: holdout {key} = {want[key]:.6g} vs sklearn.metrics on {len(y_test)} rows",
+                  max_rel_err(metrics.get(key, math.nan), want[key]), TOL_PREDICT)
+
+    cur.execute("SELECT v.n_train_rows, v.n_test_rows, v.metrics, v.params, m.deployed_version "
+                "FROM ml.model_versions v JOIN ml.models m USING (model_id) "
+                "WHERE m.name = 'diabetes' AND v.version = 1")
+    n_train, n_test, reg_metrics, reg_params, deployed = cur.fetchone()
+    rep.equal("ml_train: registry n_train_rows, n_test_rows",
+              (n_train, n_test), (int((~holdout).sum()), int(holdout.sum())))
+    rep.equal("ml_train: registry metrics are the returned metrics", reg_metrics, metrics)
+    rep.equal("ml_train: registry params, deployed version",
+              (reg_params, deployed),
+              ({"l2": 0, "intercept": True, "seed": TRAIN_SEED, "test_fraction": TEST_FRACTION}, 1))
+
+    cur.execute(f"SELECT {array_sql(FEATURES)}, ml_predict('diabetes', {array_sql(FEATURES)}) FROM {table}")
+    rows = cur.fetchall()
+    got = np.array([r[1] for r in rows])
+    rep.close(f"ml_predict('diabetes', x) on all {len(rows)} rows vs sklearn predict",
+              max_rel_err(got, ref.predict(np.array([r[0] for r in rows]))), TOL_PREDICT)
+
+
+CHECKS = [check_round_trip, check_ols, check_ridge, check_no_intercept, check_feature_stats,
+          check_parallel, check_group_by, check_predict, check_ml_train]
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    start = time.monotonic()
+    rep = Report()
+    data = {table: load_diabetes(return_X_y=True, scaled=scaled) for table, scaled in TABLES.items()}
+    admin = connect()
+    try:
+        conn = create_scratch_db(admin)
+        try:
+            with conn.cursor() as cur:
+                for table, (X, y) in data.items():
+                    load_table(cur, table, X, y)
+                for check in CHECKS:
+                    try:
+                        check(rep, cur, data)
+                    except Exception as exc:  # report, then go on with the next check
+                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
+        finally:
+            conn.close()
+    finally:
+        drop_scratch_db(admin)
+        admin.close()
+    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
