@@ -13,6 +13,8 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "mlsys.h"
+
 typedef struct JsonContext
 {
 	int			errcode;		/* SQLSTATE for every error raised */
@@ -32,7 +34,7 @@ extern int	JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb,
 							   const char *key, double **out);
 extern int	JsonGetStringArray(const JsonContext *ctx, Jsonb *jb,
 							   const char *key, char ***out);
-extern void JsonMissingKey(const JsonContext *ctx, const char *key) pg_attribute_noreturn();
+extern pg_noreturn void JsonMissingKey(const JsonContext *ctx, const char *key);
 extern Jsonb *JsonParse(const char *text);
 extern void JsonAppendNumber(StringInfo buf, double v);
 

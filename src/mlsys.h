@@ -6,6 +6,11 @@
 
 #include "postgres.h"
 
+/* PostgreSQL 18 has pg_noreturn, placed first; earlier majors do not. */
+#ifndef pg_noreturn
+#define pg_noreturn __attribute__((noreturn))
+#endif
+
 extern Oid	MlsysModelTypeOid(void);
 extern char *MlsysQualify(const char *object_name);
 

@@ -456,16 +456,22 @@ StoredChecksum(const struct varlena *value)
 	return (uint32) p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
 }
 
+/* The text form of a stored value, without the closing brace. */
+static void
+ModelAppendText(StringInfo buf, const struct varlena *value)
+{
+	ModelAppendJson(buf, ModelDeserialize(value));
+	appendStringInfo(buf, ", \"checksum\": \"%08x\"", StoredChecksum(value));
+}
+
 Datum
 mlmodel_out(PG_FUNCTION_ARGS)
 {
-	struct varlena *value = DatumGetModelRaw(PG_GETARG_DATUM(0));
-	Model	   *model = ModelDeserialize(value);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	ModelAppendJson(&buf, model);
-	appendStringInfo(&buf, ", \"checksum\": \"%08x\"}", StoredChecksum(value));
+	ModelAppendText(&buf, DatumGetModelRaw(PG_GETARG_DATUM(0)));
+	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
 
@@ -617,12 +623,10 @@ Datum
 ml_model_info(PG_FUNCTION_ARGS)
 {
 	struct varlena *value = DatumGetModelRaw(PG_GETARG_DATUM(0));
-	Model	   *model = ModelDeserialize(value);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	ModelAppendJson(&buf, model);
-	appendStringInfo(&buf, ", \"checksum\": \"%08x\", \"size_bytes\": %zu}",
-					 StoredChecksum(value), VARSIZE_ANY_EXHDR(value));
+	ModelAppendText(&buf, value);
+	appendStringInfo(&buf, ", \"size_bytes\": %zu}", VARSIZE_ANY_EXHDR(value));
 	PG_RETURN_JSONB_P(JsonParse(buf.data));
 }

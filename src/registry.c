@@ -63,9 +63,7 @@ PrepareSaved(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-static void UnknownModel(const char *name) pg_attribute_noreturn();
-
-static void
+static pg_noreturn void
 UnknownModel(const char *name)
 {
 	ereport(ERROR,
