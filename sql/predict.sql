@@ -19,6 +19,17 @@ SELECT round(ml_predict('units', ARRAY[2, 3]::int[]::float8[])::numeric, 8) AS f
 SELECT count(*) FILTER (WHERE abs(ml_predict('units', ARRAY[ads, price]) - units) > 1e-9) AS wrong
   FROM sales;
 
+-- One registry lookup per statement, not per row: count the scans of
+-- ml.models and ml.model_versions this transaction makes for 10,000 rows.
+BEGIN;
+CREATE TEMP VIEW registry_scans AS
+  SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) AS n
+    FROM pg_stat_xact_user_tables WHERE relid IN ('ml.models'::regclass, 'ml.model_versions'::regclass);
+CREATE TEMP TABLE before AS SELECT n FROM registry_scans;
+SELECT count(ml_predict('units', ARRAY[i % 10, i % 7]::float8[])) FROM generate_series(1, 10000) i;
+SELECT (SELECT n FROM registry_scans) - (SELECT n FROM before) AS registry_scans_for_10000_rows;
+ROLLBACK;
+
 -- NULL arguments give NULL (the function is strict).
 SELECT ml_predict('units', NULL) IS NULL AS null_features, ml_predict(NULL::text, ARRAY[1, 2]) IS NULL AS null_name;
 
