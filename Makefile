@@ -3,7 +3,9 @@ EXTENSION  = mlsys
 MODULE_big = mlsys
 OBJS       = src/mlsys.o src/model.o src/jsonopt.o src/linalg.o src/train_linear.o \
              src/train.o src/predict.o src/registry.o
-DATA       = $(wildcard sql/mlsys--*.sql)
+EXTVERSION = 0.1.0
+# The extension script is built from one part per concern, in name order.
+DATA_built = sql/mlsys--$(EXTVERSION).sql
 
 # Every other file in sql/ is a pg_regress test of the same name.
 REGRESS      = $(filter-out mlsys--%,$(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
@@ -17,3 +19,6 @@ SHLIB_LINK = -llapacke -lopenblas
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/mlsys--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
+	cat $^ > $@

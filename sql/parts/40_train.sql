@@ -1,0 +1,11 @@
+---------------------------------------------------------------- training
+
+CREATE FUNCTION ml_train(INOUT model_name text, algorithm text, source text, target text,
+						 features text[] DEFAULT NULL, params jsonb DEFAULT '{}',
+						 test_fraction float8 DEFAULT 0.2,
+						 OUT version int, OUT metrics jsonb)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8) IS
+	'train a model on a table, view or query and add it to the registry as a new version';
+
