@@ -3,11 +3,13 @@
 CREATE TABLE hand_models (id int, m mlmodel);
 
 -- A model written by hand (no checksum) is accepted; output adds the checksum.
+-- Only names, types and parameters are required; preprocessing defaults to
+-- none and statistics to zero.
 INSERT INTO hand_models VALUES (1, '{"format": 1, "kind": "linear_regression",
-  "target": "spend", "features": ["age", "tenure"], "n_rows": 100,
-  "fit_intercept": true, "l2": 0, "intercept": 0.5,
-  "coefficients": [0.25, -1.5], "feature_means": [40, 12.5],
-  "feature_stddevs": [10, 3]}');
+  "target": "spend", "n_rows": 100,
+  "inputs": [{"name": "age", "type": "numeric", "stats": {"mean": 40, "stddev": 10}},
+             {"name": "tenure", "type": "numeric", "scale": "standard", "center": 12.5, "scale_by": 3}],
+  "fit_intercept": true, "l2": 0, "intercept": 0.5, "coefficients": [0.25, -1.5]}');
 SELECT m FROM hand_models;
 
 -- Text round trip: output -> input -> output is the identity, checksum included.
@@ -15,9 +17,18 @@ SELECT m::text::mlmodel::text = m::text AS text_round_trip FROM hand_models;
 -- Floats survive exactly (shortest exact printing), whatever extra_float_digits says.
 SET extra_float_digits = -10;
 INSERT INTO hand_models VALUES (2, '{"format": 1, "kind": "linear_regression",
-  "target": "", "features": ["x"], "n_rows": 3, "fit_intercept": false, "l2": 0.1,
-  "intercept": 0, "coefficients": [0.30000000000000004],
-  "feature_means": [1e-300], "feature_stddevs": [1.7976931348623157e308]}');
+  "target": "", "n_rows": 3, "fit_intercept": false, "l2": 0.1,
+  "inputs": [{"name": "x", "type": "numeric",
+              "stats": {"mean": 1e-300, "stddev": 1.7976931348623157e308}}],
+  "intercept": 0, "coefficients": [0.30000000000000004]}');
+-- A classifier with a categorical input.
+INSERT INTO hand_models VALUES (3, '{"format": 1, "kind": "logistic_regression",
+  "target": "churned", "n_rows": 10,
+  "inputs": [{"name": "plan", "type": "categorical", "levels": ["basic", "plus", "pro"],
+              "impute": "mode", "fill_level": 0, "stats": {"counts": [5, 3, 2]}},
+             {"name": "calls", "type": "numeric", "impute": "mean", "fill": 1.5}],
+  "classes": ["false", "true"], "fit_intercept": true, "l2": 1,
+  "intercepts": [-1], "coefficients": [[0.5, 1.25, 0.75]]}');
 SELECT ml_model_info(m)->'coefficients' AS coef, m::text::mlmodel::text = m::text AS exact
   FROM hand_models WHERE id = 2;
 RESET extra_float_digits;
@@ -40,31 +51,41 @@ SELECT 'not json'::mlmodel;
 SELECT '[1, 2]'::mlmodel;
 SELECT '{"format": 2}'::mlmodel;
 SELECT '{"format": 1, "kind": "forest"}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1, 2],
-  "feature_means": [0], "feature_stddevs": [0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a", "a"], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1, 2],
-  "feature_means": [0, 0], "feature_stddevs": [0, 0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": true, "l2": -1, "intercept": 0, "coefficients": [1],
-  "feature_means": [0], "feature_stddevs": [0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": ["1"],
-  "feature_means": [0], "feature_stddevs": [0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1e400],
-  "feature_means": [0], "feature_stddevs": [0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": [], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [],
-  "feature_means": [], "feature_stddevs": []}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": false, "l2": 0, "intercept": 2, "coefficients": [1],
-  "feature_means": [0], "feature_stddevs": [0]}'::mlmodel;
-SELECT '{"format": 1, "kind": "linear_regression", "features": ["a"], "n_rows": 1,
-  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1],
-  "feature_means": [0], "feature_stddevs": [0], "colour": "red"}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "inputs": [{"name": "a", "type": "numeric"}]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1, 2]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1,
+  "inputs": [{"name": "a", "type": "numeric"}, {"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1, 2]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": -1, "intercept": 0, "coefficients": [1]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": ["1"]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1e400]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": []}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": false, "l2": 0, "intercept": 2, "coefficients": [1]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1], "colour": "red"}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1,
+  "inputs": [{"name": "a", "type": "text"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1,
+  "inputs": [{"name": "a", "type": "numeric", "scale_by": 0}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1]}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1,
+  "inputs": [{"name": "a", "type": "categorical", "levels": ["x"]}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": []}'::mlmodel;
+SELECT '{"format": 1, "kind": "linear_regression", "n_rows": 1,
+  "inputs": [{"name": "a", "type": "categorical", "levels": ["x", "y"], "impute": "mode"}],
+  "fit_intercept": true, "l2": 0, "intercept": 0, "coefficients": [1]}'::mlmodel;
+SELECT '{"format": 1, "kind": "logistic_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "classes": ["a"], "fit_intercept": true, "l2": 0, "intercepts": [0], "coefficients": [[1]]}'::mlmodel;
+SELECT '{"format": 1, "kind": "logistic_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+  "classes": ["a", "b", "c"], "fit_intercept": true, "l2": 1,
+  "intercepts": [0, 0], "coefficients": [[1], [2]]}'::mlmodel;
 -- An edited text is caught by its checksum; removing the checksum accepts the edit.
 SELECT replace(m::text, '"intercept": 0.5', '"intercept": 0.6')::mlmodel
   FROM hand_models WHERE id = 1;

@@ -9,10 +9,10 @@ SELECT model_name, version FROM ml_train('units', 'linear', 'sales', 'units', AR
 -- Prediction = intercept + coefficients . x, by name and by value.
 SELECT round(ml_predict('units', ARRAY[2, 3])::numeric, 8) AS by_name,
        round(ml_predict(ml_model('units'), ARRAY[2, 3])::numeric, 8) AS by_value,
-       round(ml_predict('{"format": 1, "kind": "linear_regression", "features": ["a", "b"],
-                          "n_rows": 1, "fit_intercept": true, "l2": 0, "intercept": 1,
-                          "coefficients": [2, -3], "feature_means": [0, 0],
-                          "feature_stddevs": [0, 0]}'::mlmodel, ARRAY[10, 1])::numeric, 8) AS literal;
+       round(ml_predict('{"format": 1, "kind": "linear_regression", "n_rows": 1,
+                          "inputs": [{"name": "a", "type": "numeric"}, {"name": "b", "type": "numeric"}],
+                          "fit_intercept": true, "l2": 0, "intercept": 1,
+                          "coefficients": [2, -3]}'::mlmodel, ARRAY[10, 1])::numeric, 8) AS literal;
 -- Integer and numeric arrays are cast to float8[].
 SELECT round(ml_predict('units', ARRAY[2, 3]::int[]::float8[])::numeric, 8) AS from_int;
 -- A whole scan: the same as the formula, row by row.
@@ -31,7 +31,7 @@ SELECT (SELECT n FROM registry_scans) - (SELECT n FROM before) AS registry_scans
 ROLLBACK;
 
 -- NULL arguments give NULL (the function is strict).
-SELECT ml_predict('units', NULL) IS NULL AS null_features, ml_predict(NULL::text, ARRAY[1, 2]) IS NULL AS null_name;
+SELECT ml_predict('units', NULL::float8[]) IS NULL AS null_features, ml_predict(NULL::text, ARRAY[1, 2]) IS NULL AS null_name;
 
 -- A new deployment is seen by the next statement; an aborted one never.
 SELECT model_name, version FROM ml_train('units', 'linear',

@@ -4,6 +4,7 @@
 CREATE TABLE houses AS
   SELECT i AS id, (50 + i % 150)::float8 AS area, (1 + i % 5)::int AS rooms,
          (i % 30)::numeric AS age, 'district ' || (i % 4) AS district,
+         date '2020-01-01' + i AS listed,
          (1000 + 12 * (50 + i % 150) + 300 * (1 + i % 5) - 20 * (i % 30) + 15 * sin(i))::float8 AS price
     FROM generate_series(1, 1000) i;
 
@@ -42,8 +43,8 @@ SELECT name, version, deployed, metric FROM ml.version_metrics
  WHERE name = 'price' ORDER BY version, metric;
 
 -- ml_model returns the deployed or a given version.
-SELECT ml_model_info(ml_model('price'))->'features' AS deployed_features,
-       ml_model_info(ml_model('price', 3))->'features' AS v3_features;
+SELECT jsonb_path_query_array(ml_model_info(ml_model('price')), '$.inputs[*].name') AS deployed_inputs,
+       jsonb_path_query_array(ml_model_info(ml_model('price', 3)), '$.inputs[*].name') AS v3_inputs;
 
 -- A model from the aggregate becomes a registered version.
 SELECT ml_register_model('price_agg',
@@ -63,7 +64,7 @@ SELECT * FROM ml_train('x', 'forest', 'houses', 'price');
 SELECT * FROM ml_train('x', 'linear', 'no_such_table', 'price');
 SELECT * FROM ml_train('x', 'linear', 'houses', 'cost');
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area', 'floors']);
-SELECT * FROM ml_train('x', 'linear', 'houses', 'price');                          -- text column
+SELECT * FROM ml_train('x', 'linear', 'houses', 'price');                          -- date column
 SELECT * FROM ml_train('x', 'linear', 'houses', 'district', ARRAY['area']);
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['price']);
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area', 'area']);

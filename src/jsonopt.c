@@ -186,17 +186,11 @@ JsonGetArray(const JsonContext *ctx, Jsonb *jb, const char *key,
 	return v.val.binary.data;
 }
 
-/* Returns the element count, or -1 if the key is absent. */
-int
-JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb, const char *key,
-				   double **out)
+static int
+ContainerNumbers(const JsonContext *ctx, const char *key, JsonbContainer *arr, double **out)
 {
-	JsonbContainer *arr = JsonGetArray(ctx, jb, key, "an array of numbers");
-	int			n;
+	int			n = JsonContainerSize(arr);
 
-	if (arr == NULL)
-		return -1;
-	n = JsonContainerSize(arr);
 	*out = palloc(sizeof(double) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -206,6 +200,54 @@ JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb, const char *key,
 			JsonTypeError(ctx, key, "an array of numbers");
 		(*out)[i] = JsonNumberToDouble(ctx, key, e);
 	}
+	return n;
+}
+
+/* Returns the element count, or -1 if the key is absent. */
+int
+JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb, const char *key,
+				   double **out)
+{
+	JsonbContainer *arr = JsonGetArray(ctx, jb, key, "an array of numbers");
+
+	return arr ? ContainerNumbers(ctx, key, arr, out) : -1;
+}
+
+/* The numbers of a jsonb array (not an object member); what names it. */
+int
+JsonNumbers(const JsonContext *ctx, Jsonb *jb, const char *what, double **out)
+{
+	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
+		JsonTypeError(ctx, what, "an array of numbers");
+	return ContainerNumbers(ctx, what, &jb->root, out);
+}
+
+/* The object under key, or NULL if the key is absent. */
+Jsonb *
+JsonGetObject(const JsonContext *ctx, Jsonb *jb, const char *key)
+{
+	JsonbValue	v;
+
+	if (!JsonLookup(jb, key, &v))
+		return NULL;
+	if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+		JsonTypeError(ctx, key, "an object");
+	return JsonbValueToJsonb(&v);
+}
+
+/* The elements of the array under key, each as a Jsonb; -1 if absent. */
+int
+JsonGetArrayItems(const JsonContext *ctx, Jsonb *jb, const char *key, Jsonb ***items)
+{
+	JsonbContainer *arr = JsonGetArray(ctx, jb, key, "an array");
+	int			n;
+
+	if (arr == NULL)
+		return -1;
+	n = JsonContainerSize(arr);
+	*items = palloc(sizeof(Jsonb *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		(*items)[i] = JsonbValueToJsonb(getIthJsonbValueFromContainer(arr, i));
 	return n;
 }
 

@@ -32,6 +32,11 @@ extern bool JsonGetString(const JsonContext *ctx, Jsonb *jb, const char *key,
 						  char **out);
 extern int	JsonGetNumberArray(const JsonContext *ctx, Jsonb *jb,
 							   const char *key, double **out);
+extern int	JsonNumbers(const JsonContext *ctx, Jsonb *jb, const char *what,
+						double **out);
+extern Jsonb *JsonGetObject(const JsonContext *ctx, Jsonb *jb, const char *key);
+extern int	JsonGetArrayItems(const JsonContext *ctx, Jsonb *jb, const char *key,
+							  Jsonb ***items);
 extern int	JsonGetStringArray(const JsonContext *ctx, Jsonb *jb,
 							   const char *key, char ***out);
 extern pg_noreturn void JsonMissingKey(const JsonContext *ctx, const char *key);

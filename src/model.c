@@ -14,10 +14,14 @@
  *     u32 payload_length  bytes after the header
  *     u32 checksum        CRC-32C of the header's first 20 bytes + payload
  *   payload
- *     u32 n_features, str target, n_features x str feature name, u64 n_rows
- *     then the kind's own part; linear regression:
- *     u8 fit_intercept, f64 l2, f64 intercept,
- *     n_features x f64 coef, x f64 mean, x f64 stddev
+ *     str target, u64 n_rows, u32 n_inputs, then per input:
+ *       str name, u8 type, u8 impute, u8 scale, u8 reserved (0),
+ *       f64 fill, i32 fill_level, f64 center, f64 scale_by,
+ *       u32 n_levels, n_levels x str level,
+ *       stats: u64 n_null, f64 mean, f64 stddev, f64 min, f64 max,
+ *              n_levels x u64 count
+ *     u32 n_classes, n_classes x str class
+ *     u8 fit_intercept, f64 l2, u32 n_sets, n_sets x (1 + n_design) x f64
  *   str = u16 byte length + bytes (server encoding, no terminator)
  *
  * The binary send/recv form is the same bytes. The text form is a JSON
@@ -45,6 +49,9 @@
 #define MODEL_HEADER_SIZE		24
 #define MODEL_CHECKSUM_OFFSET	20
 
+/* Longest category level or class label, in bytes. */
+#define MODEL_MAX_LABEL_LEN		1000
+
 #define DatumGetModelRaw(d)		((struct varlena *) PG_DETOAST_DATUM_PACKED(d))
 
 PG_FUNCTION_INFO_V1(mlmodel_in);
@@ -54,16 +61,49 @@ PG_FUNCTION_INFO_V1(mlmodel_send);
 PG_FUNCTION_INFO_V1(mlmodel_from_bytea);
 PG_FUNCTION_INFO_V1(ml_model_info);
 
+static const char *const kind_names[] = {NULL, "linear_regression", "logistic_regression"};
+static const char *const input_type_names[] = {NULL, "numeric", "categorical"};
+static const char *const impute_names[] = {"error", "mean", "median", "mode", "constant"};
+static const char *const scale_names[] = {"none", "standard", "minmax"};
+
 const char *
 ModelKindName(ModelKind kind)
 {
-	switch (kind)
-	{
-		case MODEL_KIND_LINEAR_REGRESSION:
-			return "linear_regression";
-	}
-	return "unknown";
+	return kind_names[kind];
 }
+
+const char *
+ImputeName(ImputeStrategy s)
+{
+	return impute_names[s];
+}
+
+const char *
+ScaleName(ScaleStrategy s)
+{
+	return scale_names[s];
+}
+
+/* Index of name in names[first..n-1], or -1. */
+static int
+NameIndex(const char *const *names, int first, int n, const char *name)
+{
+	for (int i = first; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Set n_design from the inputs: one column per number, levels - 1 per category. */
+void
+ModelDeriveDesign(Model *model)
+{
+	model->n_design = 0;
+	for (int i = 0; i < model->n_inputs; i++)
+		model->n_design += model->inputs[i].type == INPUT_NUMERIC ? 1 : model->inputs[i].n_levels - 1;
+}
+
+/* ---------------------------------------------------------------- validation */
 
 static void
 InvalidModel(const char *detail, const char *name)
@@ -76,16 +116,28 @@ InvalidModel(const char *detail, const char *name)
 }
 
 static void
-ValidateName(const char *name, bool allow_empty)
+ValidateName(const char *name, size_t maxlen, bool allow_empty)
 {
 	size_t		len = strlen(name);
 
 	if (len == 0 && !allow_empty)
-		InvalidModel("A feature name is empty.", NULL);
-	if (len > MLSYS_MAX_NAME_LEN)
-		InvalidModel("Name \"%s\" is longer than a column name can be.", name);
+		InvalidModel("A name, level or class label is empty.", NULL);
+	if (len > maxlen)
+		InvalidModel("Name \"%s\" is too long.", name);
 	if (!pg_verifymbstr(name, len, true))
 		InvalidModel("A name is not valid in the server encoding.", NULL);
+}
+
+static void
+ValidateUnique(char **names, int n, size_t maxlen, const char *what)
+{
+	for (int i = 0; i < n; i++)
+	{
+		ValidateName(names[i], maxlen, false);
+		for (int j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				InvalidModel(psprintf("%s \"%%s\" appears twice.", what), names[i]);
+	}
 }
 
 static void
@@ -96,6 +148,52 @@ ValidateFinite(const double *v, int n, bool nonnegative, const char *what)
 			InvalidModel("The model's %s has a non-finite or out-of-range value.", what);
 }
 
+static void
+ValidateInput(const ModelInput *in, int64 n_rows)
+{
+	const InputStats *st = &in->stats;
+	double		stats[5] = {st->mean, st->stddev, st->min, st->max, in->fill};
+
+	if (in->type != INPUT_NUMERIC && in->type != INPUT_CATEGORICAL)
+		InvalidModel("Input \"%s\" has an unknown type.", in->name);
+	if (in->impute > IMPUTE_CONSTANT || in->scale > SCALE_MINMAX)
+		InvalidModel("Input \"%s\" has an unknown preprocessing step.", in->name);
+	ValidateFinite(stats, 5, false, "input statistics");
+	ValidateFinite(&in->center, 1, false, "scaling");
+	if (!(in->scale_by > 0 && isfinite(in->scale_by)) || st->stddev < 0 ||
+		st->n_null < 0 || st->n_null > n_rows)
+		InvalidModel("Input \"%s\" has out-of-range preprocessing or statistics.", in->name);
+
+	if (in->type == INPUT_NUMERIC)
+	{
+		if (in->n_levels != 0 || in->fill_level != -1)
+			InvalidModel("Numeric input \"%s\" has category settings.", in->name);
+		return;
+	}
+	if (in->n_levels < 2 || in->n_levels > MLSYS_MAX_CLASSES)
+		InvalidModel("Categorical input \"%s\" must have 2 to 1000 levels.", in->name);
+	ValidateUnique(in->levels, in->n_levels, MODEL_MAX_LABEL_LEN, "Level");
+	if (in->impute == IMPUTE_MEAN || in->impute == IMPUTE_MEDIAN || in->scale != SCALE_NONE ||
+		in->center != 0 || in->scale_by != 1)
+		InvalidModel("Categorical input \"%s\" has numeric preprocessing.", in->name);
+	if ((in->impute == IMPUTE_ERROR) != (in->fill_level == -1) ||
+		in->fill_level < -1 || in->fill_level >= in->n_levels)
+		InvalidModel("Categorical input \"%s\" has an invalid fill level.", in->name);
+	for (int i = 0; i < in->n_levels; i++)
+		if (st->category_counts[i] < 0)
+			InvalidModel("Categorical input \"%s\" has a negative count.", in->name);
+}
+
+/* Number of parameter sets the model's kind and classes call for. */
+static int
+ExpectedSets(const Model *model)
+{
+	if (model->kind == MODEL_KIND_LINEAR_REGRESSION || model->n_classes == 2)
+		return 1;
+	/* without a penalty the last class is the reference, as in R's multinom */
+	return model->l2 > 0 ? model->n_classes : model->n_classes - 1;
+}
+
 /*
  * Check everything a Model must satisfy before it is stored or used:
  * counts in range, names present, unique and short, numbers finite.
@@ -103,30 +201,44 @@ ValidateFinite(const double *v, int n, bool nonnegative, const char *what)
 void
 ModelValidate(const Model *model)
 {
-	const LinearModel *lin = &model->linear;
+	int			width;
+	char	  **names;
 
-	if (model->kind != MODEL_KIND_LINEAR_REGRESSION)
+	if (model->kind != MODEL_KIND_LINEAR_REGRESSION && model->kind != MODEL_KIND_LOGISTIC_REGRESSION)
 		InvalidModel("Unknown model kind.", NULL);
-	if (model->n_features < 1 || model->n_features > MLSYS_MAX_FEATURES)
-		InvalidModel("The number of features is out of range.", NULL);
+	if (model->n_inputs < 1 || model->n_inputs > MLSYS_MAX_FEATURES)
+		InvalidModel("The number of inputs is out of range.", NULL);
 	if (model->n_rows < 1)
 		InvalidModel("The training row count must be positive.", NULL);
-	ValidateName(model->target, true);
-	for (int i = 0; i < model->n_features; i++)
-	{
-		ValidateName(model->features[i], false);
-		for (int j = 0; j < i; j++)
-			if (strcmp(model->features[i], model->features[j]) == 0)
-				InvalidModel("Feature name \"%s\" appears twice.", model->features[i]);
-	}
+	ValidateName(model->target, MLSYS_MAX_NAME_LEN, true);
 
-	ValidateFinite(&lin->l2, 1, true, "ridge penalty");
-	ValidateFinite(&lin->intercept, 1, false, "intercept");
-	if (!lin->fit_intercept && lin->intercept != 0)
-		InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
-	ValidateFinite(lin->coef, model->n_features, false, "coefficients");
-	ValidateFinite(lin->feature_mean, model->n_features, false, "feature means");
-	ValidateFinite(lin->feature_stddev, model->n_features, true, "feature standard deviations");
+	names = palloc(sizeof(char *) * model->n_inputs);
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		names[i] = model->inputs[i].name;
+		ValidateInput(&model->inputs[i], model->n_rows);
+	}
+	ValidateUnique(names, model->n_inputs, MLSYS_MAX_NAME_LEN, "Input");
+	if (model->n_design < 1 || model->n_design > MLSYS_MAX_FEATURES)
+		InvalidModel("The number of design columns is out of range.", NULL);
+
+	if (ModelIsClassifier(model))
+	{
+		if (model->n_classes < 2 || model->n_classes > MLSYS_MAX_CLASSES)
+			InvalidModel("A classifier must have 2 to 1000 classes.", NULL);
+		ValidateUnique(model->classes, model->n_classes, MODEL_MAX_LABEL_LEN, "Class");
+	}
+	else if (model->n_classes != 0)
+		InvalidModel("A regression model has classes.", NULL);
+
+	ValidateFinite(&model->l2, 1, true, "penalty");
+	if (model->n_sets != ExpectedSets(model))
+		InvalidModel("The number of parameter sets does not match the classes.", NULL);
+	width = 1 + model->n_design;
+	ValidateFinite(model->coef, model->n_sets * width, false, "coefficients");
+	for (int s = 0; s < model->n_sets; s++)
+		if (!model->fit_intercept && model->coef[s * width] != 0)
+			InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -168,13 +280,6 @@ PutF64(StringInfo buf, double v)
 }
 
 static void
-PutF64Array(StringInfo buf, const double *v, int n)
-{
-	for (int i = 0; i < n; i++)
-		PutF64(buf, v[i]);
-}
-
-static void
 PutStr(StringInfo buf, const char *s)
 {
 	size_t		len = strlen(s);
@@ -202,12 +307,35 @@ ModelChecksum(const char *data, size_t total)
 	return crc;
 }
 
+static void
+PutInput(StringInfo buf, const ModelInput *in)
+{
+	PutStr(buf, in->name);
+	PutU8(buf, in->type);
+	PutU8(buf, in->impute);
+	PutU8(buf, in->scale);
+	PutU8(buf, 0);
+	PutF64(buf, in->fill);
+	PutU32(buf, (uint32) in->fill_level);
+	PutF64(buf, in->center);
+	PutF64(buf, in->scale_by);
+	PutU32(buf, in->n_levels);
+	for (int i = 0; i < in->n_levels; i++)
+		PutStr(buf, in->levels[i]);
+	PutU64(buf, in->stats.n_null);
+	PutF64(buf, in->stats.mean);
+	PutF64(buf, in->stats.stddev);
+	PutF64(buf, in->stats.min);
+	PutF64(buf, in->stats.max);
+	for (int i = 0; i < in->n_levels; i++)
+		PutU64(buf, in->stats.category_counts[i]);
+}
+
 /* Validate and encode a Model into a new varlena in CurrentMemoryContext. */
 struct varlena *
 ModelSerialize(const Model *model)
 {
 	StringInfoData buf;
-	const LinearModel *lin = &model->linear;
 	char	   *data;
 	size_t		total;
 
@@ -224,18 +352,19 @@ ModelSerialize(const Model *model)
 	PutU32(&buf, 0);			/* payload length, patched below */
 	PutU32(&buf, 0);			/* checksum, patched below */
 
-	PutU32(&buf, (uint32) model->n_features);
 	PutStr(&buf, model->target);
-	for (int i = 0; i < model->n_features; i++)
-		PutStr(&buf, model->features[i]);
 	PutU64(&buf, (uint64) model->n_rows);
-
-	PutU8(&buf, lin->fit_intercept ? 1 : 0);
-	PutF64(&buf, lin->l2);
-	PutF64(&buf, lin->intercept);
-	PutF64Array(&buf, lin->coef, model->n_features);
-	PutF64Array(&buf, lin->feature_mean, model->n_features);
-	PutF64Array(&buf, lin->feature_stddev, model->n_features);
+	PutU32(&buf, (uint32) model->n_inputs);
+	for (int i = 0; i < model->n_inputs; i++)
+		PutInput(&buf, &model->inputs[i]);
+	PutU32(&buf, (uint32) model->n_classes);
+	for (int i = 0; i < model->n_classes; i++)
+		PutStr(&buf, model->classes[i]);
+	PutU8(&buf, model->fit_intercept ? 1 : 0);
+	PutF64(&buf, model->l2);
+	PutU32(&buf, (uint32) model->n_sets);
+	for (int i = 0; i < model->n_sets * (1 + model->n_design); i++)
+		PutF64(&buf, model->coef[i]);
 
 	data = buf.data + VARHDRSZ;
 	total = buf.len - VARHDRSZ;
@@ -295,18 +424,15 @@ GetF64(ModelReader *r)
 	return v;
 }
 
-static double *
-GetF64Array(ModelReader *r, int n)
+/* A count read from the value, checked against a bound before any allocation. */
+static int
+GetCount(ModelReader *r, int max, const char *what)
 {
-	double	   *v;
+	uint32		n = GetUInt(r, 4);
 
-	/* check the length before allocating: n comes from the value */
-	if ((size_t) (r->end - r->cur) / sizeof(double) < (size_t) n)
-		Damaged("The value is truncated.");
-	v = palloc(sizeof(double) * n);
-	for (int i = 0; i < n; i++)
-		v[i] = GetF64(r);
-	return v;
+	if (n > (uint32) max)
+		Damaged(psprintf("The number of %s is out of range.", what));
+	return (int) n;
 }
 
 static char *
@@ -318,6 +444,33 @@ GetStr(ModelReader *r)
 	if (memchr(p, '\0', len) != NULL)
 		Damaged("A name contains a zero byte.");
 	return pnstrdup((const char *) p, len);
+}
+
+static void
+GetInput(ModelReader *r, ModelInput *in)
+{
+	in->name = GetStr(r);
+	in->type = GetUInt(r, 1);
+	in->impute = GetUInt(r, 1);
+	in->scale = GetUInt(r, 1);
+	if (GetUInt(r, 1) != 0)
+		Damaged("Reserved bits of an input are set.");
+	in->fill = GetF64(r);
+	in->fill_level = (int32) (uint32) GetUInt(r, 4);
+	in->center = GetF64(r);
+	in->scale_by = GetF64(r);
+	in->n_levels = GetCount(r, MLSYS_MAX_CLASSES, "levels");
+	in->levels = palloc(sizeof(char *) * Max(in->n_levels, 1));
+	for (int i = 0; i < in->n_levels; i++)
+		in->levels[i] = GetStr(r);
+	in->stats.n_null = (int64) GetUInt(r, 8);
+	in->stats.mean = GetF64(r);
+	in->stats.stddev = GetF64(r);
+	in->stats.min = GetF64(r);
+	in->stats.max = GetF64(r);
+	in->stats.category_counts = palloc(sizeof(int64) * Max(in->n_levels, 1));
+	for (int i = 0; i < in->n_levels; i++)
+		in->stats.category_counts[i] = (int64) GetUInt(r, 8);
 }
 
 /*
@@ -332,10 +485,9 @@ ModelDeserialize(const struct varlena *value)
 	size_t		total = VARSIZE_ANY_EXHDR(value);
 	ModelReader r = {data, data + total};
 	Model	   *model = palloc0(sizeof(Model));
-	LinearModel *lin = &model->linear;
 	uint32		version,
-				kind,
-				n_features;
+				kind;
+	int			ncoef;
 
 	if (total < MODEL_HEADER_SIZE)
 		Damaged("The value is shorter than the mlmodel header.");
@@ -350,7 +502,7 @@ ModelDeserialize(const struct varlena *value)
 						   MODEL_FORMAT_VERSION),
 				 errhint("Use an mlsys release that supports format version %u.", version)));
 	kind = GetUInt(&r, 2);
-	if (kind != MODEL_KIND_LINEAR_REGRESSION)
+	if (kind != MODEL_KIND_LINEAR_REGRESSION && kind != MODEL_KIND_LOGISTIC_REGRESSION)
 		Damaged("The value has an unknown model kind.");
 	if (GetUInt(&r, 4) != 0 || GetUInt(&r, 4) != 0)
 		Damaged("Undefined flag or reserved bits are set.");
@@ -360,39 +512,31 @@ ModelDeserialize(const struct varlena *value)
 		Damaged("The checksum does not match the contents.");
 
 	model->kind = (ModelKind) kind;
-	n_features = GetUInt(&r, 4);
-	if (n_features < 1 || n_features > MLSYS_MAX_FEATURES)
-		Damaged("The number of features is out of range.");
-	model->n_features = n_features;
 	model->target = GetStr(&r);
-	model->features = palloc(sizeof(char *) * n_features);
-	for (uint32 i = 0; i < n_features; i++)
-		model->features[i] = GetStr(&r);
 	model->n_rows = (int64) GetUInt(&r, 8);
+	model->n_inputs = GetCount(&r, MLSYS_MAX_FEATURES, "inputs");
+	model->inputs = palloc0(sizeof(ModelInput) * Max(model->n_inputs, 1));
+	for (int i = 0; i < model->n_inputs; i++)
+		GetInput(&r, &model->inputs[i]);
+	ModelDeriveDesign(model);
+	model->n_classes = GetCount(&r, MLSYS_MAX_CLASSES, "classes");
+	model->classes = palloc(sizeof(char *) * Max(model->n_classes, 1));
+	for (int i = 0; i < model->n_classes; i++)
+		model->classes[i] = GetStr(&r);
+	model->fit_intercept = GetUInt(&r, 1) != 0;
+	model->l2 = GetF64(&r);
+	model->n_sets = GetCount(&r, MLSYS_MAX_CLASSES, "parameter sets");
+	if (model->n_design > MLSYS_MAX_FEATURES)
+		Damaged("The number of design columns is out of range.");
+	ncoef = model->n_sets * (1 + model->n_design);
+	if ((size_t) (r.end - r.cur) != sizeof(double) * ncoef)
+		Damaged("The parameters do not fill the rest of the value.");
+	model->coef = palloc(sizeof(double) * Max(ncoef, 1));
+	for (int i = 0; i < ncoef; i++)
+		model->coef[i] = GetF64(&r);
 
-	lin->fit_intercept = GetUInt(&r, 1) != 0;
-	lin->l2 = GetF64(&r);
-	lin->intercept = GetF64(&r);
-	lin->coef = GetF64Array(&r, n_features);
-	lin->feature_mean = GetF64Array(&r, n_features);
-	lin->feature_stddev = GetF64Array(&r, n_features);
-
-	if (r.cur != r.end)
-		Damaged("The value has trailing bytes.");
 	ModelValidate(model);
 	return model;
-}
-
-/* The model's prediction for one feature vector of length n_features. */
-double
-ModelPredict(const Model *model, const double *x)
-{
-	const LinearModel *lin = &model->linear;
-	double		sum = lin->intercept;
-
-	for (int i = 0; i < model->n_features; i++)
-		sum += lin->coef[i] * x[i];
-	return sum;
 }
 
 /* ---------------------------------------------------------------- text form */
@@ -405,14 +549,27 @@ void
 ModelAppendParamsJson(StringInfo buf, const Model *model)
 {
 	appendStringInfoString(buf, "\"l2\": ");
-	JsonAppendNumber(buf, model->linear.l2);
-	appendStringInfo(buf, ", \"intercept\": %s", model->linear.fit_intercept ? "true" : "false");
+	JsonAppendNumber(buf, model->l2);
+	appendStringInfo(buf, ", \"intercept\": %s", model->fit_intercept ? "true" : "false");
 }
 
 static void
-AppendDoubleArray(StringInfo buf, const char *key, const double *v, int n)
+AppendStringArray(StringInfo buf, char **v, int n)
 {
-	appendStringInfo(buf, ", \"%s\": [", key);
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, v[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+static void
+AppendNumberArray(StringInfo buf, const double *v, int n)
+{
+	appendStringInfoChar(buf, '[');
 	for (int i = 0; i < n; i++)
 	{
 		if (i > 0)
@@ -422,30 +579,95 @@ AppendDoubleArray(StringInfo buf, const char *key, const double *v, int n)
 	appendStringInfoChar(buf, ']');
 }
 
+static void
+AppendMember(StringInfo buf, const char *key, double v)
+{
+	appendStringInfo(buf, ", \"%s\": ", key);
+	JsonAppendNumber(buf, v);
+}
+
+/* The "inputs" array: names, types, preprocessing and training statistics. */
+static void
+ModelAppendInputsJson(StringInfo buf, const Model *model)
+{
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		const ModelInput *in = &model->inputs[i];
+
+		appendStringInfoString(buf, i > 0 ? ", {\"name\": " : "{\"name\": ");
+		escape_json(buf, in->name);
+		appendStringInfo(buf, ", \"type\": \"%s\", \"impute\": \"%s\"",
+						 input_type_names[in->type], impute_names[in->impute]);
+		if (in->type == INPUT_NUMERIC)
+		{
+			AppendMember(buf, "fill", in->fill);
+			appendStringInfo(buf, ", \"scale\": \"%s\"", scale_names[in->scale]);
+			AppendMember(buf, "center", in->center);
+			AppendMember(buf, "scale_by", in->scale_by);
+			appendStringInfo(buf, ", \"stats\": {\"n_null\": " INT64_FORMAT, in->stats.n_null);
+			AppendMember(buf, "mean", in->stats.mean);
+			AppendMember(buf, "stddev", in->stats.stddev);
+			AppendMember(buf, "min", in->stats.min);
+			AppendMember(buf, "max", in->stats.max);
+		}
+		else
+		{
+			appendStringInfoString(buf, ", \"levels\": ");
+			AppendStringArray(buf, in->levels, in->n_levels);
+			appendStringInfo(buf, ", \"fill_level\": %d", in->fill_level);
+			appendStringInfo(buf, ", \"stats\": {\"n_null\": " INT64_FORMAT ", \"counts\": [",
+							 in->stats.n_null);
+			for (int l = 0; l < in->n_levels; l++)
+				appendStringInfo(buf, "%s" INT64_FORMAT, l > 0 ? ", " : "",
+								 in->stats.category_counts[l]);
+			appendStringInfoChar(buf, ']');
+		}
+		appendStringInfoString(buf, "}}");
+	}
+	appendStringInfoChar(buf, ']');
+}
+
 /* Append the model's JSON object body (without the closing brace). */
 static void
 ModelAppendJson(StringInfo buf, const Model *model)
 {
-	const LinearModel *lin = &model->linear;
+	int			width = 1 + model->n_design;
 
 	appendStringInfo(buf, "{\"format\": %d, \"kind\": \"%s\", \"target\": ",
 					 MODEL_FORMAT_VERSION, ModelKindName(model->kind));
 	escape_json(buf, model->target);
-	appendStringInfoString(buf, ", \"features\": [");
-	for (int i = 0; i < model->n_features; i++)
+	appendStringInfo(buf, ", \"n_rows\": " INT64_FORMAT ", \"inputs\": ", model->n_rows);
+	ModelAppendInputsJson(buf, model);
+	if (ModelIsClassifier(model))
 	{
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		escape_json(buf, model->features[i]);
+		appendStringInfoString(buf, ", \"classes\": ");
+		AppendStringArray(buf, model->classes, model->n_classes);
 	}
-	appendStringInfo(buf, "], \"n_rows\": " INT64_FORMAT ", \"fit_intercept\": %s, \"l2\": ",
-					 model->n_rows, lin->fit_intercept ? "true" : "false");
-	JsonAppendNumber(buf, lin->l2);
-	appendStringInfoString(buf, ", \"intercept\": ");
-	JsonAppendNumber(buf, lin->intercept);
-	AppendDoubleArray(buf, "coefficients", lin->coef, model->n_features);
-	AppendDoubleArray(buf, "feature_means", lin->feature_mean, model->n_features);
-	AppendDoubleArray(buf, "feature_stddevs", lin->feature_stddev, model->n_features);
+	appendStringInfo(buf, ", \"fit_intercept\": %s", model->fit_intercept ? "true" : "false");
+	AppendMember(buf, "l2", model->l2);
+	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
+	{
+		AppendMember(buf, "intercept", model->coef[0]);
+		appendStringInfoString(buf, ", \"coefficients\": ");
+		AppendNumberArray(buf, model->coef + 1, model->n_design);
+		return;
+	}
+	appendStringInfoString(buf, ", \"intercepts\": [");
+	for (int s = 0; s < model->n_sets; s++)
+	{
+		if (s > 0)
+			appendStringInfoString(buf, ", ");
+		JsonAppendNumber(buf, model->coef[s * width]);
+	}
+	appendStringInfoString(buf, "], \"coefficients\": [");
+	for (int s = 0; s < model->n_sets; s++)
+	{
+		if (s > 0)
+			appendStringInfoString(buf, ", ");
+		AppendNumberArray(buf, model->coef + s * width + 1, model->n_design);
+	}
+	appendStringInfoChar(buf, ']');
 }
 
 static uint32
@@ -475,26 +697,156 @@ mlmodel_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-static const JsonContext model_text_ctx = {
-	ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"
-};
+/* ---------------------------------------------------------------- text input */
 
-/* Read a required array of exactly n numbers. */
-static double *
-RequireNumbers(Jsonb *jb, const char *key, int n)
+static void
+BadText(int sqlstate, const char *detail, const char *arg)
+{
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("invalid input for type mlmodel"),
+			 arg ? errdetail(detail, arg) : errdetail("%s", detail)));
+}
+
+static double
+RequireNumber(const JsonContext *ctx, Jsonb *jb, const char *key)
+{
+	double		v;
+
+	if (!JsonGetNumber(ctx, jb, key, &v))
+		JsonMissingKey(ctx, key);
+	return v;
+}
+
+static int64
+RequireCount(const JsonContext *ctx, Jsonb *jb, const char *key)
+{
+	double		v = RequireNumber(ctx, jb, key);
+
+	if (!(v >= 0 && v <= (double) PG_INT64_MAX) || v != floor(v))
+		BadText(ctx->errcode, "Key \"%s\" must be a non-negative integer.", key);
+	return (int64) v;
+}
+
+static int
+RequireEnum(const JsonContext *ctx, Jsonb *jb, const char *key,
+			const char *const *names, int first, int n)
+{
+	char	   *s;
+	int			i;
+
+	if (!JsonGetString(ctx, jb, key, &s))
+		JsonMissingKey(ctx, key);
+	i = NameIndex(names, first, n, s);
+	if (i < 0)
+		BadText(ctx->errcode, psprintf("Key \"%s\" has unknown value \"%%s\".", key), s);
+	return i;
+}
+
+static int
+OptionalEnum(const JsonContext *ctx, Jsonb *jb, const char *key,
+			 const char *const *names, int n, int dflt)
+{
+	return JsonHasKey(jb, key) ? RequireEnum(ctx, jb, key, names, 0, n) : dflt;
+}
+
+static double
+OptionalNumber(const JsonContext *ctx, Jsonb *jb, const char *key, double dflt)
+{
+	double		v;
+
+	return jb && JsonGetNumber(ctx, jb, key, &v) ? v : dflt;
+}
+
+/*
+ * One element of "inputs" (the output of ModelAppendInputsJson). Only
+ * name, type and a category's levels are required, so that a model can
+ * be written by hand; preprocessing defaults to none, statistics to zero.
+ */
+static void
+InputFromJson(const JsonContext *ctx, Jsonb *jb, ModelInput *in)
+{
+	static const char *const keys[] = {"name", "type", "impute", "fill", "scale", "center",
+	"scale_by", "levels", "fill_level", "stats", NULL};
+	static const char *const stat_keys[] = {"n_null", "mean", "stddev", "min", "max", "counts", NULL};
+	Jsonb	   *stats;
+	double	   *counts = NULL;
+	int			ncounts = -1;
+
+	JsonCheckKeys(ctx, jb, keys);
+	if (!JsonGetString(ctx, jb, "name", &in->name))
+		JsonMissingKey(ctx, "name");
+	in->type = RequireEnum(ctx, jb, "type", input_type_names, 1, lengthof(input_type_names));
+	in->impute = OptionalEnum(ctx, jb, "impute", impute_names, lengthof(impute_names), IMPUTE_ERROR);
+	in->scale = OptionalEnum(ctx, jb, "scale", scale_names, lengthof(scale_names), SCALE_NONE);
+	in->fill = OptionalNumber(ctx, jb, "fill", 0);
+	in->center = OptionalNumber(ctx, jb, "center", 0);
+	in->scale_by = OptionalNumber(ctx, jb, "scale_by", 1);
+	in->fill_level = (int) OptionalNumber(ctx, jb, "fill_level", -1);
+
+	stats = JsonGetObject(ctx, jb, "stats");
+	if (stats != NULL)
+	{
+		JsonCheckKeys(ctx, stats, stat_keys);
+		if (JsonHasKey(stats, "n_null"))
+			in->stats.n_null = RequireCount(ctx, stats, "n_null");
+		ncounts = JsonGetNumberArray(ctx, stats, "counts", &counts);
+	}
+	in->stats.mean = OptionalNumber(ctx, stats, "mean", 0);
+	in->stats.stddev = OptionalNumber(ctx, stats, "stddev", 0);
+	in->stats.min = OptionalNumber(ctx, stats, "min", 0);
+	in->stats.max = OptionalNumber(ctx, stats, "max", 0);
+
+	if (in->type == INPUT_NUMERIC)
+		return;
+	in->n_levels = JsonGetStringArray(ctx, jb, "levels", &in->levels);
+	if (in->n_levels < 0)
+		JsonMissingKey(ctx, "levels");
+	if (in->n_levels > MLSYS_MAX_CLASSES)
+		BadText(ctx->errcode, "Input \"%s\" has too many levels.", in->name);
+	if (ncounts >= 0 && ncounts != in->n_levels)
+		BadText(ctx->errcode, "Input \"%s\" needs one count per level.", in->name);
+	in->stats.category_counts = palloc0(sizeof(int64) * Max(in->n_levels, 1));
+	for (int l = 0; l < ncounts; l++)
+	{
+		if (!(counts[l] >= 0 && counts[l] <= (double) PG_INT64_MAX) || counts[l] != floor(counts[l]))
+			BadText(ctx->errcode, "Input \"%s\" has an invalid count.", in->name);
+		in->stats.category_counts[l] = (int64) counts[l];
+	}
+}
+
+/* The "inputs" array of a text form. */
+static void
+ModelInputsFromJson(Jsonb *jb, Model *model, int sqlstate)
+{
+	JsonContext ctx = {sqlstate, "input for type mlmodel"};
+	Jsonb	  **items;
+
+	model->n_inputs = JsonGetArrayItems(&ctx, jb, "inputs", &items);
+	if (model->n_inputs < 0)
+		JsonMissingKey(&ctx, "inputs");
+	if (model->n_inputs < 1 || model->n_inputs > MLSYS_MAX_FEATURES)
+		BadText(sqlstate, "A model has between 1 and 1000 inputs.", NULL);
+	model->inputs = palloc0(sizeof(ModelInput) * model->n_inputs);
+	for (int i = 0; i < model->n_inputs; i++)
+		InputFromJson(&ctx, items[i], &model->inputs[i]);
+	ModelDeriveDesign(model);
+	if (model->n_design < 1 || model->n_design > MLSYS_MAX_FEATURES)
+		BadText(sqlstate, "A model has between 1 and 1000 design columns.", NULL);
+}
+
+/* Read one parameter set: n numbers under key (or the jsonb array itself). */
+static void
+ReadSet(const JsonContext *ctx, Jsonb *jb, const char *key, double *dst, int n)
 {
 	double	   *v;
-	int			got = JsonGetNumberArray(&model_text_ctx, jb, key, &v);
+	int			got = key ? JsonGetNumberArray(ctx, jb, key, &v) : JsonNumbers(ctx, jb, "coefficients", &v);
 
 	if (got < 0)
-		JsonMissingKey(&model_text_ctx, key);
+		JsonMissingKey(ctx, key);
 	if (got != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input for type mlmodel"),
-				 errdetail("Key \"%s\" has %d elements, but the model has %d features.",
-						   key, got, n)));
-	return v;
+		BadText(ctx->errcode, psprintf("\"coefficients\" has %d values where the inputs give %d design columns.", got, n), NULL);
+	memcpy(dst, v, sizeof(double) * n);
 }
 
 /*
@@ -506,68 +858,69 @@ Datum
 mlmodel_in(PG_FUNCTION_ARGS)
 {
 	static const char *const keys[] = {
-		"format", "kind", "target", "features", "n_rows", "fit_intercept", "l2",
-		"intercept", "coefficients", "feature_means", "feature_stddevs",
-		"checksum", NULL
+		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l2",
+		"intercept", "intercepts", "coefficients", "checksum", NULL
 	};
+	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
 	Model	   *model = palloc0(sizeof(Model));
-	LinearModel *lin = &model->linear;
 	struct varlena *value;
 	double		num;
 	char	   *str;
+	int			width;
 
-	JsonCheckKeys(&model_text_ctx, jb, keys);
-
-	if (!JsonGetNumber(&model_text_ctx, jb, "format", &num))
-		JsonMissingKey(&model_text_ctx, "format");
+	JsonCheckKeys(&ctx, jb, keys);
+	num = RequireNumber(&ctx, jb, "format");
 	if (num != MODEL_FORMAT_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("unsupported mlmodel format version %g", num),
 				 errhint("This build of mlsys reads format version %d.", MODEL_FORMAT_VERSION)));
-
-	if (!JsonGetString(&model_text_ctx, jb, "kind", &str))
-		JsonMissingKey(&model_text_ctx, "kind");
-	if (strcmp(str, ModelKindName(MODEL_KIND_LINEAR_REGRESSION)) != 0)
+	if (!JsonGetString(&ctx, jb, "kind", &str))
+		JsonMissingKey(&ctx, "kind");
+	model->kind = NameIndex(kind_names, 1, lengthof(kind_names), str);
+	if ((int) model->kind < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("unknown mlmodel kind \"%s\"", str),
-				 errhint("Known kinds: %s.", ModelKindName(MODEL_KIND_LINEAR_REGRESSION))));
-	model->kind = MODEL_KIND_LINEAR_REGRESSION;
-
-	if (!JsonGetString(&model_text_ctx, jb, "target", &model->target))
+				 errhint("Known kinds: linear_regression, logistic_regression.")));
+	if (!JsonGetString(&ctx, jb, "target", &model->target))
 		model->target = "";
-	model->n_features = JsonGetStringArray(&model_text_ctx, jb, "features", &model->features);
-	if (model->n_features < 0)
-		JsonMissingKey(&model_text_ctx, "features");
-	if (model->n_features < 1 || model->n_features > MLSYS_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input for type mlmodel"),
-				 errdetail("A model has between 1 and %d features.", MLSYS_MAX_FEATURES)));
-	if (!JsonGetNumber(&model_text_ctx, jb, "n_rows", &num))
-		JsonMissingKey(&model_text_ctx, "n_rows");
-	if (!(num >= 1 && num <= (double) PG_INT64_MAX) || num != floor(num))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input for type mlmodel"),
-				 errdetail("Key \"n_rows\" must be a positive integer.")));
-	model->n_rows = (int64) num;
+	model->n_rows = RequireCount(&ctx, jb, "n_rows");
+	ModelInputsFromJson(jb, model, ctx.errcode);
+	model->n_classes = Max(JsonGetStringArray(&ctx, jb, "classes", &model->classes), 0);
+	if (!JsonGetBool(&ctx, jb, "fit_intercept", &model->fit_intercept))
+		JsonMissingKey(&ctx, "fit_intercept");
+	model->l2 = RequireNumber(&ctx, jb, "l2");
 
-	if (!JsonGetBool(&model_text_ctx, jb, "fit_intercept", &lin->fit_intercept))
-		JsonMissingKey(&model_text_ctx, "fit_intercept");
-	if (!JsonGetNumber(&model_text_ctx, jb, "l2", &lin->l2))
-		JsonMissingKey(&model_text_ctx, "l2");
-	if (!JsonGetNumber(&model_text_ctx, jb, "intercept", &lin->intercept))
-		JsonMissingKey(&model_text_ctx, "intercept");
-	lin->coef = RequireNumbers(jb, "coefficients", model->n_features);
-	lin->feature_mean = RequireNumbers(jb, "feature_means", model->n_features);
-	lin->feature_stddev = RequireNumbers(jb, "feature_stddevs", model->n_features);
+	width = 1 + model->n_design;
+	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
+	{
+		model->n_sets = 1;
+		model->coef = palloc(sizeof(double) * width);
+		model->coef[0] = RequireNumber(&ctx, jb, "intercept");
+		ReadSet(&ctx, jb, "coefficients", model->coef + 1, model->n_design);
+	}
+	else
+	{
+		Jsonb	  **sets;
+		double	   *intercepts;
+
+		model->n_sets = JsonGetArrayItems(&ctx, jb, "coefficients", &sets);
+		if (model->n_sets < 1 || model->n_sets > MLSYS_MAX_CLASSES ||
+			JsonGetNumberArray(&ctx, jb, "intercepts", &intercepts) != model->n_sets)
+			BadText(ctx.errcode, "\"intercepts\" and \"coefficients\" need one entry per parameter set.", NULL);
+		model->coef = palloc(sizeof(double) * width * model->n_sets);
+		for (int s = 0; s < model->n_sets; s++)
+		{
+			model->coef[s * width] = intercepts[s];
+			ReadSet(&ctx, sets[s], NULL, model->coef + s * width + 1, model->n_design);
+		}
+	}
 
 	value = ModelSerialize(model);
 
-	if (JsonGetString(&model_text_ctx, jb, "checksum", &str))
+	if (JsonGetString(&ctx, jb, "checksum", &str))
 	{
 		char		expected[9];
 

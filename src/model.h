@@ -2,7 +2,10 @@
  * model.h -- the mlmodel value: in-memory form and its stored format.
  *
  * A Model is the deserialised, validated form used by training and
- * inference. The stored form (a varlena) is described in model.c.
+ * inference. It holds the model's inputs (named columns with the
+ * preprocessing learned at training), the classes of a classifier, and the
+ * fitted parameters, which act on the design vector the inputs expand to.
+ * The stored form (a varlena) is described in model.c.
  */
 #ifndef MLSYS_MODEL_H
 #define MLSYS_MODEL_H
@@ -12,44 +15,113 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 
-/* Upper bound on features per model; keeps X'X (8 * p^2 bytes) at a few MB. */
+/* Upper bound on inputs and on design columns; keeps X'X at a few MB. */
 #define MLSYS_MAX_FEATURES 1000
 
-/* Longest feature or target name: a column name. */
+/* Upper bound on classes of a classifier and on levels of a category. */
+#define MLSYS_MAX_CLASSES 1000
+
+/* Longest input, target or category name. */
 #define MLSYS_MAX_NAME_LEN (NAMEDATALEN - 1)
 
 /* Stored in the value: never renumber, only append. */
 typedef enum ModelKind
 {
-	MODEL_KIND_LINEAR_REGRESSION = 1
+	MODEL_KIND_LINEAR_REGRESSION = 1,
+	MODEL_KIND_LOGISTIC_REGRESSION = 2
 } ModelKind;
 
-/* Linear regression: prediction = intercept + coef . x */
-typedef struct LinearModel
+typedef enum InputType
 {
-	bool		fit_intercept;	/* false: intercept is 0 by construction */
-	double		l2;				/* ridge penalty the model was fitted with */
-	double		intercept;
-	double	   *coef;			/* [n_features] */
-	double	   *feature_mean;	/* [n_features] training mean */
-	double	   *feature_stddev; /* [n_features] training sample stddev */
-} LinearModel;
+	INPUT_NUMERIC = 1,			/* one design column */
+	INPUT_CATEGORICAL = 2		/* levels 2..n become indicator columns */
+} InputType;
+
+/* What replaces a NULL (or, for a category, an unseen level). */
+typedef enum ImputeStrategy
+{
+	IMPUTE_ERROR = 0,
+	IMPUTE_MEAN = 1,
+	IMPUTE_MEDIAN = 2,
+	IMPUTE_MODE = 3,
+	IMPUTE_CONSTANT = 4
+} ImputeStrategy;
+
+typedef enum ScaleStrategy
+{
+	SCALE_NONE = 0,
+	SCALE_STANDARD = 1,
+	SCALE_MINMAX = 2
+} ScaleStrategy;
+
+/* Training statistics of one input, before preprocessing. */
+typedef struct InputStats
+{
+	int64		n_null;
+	double		mean;			/* numeric inputs: of the non-NULL values */
+	double		stddev;			/* sample standard deviation */
+	double		min;
+	double		max;
+	int64	   *category_counts;	/* categorical: [n_categories] */
+} InputStats;
+
+/*
+ * One input column and the preprocessing learned for it. A numeric value
+ * x becomes (x - center) / scale; a category becomes indicators for all
+ * levels but the first (the reference level).
+ */
+typedef struct ModelInput
+{
+	char	   *name;
+	InputType	type;
+	ImputeStrategy impute;
+	ScaleStrategy scale;
+	double		fill;			/* numeric: replaces NULL */
+	int			fill_level;		/* categorical: level replacing NULL/unseen, -1 none */
+	double		center;
+	double		scale_by;		/* > 0 */
+	int			n_levels;		/* categorical: sorted distinct levels */
+	char	  **levels;
+	InputStats	stats;
+} ModelInput;
 
 typedef struct Model
 {
 	ModelKind	kind;
-	int			n_features;
-	char	  **features;		/* [n_features] names, unique */
-	char	   *target;			/* target name, may be "" */
+	char	   *target;			/* may be "" */
 	int64		n_rows;			/* training rows */
-	LinearModel linear;
+	int			n_inputs;
+	ModelInput *inputs;
+	int			n_design;		/* design vector length, derived from inputs */
+
+	/* classifiers: class labels in text form, in the label type's order */
+	int			n_classes;
+	char	  **classes;
+
+	bool		fit_intercept;
+	double		l2;
+
+	/*
+	 * Parameters: n_sets sets of 1 + n_design values, the intercept first.
+	 * Linear regression and binary logistic regression have one set (for
+	 * the latter, of the second class); multinomial logistic regression one
+	 * per class.
+	 */
+	int			n_sets;
+	double	   *coef;
 } Model;
 
+/* Names of the enums, as used in params and in the text form. */
 extern const char *ModelKindName(ModelKind kind);
+extern const char *ImputeName(ImputeStrategy s);
+extern const char *ScaleName(ScaleStrategy s);
+
+extern void ModelDeriveDesign(Model *model);
 extern void ModelValidate(const Model *model);
 extern struct varlena *ModelSerialize(const Model *model);
 extern Model *ModelDeserialize(const struct varlena *value);
-extern double ModelPredict(const Model *model, const double *x);
 extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
+
+#define ModelIsClassifier(m) ((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION)
 
 #endif							/* MLSYS_MODEL_H */

@@ -1,7 +1,11 @@
 /*
- * predict.c -- ml_predict and the per-backend cache of deserialised models.
+ * predict.c -- ml_predict, ml_predict_proba, ml_predict_class, ml_transform
+ * and the per-backend cache of deserialised models.
  *
- * Two levels keep a scan from touching the registry per row:
+ * Each function takes a model (by registry name or as an mlmodel value)
+ * and the features (a float8[] in input order, or a row whose columns are
+ * matched to the inputs by name). Two levels keep a scan from touching the
+ * registry per row:
  *  - per call site (fn_extra): the model resolved for a name is pinned for
  *    as long as the statement's snapshot is the same, so a statement never
  *    mixes two versions, and a deploy committed meanwhile is seen by the
@@ -9,50 +13,75 @@
  *  - per backend: deserialised models keyed by (registry, model id,
  *    version). Versions are immutable, so entries never go stale; a new
  *    deployment is a new key. Resolving a name is one indexed lookup.
+ *    When the cache is full it is emptied at the end of the transaction,
+ *    never while a statement may still hold one of its models.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "model.h"
+#include "preprocess.h"
 #include "registry.h"
+#include "train_logistic.h"
 
-/* The backend cache is emptied when it reaches this many models. */
+/* The backend cache is emptied at transaction end once it holds this many. */
 #define MODEL_CACHE_MAX_ENTRIES 64
+
+/* A model ready to serve, with scratch space and derived data. */
+typedef struct ServedModel
+{
+	uint64		tag;			/* unique per decoded model in this backend */
+	Model	   *model;
+	double	   *design;			/* [n_design] */
+	double	   *proba;			/* [n_classes] */
+	double	   *class_number;	/* [n_classes] labels as numbers, or NULL */
+} ServedModel;
 
 typedef struct CachedModel
 {
 	ModelRef	key;
-	MemoryContext cxt;			/* holds model */
-	Model	   *model;
+	MemoryContext cxt;			/* holds everything below */
+	ServedModel served;
 } CachedModel;
 
 static HTAB *model_cache = NULL;
+static bool model_cache_full = false;
 
-/* What one ml_predict call site remembers between rows (in fn_mcxt). */
-typedef struct PredictCallCache
+/* What one call site remembers between rows (in fn_mcxt). */
+typedef struct CallCache
 {
-	/* ml_predict(text, ...): the name and when it was resolved */
+	bool		by_name;		/* model argument is text, not mlmodel */
+	bool		by_row;			/* features argument is a record */
+	ServedModel *served;
+	/* by name: the name, and the snapshot it was resolved under */
 	char	   *name;
 	TransactionId xmin;
 	TransactionId xmax;
 	CommandId	curcid;
 	uint64		completion;
-	/* ml_predict(mlmodel, ...): the value it was decoded from */
+	/* by value: the bytes it was decoded from */
 	struct varlena *value;
 	MemoryContext value_cxt;
-	Model	   *model;
-} PredictCallCache;
+	ServedModel value_served;
+	/* by row */
+	RowBinding *binding;
+} CallCache;
 
-PG_FUNCTION_INFO_V1(ml_predict_by_name);
-PG_FUNCTION_INFO_V1(ml_predict_model);
+PG_FUNCTION_INFO_V1(ml_predict);
+PG_FUNCTION_INFO_V1(ml_predict_proba);
+PG_FUNCTION_INFO_V1(ml_predict_class);
+PG_FUNCTION_INFO_V1(ml_transform);
 
 static void
 ModelCacheReset(void)
@@ -73,17 +102,64 @@ ModelCacheReset(void)
 	ctl.hcxt = CacheMemoryContext;
 	model_cache = hash_create("mlsys model cache", 16, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	model_cache_full = false;
 }
 
-/* The deserialised model of a resolved version, from cache or registry. */
-static Model *
+static void
+ModelCacheXactCallback(XactEvent event, void *arg)
+{
+	if (model_cache_full &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
+		ModelCacheReset();
+}
+
+/* Decode a model and derive what serving needs, in the current context. */
+static void
+ServeModel(const struct varlena *value, ServedModel *served)
+{
+	static uint64 last_tag = 0;
+	Model	   *model = ModelDeserialize(value);
+
+	served->tag = ++last_tag;
+	served->model = model;
+	served->design = palloc(sizeof(double) * model->n_design);
+	served->proba = palloc(sizeof(double) * Max(model->n_classes, 1));
+	served->class_number = NULL;
+	if (ModelIsClassifier(model))
+	{
+		served->class_number = palloc(sizeof(double) * model->n_classes);
+		for (int k = 0; k < model->n_classes; k++)
+		{
+			const char *label = model->classes[k];
+			char	   *end;
+
+			if (strcmp(label, "true") == 0 || strcmp(label, "false") == 0)
+				served->class_number[k] = label[0] == 't' ? 1.0 : 0.0;
+			else
+			{
+				served->class_number[k] = strtod(label, &end);
+				if (*end != '\0' || end == label)
+				{
+					pfree(served->class_number);
+					served->class_number = NULL;
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* The served form of a resolved version, from the cache or the registry. */
+static ServedModel *
 ModelCacheGet(const char *name, const ModelRef *ref)
 {
+	static bool callback_registered = false;
 	ModelRef	key;
 	CachedModel *entry;
 	MemoryContext cxt;
 	MemoryContext old;
-	Model	   *model;
+	ServedModel served;
 	bool		found;
 
 	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes */
@@ -93,9 +169,14 @@ ModelCacheGet(const char *name, const ModelRef *ref)
 
 	if (model_cache == NULL)
 		ModelCacheReset();
+	if (!callback_registered)
+	{
+		RegisterXactCallback(ModelCacheXactCallback, NULL);
+		callback_registered = true;
+	}
 	entry = hash_search(model_cache, &key, HASH_FIND, NULL);
 	if (entry != NULL)
-		return entry->model;
+		return &entry->served;
 
 	/*
 	 * Decode in a context of its own that only joins the cache once the
@@ -104,74 +185,21 @@ ModelCacheGet(const char *name, const ModelRef *ref)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "mlsys cached model",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	model = ModelDeserialize(RegistryFetchModel(name, ref));
+	ServeModel(RegistryFetchModel(name, ref), &served);
 	MemoryContextSwitchTo(old);
 
-	if (hash_get_num_entries(model_cache) >= MODEL_CACHE_MAX_ENTRIES)
-		ModelCacheReset();
 	MemoryContextSetParent(cxt, CacheMemoryContext);
 	entry = hash_search(model_cache, &key, HASH_ENTER, &found);
 	entry->cxt = cxt;
-	entry->model = model;
-	return model;
-}
-
-static PredictCallCache *
-GetCallCache(FunctionCallInfo fcinfo)
-{
-	if (fcinfo->flinfo->fn_extra == NULL)
-		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-														  sizeof(PredictCallCache));
-	return (PredictCallCache *) fcinfo->flinfo->fn_extra;
-}
-
-/*
- * Check a feature array against the model and return its values. The
- * array must be a one-dimensional float8[] of n_features finite values.
- */
-static const double *
-PredictFeatures(const Model *model, ArrayType *arr, const char *model_name)
-{
-	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	const double *x = (const double *) ARR_DATA_PTR(arr);
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("feature array must be one-dimensional")));
-	if (n != model->n_features)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 model_name
-				 ? errmsg("model \"%s\" expects %d features, got %d",
-						  model_name, model->n_features, n)
-				 : errmsg("model expects %d features, got %d", model->n_features, n),
-				 errhint("Pass the features in the order of \"features\" in ml_model_info().")));
-	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
-		elog(ERROR, "feature array must be float8[]");
-	if (ARR_HASNULL(arr))
-	{
-		bits8	   *nulls = ARR_NULLBITMAP(arr);
-
-		for (int j = 0; j < n; j++)
-			if (!(nulls[j / 8] & (1 << (j % 8))))
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("feature \"%s\" is NULL", model->features[j]),
-						 errhint("This model has no imputation: replace missing values with coalesce(), or filter such rows.")));
-	}
-	for (int j = 0; j < n; j++)
-		if (!isfinite(x[j]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("feature \"%s\" must be finite, got %g", model->features[j], x[j]),
-					 errhint("Filter out rows with NaN or infinite values.")));
-	return x;
+	entry->served = served;
+	if (hash_get_num_entries(model_cache) >= MODEL_CACHE_MAX_ENTRIES)
+		model_cache_full = true;
+	return &entry->served;
 }
 
 /* Has the statement's snapshot changed since the call site resolved its name? */
 static bool
-SnapshotChanged(PredictCallCache *cc, bool remember)
+SnapshotChanged(CallCache *cc, bool remember)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 	bool		changed;
@@ -190,58 +218,184 @@ SnapshotChanged(PredictCallCache *cc, bool remember)
 	return changed;
 }
 
-/* ml_predict(model_name text, features float8[]) -> float8, deployed version. */
-Datum
-ml_predict_by_name(PG_FUNCTION_ARGS)
+/* The model of argument 0: a registry name (deployed version) or a value. */
+static ServedModel *
+ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 {
-	text	   *name = PG_GETARG_TEXT_PP(0);
-	size_t		len = VARSIZE_ANY_EXHDR(name);
-	PredictCallCache *cc = GetCallCache(fcinfo);
-
-	if (cc->model == NULL || SnapshotChanged(cc, false) ||
-		strlen(cc->name) != len || memcmp(VARDATA_ANY(name), cc->name, len) != 0)
+	if (cc->by_name)
 	{
-		ModelRef	ref;
+		text	   *name = PG_GETARG_TEXT_PP(0);
+		size_t		len = VARSIZE_ANY_EXHDR(name);
 
-		cc->model = NULL;
-		if (cc->name != NULL)
-			pfree(cc->name);
-		cc->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
-		RegistryResolve(cc->name, 0, &ref);
-		cc->model = ModelCacheGet(cc->name, &ref);
-		SnapshotChanged(cc, true);
+		if (cc->served == NULL || SnapshotChanged(cc, false) ||
+			strlen(cc->name) != len || memcmp(VARDATA_ANY(name), cc->name, len) != 0)
+		{
+			ModelRef	ref;
+
+			cc->served = NULL;
+			if (cc->name != NULL)
+				pfree(cc->name);
+			cc->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
+			RegistryResolve(cc->name, 0, &ref);
+			cc->served = ModelCacheGet(cc->name, &ref);
+			SnapshotChanged(cc, true);
+		}
 	}
-	PG_RETURN_FLOAT8(ModelPredict(cc->model,
-								  PredictFeatures(cc->model, PG_GETARG_ARRAYTYPE_P(1), cc->name)));
+	else
+	{
+		struct varlena *value = (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+		size_t		len = VARSIZE_ANY_EXHDR(value);
+
+		/* Decode once per distinct value; rows usually share one constant. */
+		if (cc->served == NULL || len != VARSIZE_ANY_EXHDR(cc->value) ||
+			memcmp(VARDATA_ANY(value), VARDATA_ANY(cc->value), len) != 0)
+		{
+			MemoryContext old;
+
+			if (cc->value_cxt == NULL)
+				cc->value_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+													  "mlsys call-site model",
+													  ALLOCSET_SMALL_SIZES);
+			cc->served = NULL;
+			MemoryContextReset(cc->value_cxt);
+			old = MemoryContextSwitchTo(cc->value_cxt);
+			cc->value = palloc(VARHDRSZ + len);
+			SET_VARSIZE(cc->value, VARHDRSZ + len);
+			memcpy(VARDATA(cc->value), VARDATA_ANY(value), len);
+			ServeModel(cc->value, &cc->value_served);
+			MemoryContextSwitchTo(old);
+			cc->served = &cc->value_served;
+		}
+	}
+	return cc->served;
 }
 
-/* ml_predict(model mlmodel, features float8[]) -> float8. */
-Datum
-ml_predict_model(PG_FUNCTION_ARGS)
+/*
+ * Common start of every function here: the call-site cache, the model,
+ * and its design vector for argument 1.
+ */
+static ServedModel *
+PrepareCall(FunctionCallInfo fcinfo)
 {
-	struct varlena *value = (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
-	size_t		len = VARSIZE_ANY_EXHDR(value);
-	PredictCallCache *cc = GetCallCache(fcinfo);
+	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
+	ServedModel *served;
 
-	/* Decode once per distinct value; rows usually share one constant. */
-	if (cc->model == NULL || len != VARSIZE_ANY_EXHDR(cc->value) ||
-		memcmp(VARDATA_ANY(value), VARDATA_ANY(cc->value), len) != 0)
+	if (cc == NULL)
 	{
-		MemoryContext old;
-
-		if (cc->value_cxt == NULL)
-			cc->value_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
-												  "mlsys ml_predict model",
-												  ALLOCSET_SMALL_SIZES);
-		cc->model = NULL;
-		MemoryContextReset(cc->value_cxt);
-		old = MemoryContextSwitchTo(cc->value_cxt);
-		cc->value = palloc(VARHDRSZ + len);
-		SET_VARSIZE(cc->value, VARHDRSZ + len);
-		memcpy(VARDATA(cc->value), VARDATA_ANY(value), len);
-		cc->model = ModelDeserialize(cc->value);
-		MemoryContextSwitchTo(old);
+		cc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallCache));
+		cc->by_name = get_fn_expr_argtype(fcinfo->flinfo, 0) == TEXTOID;
+		cc->by_row = get_fn_expr_argtype(fcinfo->flinfo, 1) != FLOAT8ARRAYOID;
+		fcinfo->flinfo->fn_extra = cc;
 	}
-	PG_RETURN_FLOAT8(ModelPredict(cc->model,
-								  PredictFeatures(cc->model, PG_GETARG_ARRAYTYPE_P(1), NULL)));
+	served = ResolveModel(fcinfo, cc);
+
+	if (cc->by_row)
+	{
+		HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+
+		cc->binding = PreprocessBindRow(served->model, served->tag, row, cc->binding,
+										fcinfo->flinfo->fn_mcxt);
+		PreprocessRecord(served->model, cc->binding, row, served->design);
+	}
+	else
+		PreprocessArray(served->model, cc->by_name ? cc->name : NULL,
+						PG_GETARG_ARRAYTYPE_P(1), served->design);
+	return served;
+}
+
+static double
+LinearValue(const Model *model, const double *design)
+{
+	double		sum = model->coef[0];
+
+	for (int j = 0; j < model->n_design; j++)
+		sum += model->coef[1 + j] * design[j];
+	return sum;
+}
+
+/* Index of the most probable class (the first one on ties). */
+static int
+PredictClass(ServedModel *served)
+{
+	const Model *model = served->model;
+	int			best = 0;
+
+	LogisticProbabilities(model->coef, model->n_sets, model->n_classes, 1 + model->n_design,
+						  served->design, served->proba);
+	for (int k = 1; k < model->n_classes; k++)
+		if (served->proba[k] > served->proba[best])
+			best = k;
+	return best;
+}
+
+/*
+ * ml_predict(model, features) -> float8: the value of a regression model,
+ * or the predicted class of a classifier with numeric or boolean labels.
+ */
+Datum
+ml_predict(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCall(fcinfo);
+
+	if (!ModelIsClassifier(served->model))
+		PG_RETURN_FLOAT8(LinearValue(served->model, served->design));
+	if (served->class_number == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the model's class labels are not numbers"),
+				 errhint("Use ml_predict_class() to get the label as text.")));
+	PG_RETURN_FLOAT8(served->class_number[PredictClass(served)]);
+}
+
+/* ml_predict_class(model, features) -> text: the predicted class label. */
+Datum
+ml_predict_class(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCall(fcinfo);
+
+	if (!ModelIsClassifier(served->model))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("a %s model has no classes", ModelKindName(served->model->kind)),
+				 errhint("Use ml_predict() for regression models.")));
+	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
+}
+
+/*
+ * ml_predict_proba(model, features) -> float8[]: class probabilities, in
+ * the order of "classes" in ml_model_info().
+ */
+Datum
+ml_predict_proba(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCall(fcinfo);
+	Datum	   *out;
+	int			n;
+
+	if (!ModelIsClassifier(served->model))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("a %s model has no class probabilities", ModelKindName(served->model->kind)),
+				 errhint("Use ml_predict() for regression models.")));
+	(void) PredictClass(served);
+	n = served->model->n_classes;
+	out = palloc(sizeof(Datum) * n);
+	for (int k = 0; k < n; k++)
+		out[k] = Float8GetDatum(served->proba[k]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(double),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* ml_transform(model, features) -> float8[]: the preprocessed design vector. */
+Datum
+ml_transform(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCall(fcinfo);
+	int			n = served->model->n_design;
+	Datum	   *out = palloc(sizeof(Datum) * n);
+
+	for (int j = 0; j < n; j++)
+		out[j] = Float8GetDatum(served->design[j]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(double),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

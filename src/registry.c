@@ -241,11 +241,11 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 {
 	RegistryWriteScope scope;
 	Model	   *model = ModelDeserialize(v->model);
-	Datum	   *names = palloc(sizeof(Datum) * model->n_features);
-	Oid			types[12] = {INT8OID, INT4OID, TEXTOID, JSONBOID, TEXTARRAYOID,
-		TEXTOID, MlsysModelTypeOid(), TEXTOID, INT8OID, INT8OID, JSONBOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Datum	   *names = palloc(sizeof(Datum) * model->n_inputs);
+	Oid			types[13] = {INT8OID, INT4OID, TEXTOID, JSONBOID, TEXTARRAYOID,
+		TEXTOID, MlsysModelTypeOid(), TEXTOID, INT8OID, INT8OID, JSONBOID, TEXTOID, JSONBOID};
+	Datum		values[13];
+	char		nulls[13];
 	int64		model_id;
 	int32		current;
 	int32		version;
@@ -253,8 +253,8 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	char	   *caller;
 
 	RegistryCheckName(v->model_name);
-	for (int i = 0; i < model->n_features; i++)
-		names[i] = CStringGetTextDatum(model->features[i]);
+	for (int i = 0; i < model->n_inputs; i++)
+		names[i] = CStringGetTextDatum(model->inputs[i].name);
 
 	RegistryBeginWrite(&scope);
 	caller = GetUserNameFromId(scope.caller, false);
@@ -275,7 +275,7 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	values[1] = Int32GetDatum(version);
 	values[2] = CStringGetTextDatum(v->algorithm);
 	values[3] = JsonbPGetDatum(v->params);
-	values[4] = PointerGetDatum(construct_array(names, model->n_features, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(names, model->n_inputs, TEXTOID, -1, false, TYPALIGN_INT));
 	values[5] = CStringGetTextDatum(model->target);
 	values[6] = PointerGetDatum(v->model);
 	values[7] = v->source ? CStringGetTextDatum(v->source) : (Datum) 0;
@@ -284,10 +284,12 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	values[9] = Int64GetDatum(v->n_test);
 	values[10] = JsonbPGetDatum(v->metrics);
 	values[11] = CStringGetTextDatum(caller);
+	values[12] = JsonbPGetDatum(v->info ? v->info : JsonParse("{}"));
 	ExecWrite("INSERT INTO ml.model_versions (model_id, version, algorithm, params, features,"
-			  " target, model, source, n_train_rows, n_test_rows, metrics, trained_by)"
-			  " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, $10, $11, $12)",
-			  12, types, values, nulls, SPI_OK_INSERT);
+			  " target, model, source, n_train_rows, n_test_rows, metrics, trained_by,"
+			  " training_info)"
+			  " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, $10, $11, $12, $13)",
+			  13, types, values, nulls, SPI_OK_INSERT);
 
 	*deployed = current == 0;
 	if (*deployed)
@@ -326,7 +328,7 @@ ml_register_model(PG_FUNCTION_ARGS)
 				 errmsg("metrics must be a JSON object")));
 
 	model = ModelDeserialize(v.model);
-	v.algorithm = "linear";
+	v.algorithm = model->kind == MODEL_KIND_LINEAR_REGRESSION ? "linear" : "logistic";
 	initStringInfo(&params);
 	appendStringInfoChar(&params, '{');
 	ModelAppendParamsJson(&params, model);

@@ -30,6 +30,7 @@ typedef struct RegistryVersion
 	int64		n_train;
 	int64		n_test;
 	Jsonb	   *metrics;
+	Jsonb	   *info;			/* timings and iterations, or NULL */
 } RegistryVersion;
 
 extern void RegistryCheckName(const char *name);

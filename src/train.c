@@ -1,20 +1,34 @@
 /*
- * train.c -- ml_train: source -> split -> fit -> holdout metrics -> registry.
+ * train.c -- ml_train: source -> split -> statistics -> preprocessing ->
+ * fit -> holdout metrics -> registry.
  *
- * The source (a table, view or query) is never pulled into memory: the fit
- * is one run of the training aggregate over the source, and the metrics one
- * more pass, both as SQL through SPI with the caller's privileges, so the
- * caller can never train on rows it could not SELECT, and the planner may
- * use parallel workers.
+ * The source (a table, view or query) is never pulled into memory: every
+ * step is an aggregate pass over it, run as SQL through SPI with the
+ * caller's privileges (so the caller never trains on rows it could not
+ * SELECT, and the planner may use parallel workers), all under the
+ * statement's snapshot, so every pass sees the same rows.
  *
- * Split: a row is in the holdout set when a seeded hash of its text form
- * falls below test_fraction. The split therefore depends only on the row's
- * content and the seed, not on scan order, and is the same in both passes
- * and in every later run on the same data.
+ *   1. statistics of each input on the training rows (one pass, plus one
+ *      GROUP BY per categorical input): NULL counts, mean, standard
+ *      deviation, extremes, median or mode where imputation needs them,
+ *      the levels of categories, the classes of a classifier;
+ *   2. preprocessing learned from them (imputation, scaling, levels) and
+ *      stored in the model's inputs; training rows then reach the fitting
+ *      aggregate through ml_transform(), the very code ml_predict uses;
+ *   3. the fit: one ml_linreg_fit pass, or one ml_logreg_pass per Newton
+ *      iteration;
+ *   4. metrics on the holdout rows through ml_predict.
+ *
+ * Split: a row is in the holdout set when a seeded hash of its target and
+ * feature values (each type's own binary hash, so session settings such
+ * as extra_float_digits cannot change it) falls below test_fraction. It
+ * depends only on those values and the seed, not on scan order.
  */
 #include "postgres.h"
 
 #include <math.h>
+
+#include <lapacke.h>
 
 #include "access/tupdesc.h"
 #include "catalog/namespace.h"
@@ -22,6 +36,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -31,10 +49,40 @@
 #include "jsonopt.h"
 #include "mlsys.h"
 #include "model.h"
+#include "preprocess.h"
 #include "registry.h"
+#include "train_logistic.h"
 
 /* Alias of the source in generated SQL; unlikely to be a column name. */
 #define SOURCE_ALIAS "_mlsys_src"
+
+typedef enum Algorithm
+{
+	ALGORITHM_LINEAR,
+	ALGORITHM_LOGISTIC
+} Algorithm;
+
+/* One training run: what was asked, and what has been learned so far. */
+typedef struct TrainJob
+{
+	char	   *model_name;
+	Algorithm	algorithm;
+	char	   *source;
+	char	   *from;			/* FROM clause item of the source */
+	char	   *train_rows;		/* WHERE clause of the training rows */
+	char	   *test_rows;		/* WHERE clause of the holdout rows */
+	char	   *target;
+	char	   *target_sql;		/* qualified, quoted target column */
+	Jsonb	   *params;
+	double		test_fraction;
+	int			seed;
+	double		l2;
+	bool		fit_intercept;
+	int			max_iter;
+	double		tol;
+	Model	   *model;			/* inputs and classes; parameters once fitted */
+	int			iterations;
+} TrainJob;
 
 PG_FUNCTION_INFO_V1(ml_train);
 
@@ -42,12 +90,7 @@ static const JsonContext train_ctx = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "ml_train parameters"
 };
 
-typedef struct TrainColumns
-{
-	char	   *target;
-	int			n_features;
-	char	  **features;
-} TrainColumns;
+/* ---------------------------------------------------------------- source */
 
 static bool
 StartsWithKeyword(const char *s, const char *kw)
@@ -73,16 +116,22 @@ SourceFromClause(const char *source)
 
 	while (isspace((unsigned char) *s))
 		s++;
-	if (StartsWithKeyword(s, "select") || StartsWithKeyword(s, "with") ||
+	if (*s == '(' || StartsWithKeyword(s, "select") || StartsWithKeyword(s, "with") ||
 		StartsWithKeyword(s, "values") || StartsWithKeyword(s, "table"))
 	{
 		query = pstrdup(s);
 		len = strlen(query);
 		while (len > 0 && (isspace((unsigned char) query[len - 1]) || query[len - 1] == ';'))
 			query[--len] = '\0';
-		return psprintf("(%s) AS " SOURCE_ALIAS, query);
+		/* the newline ends a trailing -- comment */
+		return psprintf("(%s\n) AS " SOURCE_ALIAS, query);
 	}
 
+	if (!SplitIdentifierString(pstrdup(s), '.', &names) || list_length(names) > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training source \"%s\" is neither a table name nor a query", source),
+				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
 	names = textToQualifiedNameList(cstring_to_text(s));
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
 	return psprintf("%s AS " SOURCE_ALIAS,
@@ -90,11 +139,10 @@ SourceFromClause(const char *source)
 											   get_rel_name(relid)));
 }
 
-static bool
-IsNumericType(Oid type)
+static char *
+Column(const char *name)
 {
-	return type == INT2OID || type == INT4OID || type == INT8OID ||
-		type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID;
+	return psprintf(SOURCE_ALIAS ".%s", quote_identifier(name));
 }
 
 static int
@@ -110,189 +158,893 @@ FindColumn(TupleDesc desc, const char *name)
 	return -1;
 }
 
-static void
-RequireNumeric(TupleDesc desc, int col, const char *role)
+/* Types read as categories: their ::text form is the level. */
+static bool
+IsCategoricalType(Oid type)
 {
-	Form_pg_attribute att = TupleDescAttr(desc, col);
+	return type == BOOLOID || type == TEXTOID || type == VARCHAROID || type == BPCHAROID ||
+		type_is_enum(type);
+}
 
-	if (!IsNumericType(att->atttypid))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" has type %s, but the linear algorithm needs a number",
-						role, NameStr(att->attname), format_type_be(att->atttypid)),
-				 errhint("Cast the column to a numeric type in the source query, or leave it out of the features.")));
+/* ---------------------------------------------------------------- params */
+
+/*
+ * The params value of key for one input: a string applies to every input,
+ * an object maps column names to values. False when nothing is set.
+ */
+static bool
+SettingFor(Jsonb *params, const char *key, const char *column, bool *global, JsonbValue *out)
+{
+	JsonbValue	v;
+	JsonbValue *hit;
+
+	if (!getKeyJsonValueFromContainer(&params->root, key, strlen(key), &v))
+		return false;
+	*global = !(v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data));
+	if (*global)
+	{
+		*out = v;
+		return true;
+	}
+	hit = getKeyJsonValueFromContainer(v.val.binary.data, column, strlen(column), NULL);
+	if (hit == NULL)
+		return false;
+	*out = *hit;
+	return true;
+}
+
+static bool
+JsonStringIs(const JsonbValue *v, const char *s)
+{
+	return v->type == jbvString && strlen(s) == (size_t) v->val.string.len &&
+		memcmp(s, v->val.string.val, v->val.string.len) == 0;
+}
+
+static pg_noreturn void
+BadSetting(const char *key, const char *column, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid \"%s\" for input \"%s\"", key, column),
+			 errhint("%s", hint)));
 }
 
 /*
- * Check target and features against the source's columns. With features
- * NULL every other column is a feature.
+ * Imputation and scaling chosen for one input. A global "mean" or "median"
+ * means "mode" for a categorical input, and a global scaling leaves
+ * categorical inputs alone. A categorical constant is returned in
+ * *constant_level, to be found among the levels later.
  */
 static void
-ResolveColumns(TupleDesc desc, const char *target, ArrayType *features, TrainColumns *cols)
+ChoosePreprocessing(TrainJob *job, ModelInput *in, char **constant_level)
 {
-	int			target_col = FindColumn(desc, target);
+	static const char *const impute_hint =
+	"Use \"error\", \"mean\", \"median\", \"mode\", or {\"constant\": value} per column (a number for numeric inputs, a level for categorical ones).";
+	bool		categorical = in->type == INPUT_CATEGORICAL;
+	bool		global;
+	JsonbValue	v;
+	JsonbValue *c;
+
+	in->impute = IMPUTE_ERROR;
+	in->scale = SCALE_NONE;
+	*constant_level = NULL;
+
+	if (SettingFor(job->params, "impute", in->name, &global, &v))
+	{
+		if (categorical && global && (JsonStringIs(&v, "mean") || JsonStringIs(&v, "median")))
+			in->impute = IMPUTE_MODE;
+		else if (JsonStringIs(&v, "error"))
+			in->impute = IMPUTE_ERROR;
+		else if (JsonStringIs(&v, "mode"))
+			in->impute = IMPUTE_MODE;
+		else if (!categorical && JsonStringIs(&v, "mean"))
+			in->impute = IMPUTE_MEAN;
+		else if (!categorical && JsonStringIs(&v, "median"))
+			in->impute = IMPUTE_MEDIAN;
+		else if (!global && v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data) &&
+				 JsonContainerSize(v.val.binary.data) == 1 &&
+				 (c = getKeyJsonValueFromContainer(v.val.binary.data, "constant", 8, NULL)) != NULL &&
+				 c->type == (categorical ? jbvString : jbvNumeric))
+		{
+			in->impute = IMPUTE_CONSTANT;
+			if (categorical)
+				*constant_level = pnstrdup(c->val.string.val, c->val.string.len);
+			else
+				in->fill = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+															  NumericGetDatum(c->val.numeric)));
+		}
+		else
+			BadSetting("impute", in->name, impute_hint);
+	}
+
+	if (SettingFor(job->params, "scale", in->name, &global, &v) && !(categorical && global))
+	{
+		if (JsonStringIs(&v, "none"))
+			in->scale = SCALE_NONE;
+		else if (!categorical && JsonStringIs(&v, "standard"))
+			in->scale = SCALE_STANDARD;
+		else if (!categorical && JsonStringIs(&v, "minmax"))
+			in->scale = SCALE_MINMAX;
+		else
+			BadSetting("scale", in->name, categorical
+					   ? "Categorical inputs are not scaled."
+					   : "Use \"none\", \"standard\" or \"minmax\".");
+	}
+}
+
+/* Every column named in an object-valued "impute" or "scale" must be an input. */
+static void
+CheckSettingColumns(TrainJob *job, const char *key)
+{
+	JsonbValue	v;
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+
+	if (!getKeyJsonValueFromContainer(&job->params->root, key, strlen(key), &v))
+		return;
+	if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+	{
+		if (v.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" must be a string or an object of column names", key)));
+		return;
+	}
+	it = JsonbIteratorInit(v.val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		char	   *column;
+		bool		found = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		column = pnstrdup(k.val.string.val, k.val.string.len);
+		for (int i = 0; i < job->model->n_inputs; i++)
+			found |= strcmp(job->model->inputs[i].name, column) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" names column \"%s\", which is not a feature", key, column)));
+	}
+}
+
+/* Read and check params: the keys allowed depend on the algorithm. */
+static void
+ParseParams(TrainJob *job)
+{
+	static const char *const linear_keys[] = {"l2", "intercept", "seed", "impute", "scale", NULL};
+	static const char *const logistic_keys[] = {"l2", "intercept", "seed", "impute", "scale",
+	"max_iter", "tol", NULL};
+	double		num;
+
+	JsonCheckKeys(&train_ctx, job->params,
+				  job->algorithm == ALGORITHM_LINEAR ? linear_keys : logistic_keys);
+	job->seed = 0;
+	if (JsonGetNumber(&train_ctx, job->params, "seed", &num))
+	{
+		if (!(num == floor(num) && fabs(num) <= (double) PG_INT32_MAX))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"seed\" must be an integer, got %g", num)));
+		job->seed = (int) num;
+	}
+	job->l2 = 0;
+	if (JsonGetNumber(&train_ctx, job->params, "l2", &job->l2) &&
+		!(job->l2 >= 0 && isfinite(job->l2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"l2\" must be a finite number >= 0, got %g", job->l2)));
+	job->fit_intercept = true;
+	JsonGetBool(&train_ctx, job->params, "intercept", &job->fit_intercept);
+	job->max_iter = 100;
+	if (JsonGetNumber(&train_ctx, job->params, "max_iter", &num))
+	{
+		if (!(num >= 1 && num <= 10000 && num == floor(num)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"max_iter\" must be an integer between 1 and 10000, got %g", num)));
+		job->max_iter = (int) num;
+	}
+	job->tol = 1e-10;
+	if (JsonGetNumber(&train_ctx, job->params, "tol", &job->tol) &&
+		!(job->tol > 0 && job->tol < 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"tol\" must be between 0 and 1, got %g", job->tol)));
+}
+
+/* ---------------------------------------------------------------- columns */
+
+/*
+ * Check target and features against the source's columns and create the
+ * model's inputs (names, types, chosen preprocessing). With features NULL
+ * every other column is a feature.
+ */
+static void
+ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **constant_levels)
+{
+	int			target_col = FindColumn(desc, job->target);
+	Oid			target_type;
+	int			n = 0;
+	char	  **names;
+	Model	   *model = job->model;
 
 	if (target_col < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("target column \"%s\" does not exist in the source", target),
+				 errmsg("target column \"%s\" does not exist in the source", job->target),
 				 errhint("Column names are matched exactly, including case.")));
-	RequireNumeric(desc, target_col, "target");
-	cols->target = pstrdup(target);
+	target_type = TupleDescAttr(desc, target_col)->atttypid;
+	if (job->algorithm == ALGORITHM_LINEAR && !ColumnTypeIsNumeric(target_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" has type %s, but linear regression needs a number",
+						job->target, format_type_be(target_type)),
+				 errhint("Use algorithm 'logistic' to predict classes.")));
+	if (job->algorithm == ALGORITHM_LOGISTIC &&
+		!(IsCategoricalType(target_type) || target_type == INT2OID ||
+		  target_type == INT4OID || target_type == INT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" has type %s, but classes must be integers, booleans or text",
+						job->target, format_type_be(target_type)),
+				 errhint("Use algorithm 'linear' for a numeric target, or cast the target.")));
 
 	if (features == NULL)
 	{
-		cols->features = palloc(sizeof(char *) * desc->natts);
-		cols->n_features = 0;
+		names = palloc(sizeof(char *) * desc->natts);
 		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (att->attisdropped || i == target_col)
-				continue;
-			RequireNumeric(desc, i, "feature");
-			cols->features[cols->n_features++] = pstrdup(NameStr(att->attname));
-		}
+			if (!TupleDescAttr(desc, i)->attisdropped && i != target_col)
+				names[n++] = pstrdup(NameStr(TupleDescAttr(desc, i)->attname));
 	}
 	else
 	{
 		Datum	   *elems;
 		bool	   *nulls;
 
-		deconstruct_array(features, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
-						  &cols->n_features);
-		cols->features = palloc(sizeof(char *) * Max(cols->n_features, 1));
-		for (int i = 0; i < cols->n_features; i++)
+		deconstruct_array(features, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		names = palloc(sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
 		{
-			int			col;
-
 			if (nulls[i])
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("feature names must not be NULL")));
-			cols->features[i] = TextDatumGetCString(elems[i]);
-			col = FindColumn(desc, cols->features[i]);
-			if (col < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("feature column \"%s\" does not exist in the source", cols->features[i]),
-						 errhint("Column names are matched exactly, including case.")));
-			if (col == target_col)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("column \"%s\" cannot be both the target and a feature", target)));
-			for (int j = 0; j < i; j++)
-				if (strcmp(cols->features[i], cols->features[j]) == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("feature \"%s\" is listed twice", cols->features[i])));
-			RequireNumeric(desc, col, "feature");
+			names[i] = TextDatumGetCString(elems[i]);
 		}
 	}
-	if (cols->n_features == 0)
+	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no features to train on"),
-				 errhint("The source needs at least one column besides the target.")));
-	if (cols->n_features > MLSYS_MAX_FEATURES)
+				 errhint(features ? "List at least one feature column." :
+						 "The source needs at least one column besides the target.")));
+	if (n > MLSYS_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many features: %d", cols->n_features),
+				 errmsg("too many features: %d", n),
 				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES)));
+
+	model->n_inputs = n;
+	model->inputs = palloc0(sizeof(ModelInput) * n);
+	for (int i = 0; i < n; i++)
+	{
+		ModelInput *in = &model->inputs[i];
+		int			col = FindColumn(desc, names[i]);
+		Oid			type;
+
+		if (col < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("feature column \"%s\" does not exist in the source", names[i]),
+					 errhint("Column names are matched exactly, including case.")));
+		if (col == target_col)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" cannot be both the target and a feature", job->target)));
+		for (int j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature \"%s\" is listed twice", names[i])));
+		type = TupleDescAttr(desc, col)->atttypid;
+		if (!ColumnTypeIsNumeric(type) && !IsCategoricalType(type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("feature column \"%s\" has type %s, which is neither a number nor a category",
+							names[i], format_type_be(type)),
+					 errhint("Cast it to a number or to text in the source query, or leave it out of the features.")));
+		in->name = names[i];
+		in->type = ColumnTypeIsNumeric(type) ? INPUT_NUMERIC : INPUT_CATEGORICAL;
+		in->fill_level = -1;
+		in->scale_by = 1;
+		ChoosePreprocessing(job, in, &constant_levels[i]);
+	}
+	CheckSettingColumns(job, "impute");
+	CheckSettingColumns(job, "scale");
 }
 
-/* "ARRAY[_mlsys_src.a::float8, ...]" */
+/* ---------------------------------------------------------------- SPI passes */
+
+/* Run a read-only query under the statement's snapshot; returns its row count. */
+static uint64
+RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "training query failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static Datum
+Value(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+static double
+Float8Value(int row, int col, double if_null)
+{
+	bool		isnull;
+	Datum		d = Value(row, col, &isnull);
+
+	return isnull ? if_null : DatumGetFloat8(d);
+}
+
+/* Show the training step in pg_stat_activity, and as NOTICE every 10 s. */
+static void
+Progress(TrainJob *job, instr_time *last_notice, const char *fmt,...)
+{
+	char		msg[256];
+	va_list		args;
+	instr_time	now;
+
+	va_start(args, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	va_end(args);
+	pgstat_report_activity(STATE_RUNNING, psprintf("ml_train('%s'): %s", job->model_name, msg));
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, *last_notice);
+	if (INSTR_TIME_GET_DOUBLE(now) >= 10.0)
+	{
+		ereport(NOTICE, (errmsg("ml_train \"%s\": %s", job->model_name, msg)));
+		INSTR_TIME_SET_CURRENT(*last_notice);
+	}
+	CHECK_FOR_INTERRUPTS();
+}
+
+static int
+CompareStrings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Levels of a categorical input on the training rows, in byte order. */
+static void
+LearnLevels(TrainJob *job, ModelInput *in, const char *constant_level)
+{
+	char	   *col = Column(in->name);
+	uint64		n = RunQuery(psprintf("SELECT %s::pg_catalog.text, pg_catalog.count(*) FROM %s"
+								   " WHERE %s AND %s IS NOT NULL GROUP BY 1",
+								   col, job->from, job->train_rows, col), 0, NULL, NULL);
+	char	  **pairs;
+	int64		total = 0;
+
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("input \"%s\" has %s in the training rows", in->name,
+						n == 0 ? "no values" : "a single level"),
+				 errhint("Leave the column out of the features.")));
+	if (n > MLSYS_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("input \"%s\" has more than %d levels", in->name, MLSYS_MAX_CLASSES),
+				 errhint("Group rare levels in the source query, or leave the column out.")));
+
+	/* sort "level\0count" pairs by level */
+	pairs = palloc(sizeof(char *) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *level = TextDatumGetCString(Value(i, 1, &isnull));
+		int64		count = DatumGetInt64(Value(i, 2, &isnull));
+
+		if (strlen(level) > 1000)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("input \"%s\" has a level longer than 1000 bytes", in->name)));
+		pairs[i] = psprintf("%s%c" INT64_FORMAT, level, '\0', count);
+	}
+	qsort(pairs, n, sizeof(char *), CompareStrings);
+
+	in->n_levels = n;
+	in->levels = palloc(sizeof(char *) * n);
+	in->stats.category_counts = palloc(sizeof(int64) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		in->levels[i] = pairs[i];
+		in->stats.category_counts[i] = pg_strtoint64(pairs[i] + strlen(pairs[i]) + 1);
+		total += in->stats.category_counts[i];
+	}
+	in->stats.n_null = job->model->n_rows - total;
+
+	if (in->impute == IMPUTE_MODE)
+	{
+		in->fill_level = 0;
+		for (int l = 1; l < in->n_levels; l++)
+			if (in->stats.category_counts[l] > in->stats.category_counts[in->fill_level])
+				in->fill_level = l;
+	}
+	else if (in->impute == IMPUTE_CONSTANT)
+	{
+		char	  **hit = bsearch(&constant_level, in->levels, n, sizeof(char *), CompareStrings);
+
+		if (hit == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("constant \"%s\" for input \"%s\" is not a level of the training rows",
+							constant_level, in->name)));
+		in->fill_level = hit - in->levels;
+	}
+}
+
+/*
+ * Statistics of the numeric inputs in one pass over the training rows,
+ * then fill values and scaling. Scaling is learned on the imputed values
+ * (as a scikit-learn imputer + scaler pipeline does), computed exactly
+ * from the statistics of the non-NULL values and the fill value.
+ */
+static void
+LearnNumericInputs(TrainJob *job)
+{
+	Model	   *model = job->model;
+	StringInfoData sql;
+	int			col = 2;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT pg_catalog.count(*)::pg_catalog.float8");
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		ModelInput *in = &model->inputs[i];
+		char	   *x;
+
+		if (in->type != INPUT_NUMERIC)
+			continue;
+		x = psprintf("%s::pg_catalog.float8", Column(in->name));
+		appendStringInfo(&sql, ", pg_catalog.count(%s)::pg_catalog.float8, pg_catalog.avg(%s),"
+						 " pg_catalog.stddev_samp(%s), pg_catalog.min(%s), pg_catalog.max(%s), %s",
+						 x, x, x, x, x,
+						 in->impute == IMPUTE_MEDIAN
+						 ? psprintf("pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY %s)", x)
+						 : in->impute == IMPUTE_MODE
+						 ? psprintf("pg_catalog.mode() WITHIN GROUP (ORDER BY %s)", x)
+						 : "NULL::pg_catalog.float8");
+	}
+	appendStringInfo(&sql, " FROM %s WHERE %s", job->from, job->train_rows);
+	RunQuery(sql.data, 0, NULL, NULL);
+
+	model->n_rows = (int64) Float8Value(0, 1, 0);
+	if (model->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no training rows: the source has no rows with a non-NULL target outside the holdout split"),
+				 errhint("Check the source query, or lower test_fraction.")));
+
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		ModelInput *in = &model->inputs[i];
+		InputStats *st = &in->stats;
+		double		n = model->n_rows;
+		double		nn,
+					m,
+					var,
+					lo,
+					hi;
+
+		if (in->type != INPUT_NUMERIC)
+			continue;
+		nn = Float8Value(0, col, 0);
+		if (nn == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("input \"%s\" is NULL in every training row", in->name),
+					 errhint("Leave the column out of the features.")));
+		st->n_null = (int64) (n - nn);
+		st->mean = Float8Value(0, col + 1, 0);
+		st->stddev = Float8Value(0, col + 2, 0);
+		st->min = Float8Value(0, col + 3, 0);
+		st->max = Float8Value(0, col + 4, 0);
+		if (in->impute == IMPUTE_MEAN)
+			in->fill = st->mean;
+		else if (in->impute == IMPUTE_MEDIAN || in->impute == IMPUTE_MODE)
+			in->fill = Float8Value(0, col + 5, 0);
+		col += 6;
+
+		/* mean and population variance after imputation */
+		m = st->mean;
+		var = nn > 1 ? st->stddev * st->stddev * (nn - 1) / nn : 0;
+		lo = st->min;
+		hi = st->max;
+		if (st->n_null > 0 && in->impute != IMPUTE_ERROR)
+		{
+			double		m2 = (nn * m + (n - nn) * in->fill) / n;
+
+			var = (nn * var + nn * (m - m2) * (m - m2) + (n - nn) * (in->fill - m2) * (in->fill - m2)) / n;
+			m = m2;
+			lo = Min(lo, in->fill);
+			hi = Max(hi, in->fill);
+		}
+		if (in->scale == SCALE_STANDARD)
+		{
+			in->center = m;
+			in->scale_by = var > 0 ? sqrt(var) : 1.0;
+		}
+		else if (in->scale == SCALE_MINMAX)
+		{
+			in->center = lo;
+			in->scale_by = hi > lo ? hi - lo : 1.0;
+		}
+	}
+}
+
+/* The classes of a classifier: the distinct targets, in the type's order. */
+static void
+LearnClasses(TrainJob *job)
+{
+	Model	   *model = job->model;
+	uint64		n = RunQuery(psprintf("SELECT %s::pg_catalog.text FROM %s WHERE %s GROUP BY %s ORDER BY %s",
+								   job->target_sql, job->from, job->train_rows,
+								   job->target_sql, job->target_sql), 0, NULL, NULL);
+
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the training rows have %s", n == 0 ? "no classes" : "a single class"),
+				 errhint("A classifier needs rows of at least two classes.")));
+	if (n > MLSYS_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the target has more than %d classes", MLSYS_MAX_CLASSES)));
+	model->n_classes = n;
+	model->classes = palloc(sizeof(char *) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		model->classes[i] = TextDatumGetCString(Value(i, 1, &isnull));
+		if (strlen(model->classes[i]) > 1000)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a class label is longer than 1000 bytes")));
+	}
+}
+
+/* ---------------------------------------------------------------- fitting */
+
+/* The model as it stands (parameters zero until fitted), as a value. */
+static Datum
+ModelDatum(Model *model)
+{
+	return PointerGetDatum(ModelSerialize(model));
+}
+
+/* Names of the design columns, for messages of the fitting aggregate. */
 static char *
-FeatureArraySql(const TrainColumns *cols)
+DesignNamesJson(const Model *model)
 {
 	StringInfoData buf;
+	int			j = 0;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "ARRAY[");
-	for (int i = 0; i < cols->n_features; i++)
-		appendStringInfo(&buf, "%s" SOURCE_ALIAS ".%s::pg_catalog.float8",
-						 i > 0 ? ", " : "", quote_identifier(cols->features[i]));
+	appendStringInfoChar(&buf, '[');
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		const ModelInput *in = &model->inputs[i];
+
+		for (int l = in->type == INPUT_NUMERIC ? 0 : 1; l < Max(in->n_levels, 1); l++, j++)
+		{
+			char	   *name = in->type == INPUT_NUMERIC ? pstrdup(in->name)
+			: psprintf("%s=%s", in->name, in->levels[l]);
+
+			/* names must be short and unique: shorten long ones, numbered */
+			if (strlen(name) > MLSYS_MAX_NAME_LEN)
+				name = psprintf("%.*s#%d", MLSYS_MAX_NAME_LEN - 8, name, j + 1);
+			if (j > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, name);
+		}
+	}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;
 }
 
-/* Parameters for the aggregate: the user's, minus ours, plus the names. */
-static Jsonb *
-AggregateParams(Jsonb *params, const TrainColumns *cols)
+/* Linear regression: one pass of ml_linreg_fit over the design rows. */
+static void
+FitLinear(TrainJob *job)
 {
+	Model	   *model = job->model;
+	Oid			types[2] = {MlsysModelTypeOid(), JSONBOID};
+	Datum		args[2];
+	StringInfoData params;
+	Model	   *fitted;
+	bool		isnull;
+
+	initStringInfo(&params);
+	appendStringInfoString(&params, "{\"l2\": ");
+	JsonAppendNumber(&params, job->l2);
+	appendStringInfo(&params, ", \"intercept\": %s, \"features\": %s}",
+					 job->fit_intercept ? "true" : "false", DesignNamesJson(model));
+	args[0] = ModelDatum(model);
+	args[1] = JsonbPGetDatum(JsonParse(params.data));
+	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, " SOURCE_ALIAS "), $2) FROM %s WHERE %s",
+				   MlsysQualify("ml_linreg_fit"), job->target_sql, MlsysQualify("ml_transform"),
+				   job->from, job->train_rows),
+		  2, types, args);
+	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(Value(0, 1, &isnull)));
+	memcpy(model->coef, fitted->coef, sizeof(double) * (1 + model->n_design));
+	job->iterations = 1;
+}
+
+/* Loss, gradient and Hessian of the penalised objective at theta. */
+static void
+LogisticPass(TrainJob *job, const char *sql, Datum *args, const double *theta, int dim,
+			 LogregPass *pass)
+{
+	Oid			types[4] = {MlsysModelTypeOid(), TEXTARRAYOID, FLOAT8ARRAYOID, INT4OID};
+	int			width = 1 + job->model->n_design;
+	Datum	   *elems = palloc(sizeof(Datum) * dim);
+	bool		isnull;
+
+	for (int i = 0; i < dim; i++)
+		elems[i] = Float8GetDatum(theta[i]);
+	args[2] = PointerGetDatum(construct_array(elems, dim, FLOAT8OID, sizeof(double),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	RunQuery(sql, 4, types, args);
+	LogregPassFromArray(DatumGetArrayTypeP(Value(0, 1, &isnull)), dim, pass);
+
+	for (int i = 0; i < dim; i++)
+	{
+		if (i % width == 0)
+		{
+			/* an intercept: unpenalised, or held at zero */
+			if (!job->fit_intercept)
+			{
+				pass->grad[i] = 0;
+				for (int j = 0; j < dim; j++)
+					pass->hess[Min(i, j) + Max(i, j) * dim] = i == j ? 1.0 : 0.0;
+			}
+			continue;
+		}
+		pass->loss += 0.5 * job->l2 * theta[i] * theta[i];
+		pass->grad[i] += job->l2 * theta[i];
+		pass->hess[i + i * dim] += job->l2;
+	}
+
+	/*
+	 * With one set per class, adding a constant to every intercept leaves
+	 * the softmax unchanged: H u = 0 for u = 1 on the intercepts. Adding
+	 * u u' makes H definite, and since u'g = 0 the steps keep the sum of
+	 * intercepts at its start, 0 -- the solution scikit-learn reaches.
+	 */
+	if (job->fit_intercept && job->model->n_sets == job->model->n_classes)
+		for (int a = 0; a < dim; a += width)
+			for (int b = a; b < dim; b += width)
+				pass->hess[a + b * dim] += 1.0;
+	pfree(elems);
+}
+
+/*
+ * Logistic regression by Newton's method with backtracking line search
+ * (Armijo): one ml_logreg_pass per evaluation. Converged when half the
+ * squared Newton decrement, the predicted decrease of the mean loss, is
+ * below tol.
+ */
+static void
+FitLogistic(TrainJob *job)
+{
+	Model	   *model = job->model;
+	int			width = 1 + model->n_design;
+	int			dim;
+	double	   *theta,
+			   *trial,
+			   *dir,
+			   *factor;
+	Datum		args[4];
+	Datum	   *classes;
+	char	   *sql;
+	LogregPass pass,
+				next;
+	instr_time	last_notice;
+	bool		converged = false;
+	int			passes = 0;
+
+	model->n_sets = LogisticSets(model->n_classes, job->l2);
+	dim = model->n_sets * width;
+	theta = palloc0(sizeof(double) * dim);
+	trial = palloc(sizeof(double) * dim);
+	dir = palloc(sizeof(double) * dim);
+	factor = palloc(mul_size(sizeof(double), mul_size(dim, dim)));
+
+	classes = palloc(sizeof(Datum) * model->n_classes);
+	for (int k = 0; k < model->n_classes; k++)
+		classes[k] = CStringGetTextDatum(model->classes[k]);
+	args[0] = ModelDatum(model);
+	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
+											  TYPALIGN_INT));
+	args[3] = Int32GetDatum(model->n_classes);
+	sql = psprintf("SELECT %s(pg_catalog.array_position($2, %s::pg_catalog.text) - 1,"
+				   " %s($1, " SOURCE_ALIAS "), $3, $4) FROM %s WHERE %s",
+				   MlsysQualify("ml_logreg_pass"), job->target_sql, MlsysQualify("ml_transform"),
+				   job->from, job->train_rows);
+
+	INSTR_TIME_SET_CURRENT(last_notice);
+	LogisticPass(job, sql, args, theta, dim, &pass);
+	passes++;
+	for (job->iterations = 1; job->iterations <= job->max_iter; job->iterations++)
+	{
+		double		slope = 0;
+		double		step = 1;
+		lapack_int	info;
+
+		/* Newton direction: H dir = -g */
+		memcpy(factor, pass.hess, sizeof(double) * dim * dim);
+		for (int i = 0; i < dim; i++)
+			dir[i] = -pass.grad[i];
+		info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', dim, 1, factor, dim, dir, dim);
+		if (info != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("logistic regression has no unique solution"),
+					 errdetail("The Hessian is singular: the classes are perfectly separable, or features are collinear."),
+					 errhint("Set a penalty such as '{\"l2\": 1}', or remove redundant features.")));
+		for (int i = 0; i < dim; i++)
+			slope += pass.grad[i] * dir[i];
+		if (-slope / 2 <= job->tol * pass.n)
+		{
+			converged = true;
+			break;
+		}
+
+		/* backtrack until the loss decreases enough */
+		for (;;)
+		{
+			for (int i = 0; i < dim; i++)
+				trial[i] = theta[i] + step * dir[i];
+			LogisticPass(job, sql, args, trial, dim, &next);
+			passes++;
+			Progress(job, &last_notice, "logistic iteration %d, pass %d, loss %g",
+					 job->iterations, passes, next.loss / Max(next.n, 1));
+			if (next.loss <= pass.loss + 1e-4 * step * slope || step < 1e-10)
+				break;
+			step /= 2;
+		}
+		if (step < 1e-10)
+		{
+			/* no further decrease is possible in floating point */
+			converged = true;
+			break;
+		}
+		memcpy(theta, trial, sizeof(double) * dim);
+		pass = next;
+	}
+	if (!converged)
+		ereport(WARNING,
+				(errmsg("logistic regression did not converge in %d iterations", job->max_iter),
+				 errhint("Raise \"max_iter\", scale the features, or set a penalty \"l2\".")));
+	model->coef = theta;
+	job->iterations = Min(job->iterations, job->max_iter);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+/* Holdout metrics as a JSON object; n_test receives the row count. */
+static char *
+HoldoutMetrics(TrainJob *job, int64 *n_test)
+{
+	Model	   *model = job->model;
+	Oid			types[2] = {MlsysModelTypeOid(), TEXTARRAYOID};
+	Datum		args[2];
 	StringInfoData buf;
-	Datum		names;
+	double		n;
+
+	args[0] = ModelDatum(model);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (ModelIsClassifier(model))
+	{
+		Datum	   *classes = palloc(sizeof(Datum) * model->n_classes);
+
+		for (int k = 0; k < model->n_classes; k++)
+			classes[k] = CStringGetTextDatum(model->classes[k]);
+		args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1,
+												  false, TYPALIGN_INT));
+		/* classes unseen in training count as wrong, with probability 0 */
+		RunQuery(psprintf("SELECT pg_catalog.count(*)::pg_catalog.float8,"
+					   " pg_catalog.avg((y = $2[pg_catalog.array_position(p, (SELECT pg_catalog.max(q) FROM pg_catalog.unnest(p) q))])::int)::pg_catalog.float8,"
+					   " pg_catalog.avg(-pg_catalog.ln(GREATEST(coalesce(p[pg_catalog.array_position($2, y)], 0), 1e-15::pg_catalog.float8)))"
+					   " FROM (SELECT %s::pg_catalog.text AS y, %s($1, " SOURCE_ALIAS ") AS p"
+					   " FROM %s WHERE %s) AS t",
+					   job->target_sql, MlsysQualify("ml_predict_proba"), job->from, job->test_rows),
+			  2, types, args);
+		n = Float8Value(0, 1, 0);
+		if (n > 0)
+		{
+			appendStringInfoString(&buf, "\"accuracy\": ");
+			JsonAppendNumber(&buf, Float8Value(0, 2, NAN));
+			appendStringInfoString(&buf, ", \"log_loss\": ");
+			JsonAppendNumber(&buf, Float8Value(0, 3, NAN));
+		}
+	}
+	else
+	{
+		double		sse,
+					sae,
+					var;
+
+		RunQuery(psprintf("SELECT pg_catalog.count(*)::pg_catalog.float8, pg_catalog.sum((y - p) ^ 2),"
+					   " pg_catalog.sum(pg_catalog.abs(y - p)), pg_catalog.var_pop(y)"
+					   " FROM (SELECT %s::pg_catalog.float8 AS y, %s($1, " SOURCE_ALIAS ") AS p"
+					   " FROM %s WHERE %s) AS t",
+					   job->target_sql, MlsysQualify("ml_predict"), job->from, job->test_rows),
+			  1, types, args);
+		n = Float8Value(0, 1, 0);
+		sse = Float8Value(0, 2, 0);
+		sae = Float8Value(0, 3, 0);
+		var = Float8Value(0, 4, 0);
+		if (n > 0)
+		{
+			appendStringInfoString(&buf, "\"r2\": ");
+			JsonAppendNumber(&buf, var > 0 ? 1.0 - sse / (n * var) : NAN);
+			appendStringInfoString(&buf, ", \"rmse\": ");
+			JsonAppendNumber(&buf, sqrt(sse / n));
+			appendStringInfoString(&buf, ", \"mae\": ");
+			JsonAppendNumber(&buf, sae / n);
+		}
+	}
+	appendStringInfoChar(&buf, '}');
+	*n_test = (int64) n;
+	return buf.data;
+}
+
+/* ---------------------------------------------------------------- ml_train */
+
+/* The params recorded with the version: everything, defaults included. */
+static char *
+RecordedParams(TrainJob *job)
+{
+	Model	   *model = job->model;
+	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"target\": ");
-	escape_json(&buf, cols->target);
-	appendStringInfoString(&buf, ", \"features\": [");
-	for (int i = 0; i < cols->n_features; i++)
+	appendStringInfoChar(&buf, '{');
+	ModelAppendParamsJson(&buf, model);
+	appendStringInfo(&buf, ", \"seed\": %d, \"test_fraction\": ", job->seed);
+	JsonAppendNumber(&buf, job->test_fraction);
+	if (job->algorithm == ALGORITHM_LOGISTIC)
+	{
+		appendStringInfo(&buf, ", \"max_iter\": %d, \"tol\": ", job->max_iter);
+		JsonAppendNumber(&buf, job->tol);
+	}
+	appendStringInfoString(&buf, ", \"impute\": {");
+	for (int i = 0; i < model->n_inputs; i++)
 	{
 		if (i > 0)
 			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, cols->features[i]);
+		escape_json(&buf, model->inputs[i].name);
+		appendStringInfo(&buf, ": \"%s\"", ImputeName(model->inputs[i].impute));
 	}
-	appendStringInfoString(&buf, "]}");
-	names = JsonbPGetDatum(JsonParse(buf.data));
-	params = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(params),
-												CStringGetTextDatum("seed")));
-	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(params), names));
-}
-
-/* Run a one-row query with arguments under SPI; returns its tuple. */
-static HeapTuple
-QueryOneRow(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "training query returned %s", SPI_result_code_string(rc));
-	return SPI_tuptable->vals[0];
-}
-
-static double
-GetFloat8(HeapTuple tup, int col, bool *isnull)
-{
-	Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, col, isnull);
-
-	return *isnull ? 0.0 : DatumGetFloat8(d);
-}
-
-/* Holdout r2, rmse and mae as a JSON object; n_test receives the row count. */
-static char *
-HoldoutMetrics(const char *from, const char *split, const TrainColumns *cols,
-			   struct varlena *model, int64 *n_test)
-{
-	char	   *target = psprintf(SOURCE_ALIAS ".%s", quote_identifier(cols->target));
-	char	   *sql = psprintf("SELECT count(*)::float8, sum((y - p) ^ 2), sum(abs(y - p)), var_pop(y)"
-						   " FROM (SELECT %s::pg_catalog.float8 AS y, %s($1, %s) AS p FROM %s"
-						   " WHERE %s AND %s IS NOT NULL) AS t",
-						   target, MlsysQualify("ml_predict"), FeatureArraySql(cols), from,
-						   split, target);
-	Oid			type = MlsysModelTypeOid();
-	Datum		arg = PointerGetDatum(model);
-	HeapTuple	tup = QueryOneRow(sql, 1, &type, &arg);
-	bool		isnull;
-	double		n = GetFloat8(tup, 1, &isnull);
-	double		sse = GetFloat8(tup, 2, &isnull);
-	double		sae = GetFloat8(tup, 3, &isnull);
-	double		var = GetFloat8(tup, 4, &isnull);
-	StringInfoData buf;
-
-	*n_test = (int64) n;
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	if (n > 0)
+	appendStringInfoString(&buf, "}, \"scale\": {");
+	for (int i = 0; i < model->n_inputs; i++)
 	{
-		appendStringInfoString(&buf, "\"r2\": ");
-		JsonAppendNumber(&buf, var > 0 ? 1.0 - sse / (n * var) : NAN);
-		appendStringInfoString(&buf, ", \"rmse\": ");
-		JsonAppendNumber(&buf, sqrt(sse / n));
-		appendStringInfoString(&buf, ", \"mae\": ");
-		JsonAppendNumber(&buf, sae / n);
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, model->inputs[i].name);
+		appendStringInfo(&buf, ": \"%s\"", ScaleName(model->inputs[i].scale));
 	}
-	appendStringInfoChar(&buf, '}');
+	appendStringInfoString(&buf, "}}");
 	return buf.data;
 }
 
@@ -303,114 +1055,126 @@ HoldoutMetrics(const char *from, const char *split, const TrainColumns *cols,
 Datum
 ml_train(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"l2", "intercept", "seed", NULL};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model_name,
-			   *algorithm,
-			   *source,
-			   *from,
-			   *split,
-			   *sql,
-			   *metrics;
-	Jsonb	   *params;
-	double		test_fraction;
-	double		seed = 0;
-	TrainColumns cols;
+	MemoryContext caller = CurrentMemoryContext;
+	TrainJob   *job = palloc0(sizeof(TrainJob));
+	Model	   *model = palloc0(sizeof(Model));
 	RegistryVersion v = {0};
-	Model	   *model;
-	StringInfoData recorded;
-	HeapTuple	tup;
-	bool		isnull;
+	char	   *algorithm,
+			   *split,
+			   *metrics,
+			   *hashed;
+	char	  **constant_levels;
+	instr_time	start,
+				elapsed;
 	bool		deployed;
 	int32		version;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
-	Oid			jsonb_type = JSONBOID;
-	Datum		arg;
-	MemoryContext caller = CurrentMemoryContext;
 
+	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < 7; i++)
 		if (PG_ARGISNULL(i) && i != 4)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("only the features argument of ml_train may be NULL")));
-	model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	job->model = model;
+	job->model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	algorithm = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	source = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	params = PG_GETARG_JSONB_P(5);
-	test_fraction = PG_GETARG_FLOAT8(6);
+	job->source = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	job->target = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	job->params = PG_GETARG_JSONB_P(5);
+	job->test_fraction = PG_GETARG_FLOAT8(6);
 
-	RegistryCheckName(model_name);
-	if (strcmp(algorithm, "linear") != 0)
+	RegistryCheckName(job->model_name);
+	if (strcmp(algorithm, "linear") == 0)
+		job->algorithm = ALGORITHM_LINEAR;
+	else if (strcmp(algorithm, "logistic") == 0)
+		job->algorithm = ALGORITHM_LOGISTIC;
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm),
-				 errhint("Available algorithms: linear.")));
-	JsonCheckKeys(&train_ctx, params, keys);
-	if (JsonGetNumber(&train_ctx, params, "seed", &seed) &&
-		!(seed == floor(seed) && fabs(seed) <= (double) PG_INT32_MAX))
+				 errhint("Available algorithms: linear, logistic.")));
+	ParseParams(job);
+	if (!(job->test_fraction >= 0 && job->test_fraction < 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"seed\" must be an integer, got %g", seed)));
-	if (!(test_fraction >= 0 && test_fraction < 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_fraction must be at least 0 and less than 1, got %g", test_fraction),
+				 errmsg("test_fraction must be at least 0 and less than 1, got %g", job->test_fraction),
 				 errhint("Use 0 to train on every row without holdout metrics.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	from = SourceFromClause(source);
+	job->from = SourceFromClause(job->source);
 
 	SPI_connect();
-	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", from), false, 0) != SPI_OK_SELECT)
+	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", job->from), true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training source must be a table, a view or a query returning rows")));
-	ResolveColumns(SPI_tuptable->tupdesc, text_to_cstring(PG_GETARG_TEXT_PP(3)),
-				   PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4), &cols);
+	constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
+	ResolveColumns(job, SPI_tuptable->tupdesc, PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4),
+				   constant_levels);
+	job->target_sql = Column(job->target);
 
-	/* Holdout rows: seeded hash of the row's text below test_fraction * 2^31. */
-	split = psprintf("(pg_catalog.hashtextextended(" SOURCE_ALIAS "::pg_catalog.text, %d)"
-					 " & 2147483647) < " INT64_FORMAT,
-					 (int) seed, (int64) floor(test_fraction * 2147483648.0));
+	/* holdout rows: a seeded hash of target and features below test_fraction * 2^31 */
+	hashed = job->target_sql;
+	for (int i = 0; i < model->n_inputs; i++)
+		hashed = psprintf("%s, %s", hashed, Column(model->inputs[i].name));
+	split = psprintf("(pg_catalog.hash_record_extended(ROW(%s), %d) & 2147483647) < " INT64_FORMAT,
+					 hashed, job->seed, (int64) floor(job->test_fraction * 2147483648.0));
+	job->train_rows = psprintf("NOT %s AND %s IS NOT NULL", split, job->target_sql);
+	job->test_rows = psprintf("%s AND %s IS NOT NULL", split, job->target_sql);
 
-	sql = psprintf("SELECT %s(" SOURCE_ALIAS ".%s::pg_catalog.float8, %s, $1) FROM %s WHERE NOT %s",
-				   MlsysQualify("ml_linreg_fit"), quote_identifier(cols.target),
-				   FeatureArraySql(&cols), from, split);
-	arg = JsonbPGetDatum(AggregateParams(params, &cols));
-	tup = QueryOneRow(sql, 1, &jsonb_type, &arg);
-	arg = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
+	/* statistics and preprocessing */
+	model->kind = job->algorithm == ALGORITHM_LINEAR
+		? MODEL_KIND_LINEAR_REGRESSION : MODEL_KIND_LOGISTIC_REGRESSION;
+	model->target = job->target;
+	model->fit_intercept = job->fit_intercept;
+	model->l2 = job->l2;
+	LearnNumericInputs(job);
+	for (int i = 0; i < model->n_inputs; i++)
+		if (model->inputs[i].type == INPUT_CATEGORICAL)
+			LearnLevels(job, &model->inputs[i], constant_levels[i]);
+	ModelDeriveDesign(model);
+	if (model->n_design > MLSYS_MAX_FEATURES)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("no training rows: the source has no rows with a non-NULL target outside the holdout split"),
-				 errhint("Check the source query, or lower test_fraction.")));
-	v.model = (struct varlena *) SPI_datumTransfer(arg, false, -1);
-	metrics = MemoryContextStrdup(caller, test_fraction > 0
-								  ? HoldoutMetrics(from, split, &cols, v.model, &v.n_test)
-								  : "{}");
-	SPI_finish();
-	model = ModelDeserialize(v.model);
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the features expand to %d design columns, more than %d",
+						model->n_design, MLSYS_MAX_FEATURES),
+				 errhint("Use fewer categorical features or group their rare levels.")));
+	if (job->algorithm == ALGORITHM_LOGISTIC)
+		LearnClasses(job);
+	model->n_sets = job->algorithm == ALGORITHM_LINEAR ? 1 : LogisticSets(model->n_classes, job->l2);
+	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
 
-	initStringInfo(&recorded);
-	appendStringInfoChar(&recorded, '{');
-	ModelAppendParamsJson(&recorded, model);
-	appendStringInfo(&recorded, ", \"seed\": %d, \"test_fraction\": ", (int) seed);
-	JsonAppendNumber(&recorded, test_fraction);
-	appendStringInfoChar(&recorded, '}');
-
-	v.model_name = model_name;
-	v.algorithm = algorithm;
-	v.params = JsonParse(recorded.data);
-	v.source = source;
+	/* fit and measure */
+	if (job->algorithm == ALGORITHM_LINEAR)
+		FitLinear(job);
+	else
+		FitLogistic(job);
+	metrics = MemoryContextStrdup(caller, job->test_fraction > 0
+								  ? HoldoutMetrics(job, &v.n_test) : "{}");
+	v.model = (struct varlena *) SPI_datumTransfer(ModelDatum(model), false, -1);
+	v.params = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(RecordedParams(job))), false, -1);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	v.info = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(
+		psprintf("{\"seconds\": %.3f, \"iterations\": %d}",
+				 INSTR_TIME_GET_DOUBLE(elapsed), job->iterations))), false, -1);
 	v.n_train = model->n_rows;
+	SPI_finish();
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	v.model_name = job->model_name;
+	v.algorithm = algorithm;
+	v.source = job->source;
 	v.metrics = JsonParse(metrics);
 	version = RegistryAddVersion(&v, &deployed);
 	if (deployed)
 		ereport(NOTICE,
-				(errmsg("model \"%s\" version %d trained and deployed", model_name, version)));
+				(errmsg("model \"%s\" version %d trained and deployed", job->model_name, version)));
 
-	values[0] = CStringGetTextDatum(model_name);
+	values[0] = CStringGetTextDatum(job->model_name);
 	values[1] = Int32GetDatum(version);
 	values[2] = JsonbPGetDatum(v.metrics);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -56,6 +56,8 @@ typedef struct LinregState
 	int64		n;				/* rows merged into mean and gram */
 	double	   *mean;			/* [p] */
 	double	   *gram;			/* [p * p] centred cross-products, upper */
+	double	   *min;			/* [p] */
+	double	   *max;			/* [p] */
 	double	   *scratch;		/* [p] batch mean / merge delta */
 	int			nbuf;			/* rows waiting in buf */
 	int			bufcap;
@@ -139,21 +141,37 @@ LinregStateCreate(int k, Jsonb *params)
 	s->p = k + 1;
 	s->mean = palloc0(sizeof(double) * s->p);
 	s->gram = palloc0(mul_size(sizeof(double), mul_size(s->p, s->p)));
+	s->min = palloc(sizeof(double) * s->p);
+	s->max = palloc(sizeof(double) * s->p);
+	for (int j = 0; j < s->p; j++)
+	{
+		s->min[j] = INFINITY;
+		s->max[j] = -INFINITY;
+	}
 	s->scratch = palloc0(sizeof(double) * s->p);
 	s->params = params ? (Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(params)) : NULL;
 	LinregParseParams(s->params, k, &s->opts);
 	return s;
 }
 
-/* Merge n_b rows with mean mean_b and co-moments gram_b into s. */
+/*
+ * Merge n_b rows with mean mean_b, co-moments gram_b (NULL when already
+ * added) and extremes min_b / max_b into s.
+ */
 static void
-LinregMerge(LinregState *s, int64 n_b, const double *mean_b, const double *gram_b)
+LinregMerge(LinregState *s, int64 n_b, const double *mean_b, const double *gram_b,
+			const double *min_b, const double *max_b)
 {
 	int			p = s->p;
 	double		n = (double) s->n + (double) n_b;
 
 	if (n_b == 0)
 		return;
+	for (int j = 0; j < p; j++)
+	{
+		s->min[j] = Min(s->min[j], min_b[j]);
+		s->max[j] = Max(s->max[j], max_b[j]);
+	}
 	if (gram_b != NULL)
 		for (int i = 0; i < p * p; i++)
 			s->gram[i] += gram_b[i];
@@ -177,13 +195,25 @@ LinregFlush(LinregState *s)
 	int			p = s->p;
 	int			nb = s->nbuf;
 	double	   *bmean;
+	double	   *bmin;
+	double	   *bmax;
 
 	if (nb == 0)
 		return;
-	bmean = palloc0(sizeof(double) * p);
+	bmean = palloc0(sizeof(double) * p * 3);
+	bmin = bmean + p;
+	bmax = bmin + p;
+	memcpy(bmin, s->buf, sizeof(double) * p);
+	memcpy(bmax, s->buf, sizeof(double) * p);
 	for (int r = 0; r < nb; r++)
 		for (int j = 0; j < p; j++)
-			bmean[j] += s->buf[r * p + j];
+		{
+			double		v = s->buf[r * p + j];
+
+			bmean[j] += v;
+			bmin[j] = Min(bmin[j], v);
+			bmax[j] = Max(bmax[j], v);
+		}
 	for (int j = 0; j < p; j++)
 		bmean[j] /= nb;
 	for (int r = 0; r < nb; r++)
@@ -192,7 +222,7 @@ LinregFlush(LinregState *s)
 
 	/* The batch's own co-moments go straight into gram; then merge means. */
 	LinalgGramUpdate(p, nb, s->buf, s->gram);
-	LinregMerge(s, nb, bmean, NULL);
+	LinregMerge(s, nb, bmean, NULL, bmin, bmax);
 	s->nbuf = 0;
 	pfree(bmean);
 }
@@ -316,7 +346,7 @@ LinregStateCopy(const LinregState *src)
 {
 	LinregState *s = LinregStateCreate(src->k, src->params);
 
-	LinregMerge(s, src->n, src->mean, src->gram);
+	LinregMerge(s, src->n, src->mean, src->gram, src->min, src->max);
 	return s;
 }
 
@@ -349,13 +379,14 @@ linreg_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training parameters must be the same for every row")));
 	LinregFlush(s1);
-	LinregMerge(s1, s2->n, s2->mean, s2->gram);
+	LinregMerge(s1, s2->n, s2->mean, s2->gram, s2->min, s2->max);
 	PG_RETURN_POINTER(s1);
 }
 
 /*
  * Serialised state: int32 k, int64 n, int32 params length (0 = none) and
- * bytes, p means, then the upper triangle of gram column by column.
+ * bytes, p means, p minima, p maxima, then the upper triangle of gram
+ * column by column.
  */
 Datum
 linreg_serialize(PG_FUNCTION_ARGS)
@@ -372,6 +403,10 @@ linreg_serialize(PG_FUNCTION_ARGS)
 		pq_sendbytes(&buf, (const char *) s->params, VARSIZE(s->params));
 	for (int j = 0; j < s->p; j++)
 		pq_sendfloat8(&buf, s->mean[j]);
+	for (int j = 0; j < s->p; j++)
+		pq_sendfloat8(&buf, s->min[j]);
+	for (int j = 0; j < s->p; j++)
+		pq_sendfloat8(&buf, s->max[j]);
 	for (int j = 0; j < s->p; j++)
 		for (int i = 0; i <= j; i++)
 			pq_sendfloat8(&buf, s->gram[i + j * s->p]);
@@ -410,11 +445,15 @@ linreg_deserialize(PG_FUNCTION_ARGS)
 
 	s = LinregStateCreate(k, params);
 	s->n = n;
-	need = sizeof(double) * (s->p + (size_t) s->p * (s->p + 1) / 2);
+	need = sizeof(double) * (3 * s->p + (size_t) s->p * (s->p + 1) / 2);
 	if ((size_t) (buf.len - buf.cursor) != need)
 		elog(ERROR, "invalid linear regression aggregate state");
 	for (int j = 0; j < s->p; j++)
 		s->mean[j] = pq_getmsgfloat8(&buf);
+	for (int j = 0; j < s->p; j++)
+		s->min[j] = pq_getmsgfloat8(&buf);
+	for (int j = 0; j < s->p; j++)
+		s->max[j] = pq_getmsgfloat8(&buf);
 	for (int j = 0; j < s->p; j++)
 		for (int i = 0; i <= j; i++)
 			s->gram[i + j * s->p] = pq_getmsgfloat8(&buf);
@@ -434,7 +473,6 @@ LinregFit(LinregState *s)
 	double	   *a = palloc(mul_size(sizeof(double), mul_size(k, k)));
 	double	   *b = palloc(sizeof(double) * k);
 	Model	   *model = palloc0(sizeof(Model));
-	LinearModel *lin = &model->linear;
 	int			dependent;
 
 	if (l2 == 0 && s->n < k + (intercept ? 1 : 0))
@@ -473,28 +511,39 @@ LinregFit(LinregState *s)
 				 errmsg("features are collinear"),
 				 errdetail("Feature \"%s\" is (almost) a linear combination of the other features.",
 						   FeatureName(s, dependent)),
-				 errhint("Remove one of the dependent features, or set a ridge penalty such as '{\"l2\": 1}'.")));
+				 l2 > 0 ? errhint("Remove one of the dependent features, or increase \"l2\".")
+				 : errhint("Remove one of the dependent features, or set a ridge penalty such as '{\"l2\": 1}'.")));
 
 	model->kind = MODEL_KIND_LINEAR_REGRESSION;
-	model->n_features = k;
-	model->n_rows = s->n;
 	model->target = s->opts.target;
-	model->features = palloc(sizeof(char *) * k);
-	lin->fit_intercept = intercept;
-	lin->l2 = l2;
-	lin->coef = b;
-	lin->feature_mean = palloc(sizeof(double) * k);
-	lin->feature_stddev = palloc(sizeof(double) * k);
-	lin->intercept = intercept ? s->mean[k] : 0.0;
+	model->n_rows = s->n;
+	model->n_inputs = k;
+	model->inputs = palloc0(sizeof(ModelInput) * k);
+	model->fit_intercept = intercept;
+	model->l2 = l2;
+	model->n_sets = 1;
+	model->coef = palloc(sizeof(double) * (k + 1));
+	model->coef[0] = intercept ? s->mean[k] : 0.0;
 	for (int j = 0; j < k; j++)
 	{
-		model->features[j] = FeatureName(s, j);
-		lin->feature_mean[j] = s->mean[j];
-		lin->feature_stddev[j] = s->n > 1 ? sqrt(s->gram[j + j * p] / (n - 1)) : 0.0;
+		ModelInput *in = &model->inputs[j];
+
+		/* the rows were the design: each input is a number, used as is */
+		in->name = FeatureName(s, j);
+		in->type = INPUT_NUMERIC;
+		in->fill_level = -1;
+		in->scale_by = 1.0;
+		in->stats.mean = s->mean[j];
+		in->stats.stddev = s->n > 1 ? sqrt(s->gram[j + j * p] / (n - 1)) : 0.0;
+		in->stats.min = s->min[j];
+		in->stats.max = s->max[j];
+		model->coef[1 + j] = b[j];
 		if (intercept)
-			lin->intercept -= s->mean[j] * b[j];
+			model->coef[0] -= s->mean[j] * b[j];
 	}
+	ModelDeriveDesign(model);
 	pfree(a);
+	pfree(b);
 	return model;
 }
 

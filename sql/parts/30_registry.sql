@@ -30,6 +30,7 @@ CREATE TABLE ml.model_versions (
 	n_train_rows bigint NOT NULL,
 	n_test_rows bigint NOT NULL,
 	metrics jsonb NOT NULL,
+	training_info jsonb NOT NULL DEFAULT '{}',
 	trained_by text NOT NULL,
 	trained_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (model_id, version)

@@ -1,11 +1,84 @@
 ---------------------------------------------------------------- inference
+-- Every function takes the model by registry name (its deployed version;
+-- STABLE, as deployments change) or as a value (IMMUTABLE), and the
+-- features as a float8[] in input order or as a row matched by column name.
 
 CREATE FUNCTION ml_predict(model_name text, features float8[]) RETURNS float8
-	AS 'MODULE_PATHNAME', 'ml_predict_by_name' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ml_predict(text, float8[]) IS
-	'prediction of the model''s deployed version for one feature vector';
+	'the prediction: a regression value, or a classifiers class as a number';
+
+CREATE FUNCTION ml_predict(model_name text, features record) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(text, record) IS
+	'the prediction: a regression value, or a classifiers class as a number';
 
 CREATE FUNCTION ml_predict(model mlmodel, features float8[]) RETURNS float8
-	AS 'MODULE_PATHNAME', 'ml_predict_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ml_predict(mlmodel, float8[]) IS
-	'prediction of a model value for one feature vector';
+	'the prediction: a regression value, or a classifiers class as a number';
+
+CREATE FUNCTION ml_predict(model mlmodel, features record) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(mlmodel, record) IS
+	'the prediction: a regression value, or a classifiers class as a number';
+
+CREATE FUNCTION ml_predict_class(model_name text, features float8[]) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(text, float8[]) IS
+	'the predicted class label of a classifier';
+
+CREATE FUNCTION ml_predict_class(model_name text, features record) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(text, record) IS
+	'the predicted class label of a classifier';
+
+CREATE FUNCTION ml_predict_class(model mlmodel, features float8[]) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(mlmodel, float8[]) IS
+	'the predicted class label of a classifier';
+
+CREATE FUNCTION ml_predict_class(model mlmodel, features record) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(mlmodel, record) IS
+	'the predicted class label of a classifier';
+
+CREATE FUNCTION ml_predict_proba(model_name text, features float8[]) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(text, float8[]) IS
+	'class probabilities of a classifier, in the order of its "classes"';
+
+CREATE FUNCTION ml_predict_proba(model_name text, features record) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(text, record) IS
+	'class probabilities of a classifier, in the order of its "classes"';
+
+CREATE FUNCTION ml_predict_proba(model mlmodel, features float8[]) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(mlmodel, float8[]) IS
+	'class probabilities of a classifier, in the order of its "classes"';
+
+CREATE FUNCTION ml_predict_proba(model mlmodel, features record) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(mlmodel, record) IS
+	'class probabilities of a classifier, in the order of its "classes"';
+
+CREATE FUNCTION ml_transform(model_name text, features float8[]) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_transform' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_transform(text, float8[]) IS
+	'the design vector the model computes from the features (after imputation, scaling and encoding)';
+
+CREATE FUNCTION ml_transform(model_name text, features record) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_transform' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_transform(text, record) IS
+	'the design vector the model computes from the features (after imputation, scaling and encoding)';
+
+CREATE FUNCTION ml_transform(model mlmodel, features float8[]) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_transform' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_transform(mlmodel, float8[]) IS
+	'the design vector the model computes from the features (after imputation, scaling and encoding)';
+
+CREATE FUNCTION ml_transform(model mlmodel, features record) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_transform' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_transform(mlmodel, record) IS
+	'the design vector the model computes from the features (after imputation, scaling and encoding)';

@@ -1,0 +1,147 @@
+-- Classification and preprocessing: logistic regression through ml_train,
+-- imputation, scaling and level encoding stored in the model, prediction
+-- from rows matched by column name.
+
+CREATE TABLE customers AS
+  SELECT i AS id,
+         (ARRAY['basic', 'plus', 'pro'])[1 + i % 3] AS plan,
+         CASE WHEN i % 11 = 0 THEN NULL ELSE (i * 7) % 10 END AS support_calls,
+         (i * 13) % 60 + 1 AS tenure_months,
+         i % 5 = 0 AS promo,
+         -- churn is likelier with many calls, short tenure and the basic plan
+         (0.9 * coalesce((i * 7) % 10, 5) - 0.08 * ((i * 13) % 60 + 1)
+          + CASE (ARRAY['basic', 'plus', 'pro'])[1 + i % 3] WHEN 'basic' THEN 1 ELSE -0.5 END
+          + 3 * sin(i * 0.7)) > 1.5 AS churned
+    FROM generate_series(1, 600) i;
+
+-- Train: NULL calls imputed by the mean, numbers standardised, plan and
+-- promo encoded with the first level as reference.
+SELECT model_name, version, metrics ?& ARRAY['accuracy', 'log_loss'] AS has_metrics,
+       round((metrics->>'accuracy')::numeric, 2) AS accuracy
+  FROM ml_train('churn', 'logistic', 'customers', 'churned',
+                ARRAY['plan', 'support_calls', 'tenure_months', 'promo'],
+                '{"impute": "mean", "scale": "standard", "l2": 0.5}');
+SELECT algorithm, features, params, n_train_rows + n_test_rows AS rows,
+       training_info ? 'seconds' AS timed, (training_info->>'iterations')::int < 20 AS few_iterations
+  FROM ml.model_versions JOIN ml.models USING (model_id) WHERE name = 'churn';
+
+-- The model holds its classes and preprocessing.
+SELECT m->'classes' AS classes,
+       jsonb_path_query_array(m, '$.inputs[*].type') AS types,
+       jsonb_path_query_array(m, '$.inputs[*].impute') AS impute,
+       m->'inputs'->0->'levels' AS plan_levels, m->'inputs'->0->'fill_level' AS plan_fill,
+       m->'inputs'->3->'levels' AS promo_levels,
+       jsonb_array_length(m->'coefficients'->0) AS design_columns
+  FROM (SELECT ml_model_info(ml_model('churn')) AS m) s;
+
+-- Learned preprocessing against plain SQL on the training rows: the fill
+-- value is the mean of the non-NULL values, and standardising uses the mean
+-- and population standard deviation after imputation.
+CREATE TEMP TABLE train_rows AS
+  SELECT c.* FROM customers c
+   WHERE NOT (hash_record_extended(ROW(churned, plan, support_calls, tenure_months, promo), 0)
+              & 2147483647) < floor(0.2 * 2147483648);
+SELECT abs((m #>> '{inputs,1,fill}')::float8 - avg_calls) < 1e-9 AS fill_ok,
+       abs((m #>> '{inputs,1,center}')::float8 - avg_calls) < 1e-9 AS center_ok,
+       abs((m #>> '{inputs,1,scale_by}')::float8 - sd_imputed) < 1e-9 AS scale_ok,
+       (m #>> '{inputs,1,stats,n_null}')::int = nulls AS n_null_ok,
+       m #> '{inputs,0,stats,counts}' = plan_counts AS counts_ok
+  FROM (SELECT ml_model_info(ml_model('churn')) AS m) s,
+       (SELECT avg(support_calls) AS avg_calls, count(*) - count(support_calls) AS nulls FROM train_rows) a,
+       (SELECT stddev_pop(coalesce(support_calls, (SELECT avg(support_calls) FROM train_rows))) AS sd_imputed
+          FROM train_rows) b,
+       (SELECT jsonb_agg(n ORDER BY plan) AS plan_counts
+          FROM (SELECT plan, count(*) AS n FROM train_rows GROUP BY plan) p) c;
+-- ml_transform shows the design vector: plan=plus, plan=pro, calls, tenure, promo=true.
+SELECT id, plan, support_calls, promo, array_length(t, 1) AS width, t[1] AS plus, t[2] AS pro,
+       round(t[3]::numeric, 9) = round(((coalesce(support_calls, a) - a) / sd)::numeric, 9) AS calls_ok,
+       t[5] AS promo_true
+  FROM customers,
+       LATERAL (SELECT ml_transform('churn', customers) AS t) tr,
+       (SELECT avg(support_calls) AS a,
+               stddev_pop(coalesce(support_calls, (SELECT avg(support_calls) FROM train_rows))) AS sd
+          FROM train_rows) st
+ WHERE id IN (1, 2, 3, 5, 11) ORDER BY id;
+
+-- The probability is the logistic function of the design vector.
+SELECT bool_and(abs((ml_predict_proba('churn', c))[2]
+                    - 1 / (1 + exp(-(b0 + (SELECT sum(w * x) FROM unnest(coef, ml_transform('churn', c)) AS u(w, x))))))
+                < 1e-12) AS proba_ok
+  FROM customers c,
+       (SELECT (m->'intercepts'->>0)::float8 AS b0,
+               ARRAY(SELECT jsonb_array_elements_text(m->'coefficients'->0)::float8) AS coef
+          FROM (SELECT ml_model_info(ml_model('churn')) AS m) s) p;
+
+-- Predict from rows: columns matched by name, in any order, extra columns ignored.
+CREATE VIEW customers_reordered AS
+  SELECT promo, id, tenure_months, 'extra' AS note, support_calls, plan FROM customers;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE ml_predict_class('churn', r) = ml_predict_class('churn', c)) AS same_class,
+       count(*) FILTER (WHERE abs(ml_predict('churn', r) - (ml_predict_class('churn', c) = 'true')::int) = 0) AS numeric_label_ok,
+       count(*) FILTER (WHERE abs((SELECT sum(p) FROM unnest(ml_predict_proba('churn', r)) p) - 1) < 1e-12) AS proba_sums_to_1
+  FROM customers c JOIN customers_reordered r USING (id);
+SELECT churned, ml_predict_class('churn', c) AS predicted, count(*)
+  FROM customers c GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- Levels the model did not see, and NULLs, follow the imputation rule.
+SELECT ml_predict_class('churn', c) IS NOT NULL AS imputed_mode
+  FROM (SELECT 'enterprise' AS plan, NULL::int AS support_calls, 12 AS tenure_months, true AS promo) c;
+SELECT model_name, version FROM ml_train('churn_strict', 'logistic', 'customers', 'churned',
+                                         ARRAY['plan', 'tenure_months'], '{"l2": 1}');
+SELECT ml_predict_class('churn_strict', c)
+  FROM (SELECT 'enterprise' AS plan, 12 AS tenure_months) c;
+SELECT ml_predict_class('churn_strict', c)
+  FROM (SELECT NULL::text AS plan, 12 AS tenure_months) c;
+
+-- Three classes with text labels: softmax over one parameter set per class.
+CREATE TABLE flowers AS
+  SELECT i, (i % 3) * 2.0 + sin(i) AS petal, (i % 3) * -1.0 + cos(i * 3) AS sepal,
+         (ARRAY['setosa', 'versicolor', 'virginica'])[1 + i % 3] AS species
+    FROM generate_series(1, 300) i;
+SELECT model_name, (metrics->>'accuracy')::float8 > 0.9 AS accurate
+  FROM ml_train('species', 'logistic', 'flowers', 'species', ARRAY['petal', 'sepal'], '{"l2": 1}');
+SELECT m->'classes' AS classes, jsonb_array_length(m->'coefficients') AS parameter_sets
+  FROM (SELECT ml_model_info(ml_model('species')) AS m) s;
+SELECT species, ml_predict_class('species', f) AS predicted, count(*)
+  FROM flowers f GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT array_length(ml_predict_proba('species', ARRAY[2.0, -1.0]), 1) AS n_proba;
+-- Without a penalty the last class is the reference: one set fewer.
+SELECT model_name FROM ml_train('species_ols', 'logistic', 'flowers', 'species', ARRAY['petal', 'sepal']);
+SELECT jsonb_array_length(ml_model_info(ml_model('species_ols'))->'coefficients') AS parameter_sets;
+
+-- Each Newton step is one parallel-safe pass.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+  SELECT ml_logreg_pass(i % 3, ARRAY[petal, sepal], ARRAY[0, 0, 0, 0, 0, 0]::float8[], 3)
+    FROM flowers;
+RESET ALL;
+
+-- Errors.
+SELECT ml_predict('species', ARRAY[2.0, -1.0]);
+SELECT ml_predict_class('churn', c) FROM (SELECT 'pro' AS plan, 1 AS support_calls) c;
+SELECT ml_predict_class('churn', c)
+  FROM (SELECT 'pro' AS plan, 'many' AS support_calls, 3 AS tenure_months, true AS promo) c;
+SELECT ml_predict('churn', ARRAY[1, 2, 3, 4]::float8[]);
+SELECT ml_predict_proba('units_missing', ARRAY[1.0]);
+SELECT * FROM ml_train('x', 'logistic', 'flowers', 'petal');
+SELECT * FROM ml_train('x', 'logistic', 'SELECT petal, true AS label FROM flowers', 'label');
+SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"max_iter": 0}');
+SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"impute": "guess"}');
+SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"impute": {"colour": "mean"}}');
+SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"scale": {"species": "standard"}}');
+SELECT * FROM ml_train('x', 'logistic', 'customers', 'churned', ARRAY['plan'],
+                       '{"impute": {"plan": {"constant": "gold"}}}');
+SELECT * FROM ml_train('x', 'linear', 'customers', 'tenure_months', ARRAY['support_calls']);
+-- Perfectly separable classes have no finite unpenalised solution.
+SELECT model_name, metrics->'accuracy' AS accuracy
+  FROM ml_train('x', 'logistic', 'SELECT (i > 10)::int AS y, i AS x FROM generate_series(1, 20) i',
+                'y', params => '{"max_iter": 5}');
+SELECT * FROM ml_train('x', 'logistic', 'SELECT i % 2 AS y, NULL::int AS x FROM generate_series(1, 20) i', 'y');
+SELECT * FROM ml_train('x', 'logistic', 'SELECT i % 2 AS y, ''a'' AS x FROM generate_series(1, 20) i', 'y');
+
+DROP VIEW customers_reordered;
+DROP TABLE customers, flowers;
+DELETE FROM ml.models;
