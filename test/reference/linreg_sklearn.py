@@ -17,7 +17,7 @@ Checks (one line each, `ok - ...` or `not ok - ...`):
      numpy closed form on centred data                               1e-8
   3. {"intercept": false}, l2 in {0, 10}, vs the numpy closed form
      (X'X + l2 I) b = X'y, and vs sklearn with fit_intercept=False   1e-8
-  4. feature_means / feature_stddevs vs numpy mean / std(ddof=1)     1e-10
+  4. inputs' training stats (mean, stddev) vs numpy mean / std(ddof=1) 1e-10
   5. parallel aggregation (Partial Aggregate, workers launched) on a
      replicated noisy copy of the data: parallel vs serial           1e-10
      and vs numpy lstsq; the same with GROUP BY                      1e-8
@@ -221,6 +221,14 @@ def check_round_trip(rep, cur, data):
                  "identical" if same else "DIFFERENT")
 
 
+def input_names(info):
+    return [i["name"] for i in info["inputs"]]
+
+
+def input_stats(info, key):
+    return [i["stats"][key] for i in info["inputs"]]
+
+
 def check_ols(rep, cur, data):
     for table, (X, y) in data.items():
         info = fit_info(cur, table, FEATURES)
@@ -228,7 +236,7 @@ def check_ols(rep, cur, data):
         rep.close(f"{table}: OLS intercept+coefficients vs sklearn LinearRegression",
                   max_rel_err(info_vector(info), sklearn_vector(ref)), TOL_FIT)
         rep.equal(f"{table}: OLS model metadata (n_rows, l2, fit_intercept, features)",
-                  (info["n_rows"], info["l2"], info["fit_intercept"], info["features"]),
+                  (info["n_rows"], info["l2"], info["fit_intercept"], input_names(info)),
                   (len(y), 0, True, [f"x{j + 1}" for j in range(len(FEATURES))]))
 
 
@@ -263,11 +271,11 @@ def check_feature_stats(rep, cur, data):
         sd = X.std(axis=0, ddof=1)
         # Scaled columns have mean 0 up to rounding: measure against the column's scale.
         floor = sd if TABLES[table] else np.finfo(float).tiny
-        rep.close(f"{table}: feature_means vs numpy mean"
+        rep.close(f"{table}: input means vs numpy mean"
                   + (" (relative to the column's stddev)" if TABLES[table] else ""),
-                  max_rel_err(info["feature_means"], X.mean(axis=0), floor), TOL_STATS)
-        rep.close(f"{table}: feature_stddevs vs numpy std(ddof=1)",
-                  max_rel_err(info["feature_stddevs"], sd), TOL_STATS)
+                  max_rel_err(input_stats(info, "mean"), X.mean(axis=0), floor), TOL_STATS)
+        rep.close(f"{table}: input stddevs vs numpy std(ddof=1)",
+                  max_rel_err(input_stats(info, "stddev"), sd), TOL_STATS)
 
 
 def make_big_table(cur, X, y, reps=200, groups=4, seed=20240611):
@@ -385,10 +393,12 @@ def check_predict(rep, cur, data):
 
 
 def holdout_split(cur, table, seed, test_fraction):
-    """The source rows with ml_train's split predicate evaluated in SQL."""
+    """The source rows with ml_train's split predicate evaluated in SQL: a
+    seeded hash of (target, features...) below test_fraction * 2^31."""
     cut = math.floor(test_fraction * 2 ** 31)
     cur.execute(f"SELECT {', '.join(FEATURES)}, target, "
-                f"(hashtextextended(t::text, %(seed)s) & 2147483647) < %(cut)s AS holdout "
+                f"(hash_record_extended(ROW(target, {', '.join(FEATURES)}), %(seed)s) "
+                f"& 2147483647) < %(cut)s AS holdout "
                 f"FROM {table} t", {"seed": seed, "cut": cut})
     rows = cur.fetchall()
     data = np.array([r[:-1] for r in rows], dtype=float)
@@ -410,7 +420,7 @@ def check_ml_train(rep, cur, data):
     rep.close(f"ml_train: model vs sklearn LinearRegression on the {int((~holdout).sum())} training rows",
               max_rel_err(info_vector(info), sklearn_vector(ref)), TOL_FIT)
     rep.equal("ml_train: model features, target, n_rows",
-              (info["features"], info["target"], info["n_rows"]),
+              (input_names(info), info["target"], info["n_rows"]),
               (FEATURES, "target", int((~holdout).sum())))
 
     y_test, p_test = y[holdout], ref.predict(X[holdout])
@@ -431,7 +441,8 @@ def check_ml_train(rep, cur, data):
     rep.equal("ml_train: registry metrics are the returned metrics", reg_metrics, metrics)
     rep.equal("ml_train: registry params, deployed version",
               (reg_params, deployed),
-              ({"l2": 0, "intercept": True, "seed": TRAIN_SEED, "test_fraction": TEST_FRACTION}, 1))
+              ({"l2": 0, "intercept": True, "seed": TRAIN_SEED, "test_fraction": TEST_FRACTION,
+                "impute": {f: "error" for f in FEATURES}, "scale": {f: "none" for f in FEATURES}}, 1))
 
     cur.execute(f"SELECT {array_sql(FEATURES)}, ml_predict('diabetes', {array_sql(FEATURES)}) FROM {table}")
     rows = cur.fetchall()

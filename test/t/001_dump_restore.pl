@@ -25,9 +25,14 @@ $node->safe_psql('src', q{
 	SELECT ml_deploy('minutes', 2);
 	CREATE TABLE saved (id int, m mlmodel);
 	INSERT INTO saved SELECT 1, ml_model('minutes', 1);
-	INSERT INTO saved VALUES (2, '{"format": 1, "kind": "linear_regression", "features": ["a"],
-	  "n_rows": 7, "fit_intercept": false, "l2": 0.25, "intercept": 0,
-	  "coefficients": [0.1], "feature_means": [3], "feature_stddevs": [1.5]}');
+	INSERT INTO saved VALUES (2, '{"format": 1, "kind": "linear_regression", "n_rows": 7,
+	  "inputs": [{"name": "a", "type": "numeric", "stats": {"mean": 3, "stddev": 1.5}}],
+	  "fit_intercept": false, "l2": 0.25, "intercept": 0, "coefficients": [0.1]}');
+	CREATE TABLE churn AS SELECT i, (ARRAY['a', 'b', 'c'])[1 + i % 3] AS plan,
+	  CASE WHEN i % 7 = 0 THEN NULL ELSE i % 10 END AS calls, (i % 10 + sin(i) * 4) > 5 AS churned
+	  FROM generate_series(1, 300) i;
+	SELECT * FROM ml_train('churn', 'logistic', 'churn', 'churned', ARRAY['plan', 'calls'],
+	                       '{"impute": "mean", "scale": "standard", "l2": 1}');
 });
 
 # Everything a restore must reproduce exactly, as text.
@@ -39,6 +44,8 @@ my $snapshot = q{
 	                  E'\n' ORDER BY deployment_id) FROM ml.deployments;
 	SELECT string_agg(m::text, E'\n' ORDER BY id) FROM saved;
 	SELECT sum(ml_predict('minutes', ARRAY[pages, ads])) FROM visits;
+	SELECT string_agg(ml_predict_class('churn', c) || ':' || round((ml_predict_proba('churn', c))[2]::numeric, 12),
+	                  ',' ORDER BY i) FROM churn c;
 };
 my $before = $node->safe_psql('src', $snapshot);
 
