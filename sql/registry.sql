@@ -77,6 +77,13 @@ SELECT * FROM ml_train('bad name', 'linear', 'houses', 'price', ARRAY['area']);
 SELECT * FROM ml_train('a@b', 'linear', 'houses', 'price', ARRAY['area']);
 SELECT * FROM ml_train(NULL, 'linear', 'houses', 'price');
 SELECT ml_deploy('price', 9);
+SELECT ml_deploy('price', NULL);
+-- The deployed version cannot be deleted; a deleted number is never reused.
+DELETE FROM ml.model_versions WHERE version = 2
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
+DELETE FROM ml.model_versions WHERE version = 3
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
+SELECT version FROM ml_train('price', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
 SELECT ml_deploy('nothing', 1);
 SELECT ml_model('nothing');
 SELECT ml_model('price', 0);

@@ -267,8 +267,9 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	model_id = LockModel(v->model_name, &current);
 
 	values[0] = Int64GetDatum(model_id);
-	ExecWrite("SELECT coalesce(max(version), 0) + 1 FROM ml.model_versions WHERE model_id = $1",
-			  1, types, values, NULL, SPI_OK_SELECT);
+	ExecWrite("UPDATE ml.models SET last_version = last_version + 1 WHERE model_id = $1"
+			  " RETURNING last_version",
+			  1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -348,14 +349,20 @@ ml_register_model(PG_FUNCTION_ARGS)
 Datum
 ml_deploy(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		version = PG_GETARG_INT32(1);
+	char	   *name;
+	int32		version;
 	RegistryWriteScope scope;
 	int32		current;
 	int64		model_id;
 	Datum		args[2];
 	Oid			types[2] = {INT8OID, INT4OID};
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name and version must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	version = PG_GETARG_INT32(1);
 	RegistryBeginWrite(&scope);
 	model_id = LockModel(name, &current);
 	args[0] = Int64GetDatum(model_id);

@@ -12,6 +12,9 @@ CREATE TABLE ml.models (
 	-- registry functions, not by a foreign key: a key in each direction
 	-- would make the tables impossible to reload from a dump.
 	deployed_version int,
+	-- Versions are numbered from this counter, never reused; updating it
+	-- also serialises concurrent writers of one model.
+	last_version int NOT NULL DEFAULT 0,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	created_by text NOT NULL
 );
@@ -63,6 +66,22 @@ $$;
 CREATE TRIGGER model_versions_immutable BEFORE UPDATE ON ml.model_versions
 	FOR EACH ROW EXECUTE FUNCTION ml.forbid_version_update();
 
+-- The deployed version cannot be deleted (deleting the model deletes all).
+CREATE FUNCTION ml.forbid_deployed_delete() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM ml.models m
+				WHERE m.model_id = OLD.model_id AND m.deployed_version = OLD.version) THEN
+		RAISE EXCEPTION 'version % is deployed', OLD.version
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Deploy another version first, or delete the whole model from ml.models.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE TRIGGER model_versions_keep_deployed BEFORE DELETE ON ml.model_versions
+	FOR EACH ROW EXECUTE FUNCTION ml.forbid_deployed_delete();
+
 -- Registry rows are user data: pg_dump keeps them.
 SELECT pg_catalog.pg_extension_config_dump('ml.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.models_model_id_seq', '');
@@ -107,7 +126,7 @@ COMMENT ON FUNCTION ml_register_model(text, mlmodel, text, jsonb) IS
 	'store a model value (e.g. from ml_linreg_fit) as the next version; returns the version';
 
 CREATE FUNCTION ml_deploy(model_name text, version int) RETURNS void
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION ml_deploy(text, int) IS
 	'make a version the one ml_predict serves; recorded in ml.deployments';
 REVOKE EXECUTE ON FUNCTION ml_deploy(text, int) FROM PUBLIC;

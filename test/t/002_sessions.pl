@@ -65,6 +65,17 @@ is($node->safe_psql('postgres', q{
 	 WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'm');
 }), '1,2,3,4,5', 'concurrent training gets versions 3, 4 and 5');
 
+# Under REPEATABLE READ, a version added after the snapshot was taken makes
+# the next write a serialization failure (retryable), never a duplicate.
+# (psql stops at the error, so this session is not used afterwards.)
+my $rr = $node->background_psql('postgres');
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$rr->query_safe('SELECT count(*) FROM ml.model_versions');
+$admin->query_safe(q{SELECT version FROM ml_train('m', 'linear', 'pts', 'y')});
+eval { $rr->query(q{SELECT version FROM ml_train('m', 'linear', 'pts', 'y')}); };
+like($rr->{stderr}, qr/could not serialize access/,
+	'a concurrent version under REPEATABLE READ is a serialization failure');
+
 $reader->quit;
 $admin->quit;
 $node->stop;
