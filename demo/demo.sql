@@ -1,5 +1,6 @@
--- mlsys demo: a subscription business predicts each customer's revenue over
--- the next twelve months, entirely inside PostgreSQL.
+-- mlsys demo: a subscription business predicts which customers will churn and
+-- how much revenue each will bring in the next twelve months, entirely
+-- inside PostgreSQL.
 \set ON_ERROR_STOP 1
 \pset pager off
 SET client_min_messages = notice;
@@ -9,25 +10,25 @@ CREATE DATABASE mlsys_demo;
 \c mlsys_demo
 CREATE EXTENSION mlsys;
 
--- 1. A customer table, generated in SQL: 50,000 customers with tenure,
---    plan price, usage, support contacts and contract length. The revenue
---    of the next twelve months depends on them (plus noise): customers on
---    long contracts with heavy usage stay and spend; frequent support
---    callers churn.
+-- 1. A customer table, generated in SQL: 50,000 customers with region, plan,
+--    tenure, price, usage, support contacts (not always recorded) and
+--    contract length. Churn is likelier for short tenures, month-to-month
+--    contracts and frequent support calls; revenue follows price, tenure,
+--    contract and usage.
 SELECT setseed(0.42);
 CREATE TABLE customers AS
-SELECT id,
-       region,
-       tenure_months,
-       monthly_charges,
-       logins_30d,
-       support_calls_90d,
+SELECT id, region, plan, tenure_months, monthly_charges, logins_30d,
+       CASE WHEN random() < 0.05 THEN NULL ELSE support_calls_90d END AS support_calls_90d,
        contract_months,
+       random() < 1 / (1 + exp(-(-1.0 + 0.45 * support_calls_90d - 0.04 * tenure_months
+                                 - 0.08 * contract_months - 0.03 * logins_30d
+                                 + CASE plan WHEN 'basic' THEN 0.6 ELSE 0 END))) AS churned,
        round((12 * monthly_charges * (0.35 + 0.004 * tenure_months + 0.02 * contract_months)
               + 9 * logins_30d - 55 * support_calls_90d + 80 * random() - 40)::numeric, 2)::float8
          AS revenue_next_12m
   FROM (SELECT id,
                (ARRAY['north', 'south', 'east', 'west'])[1 + id % 4] AS region,
+               (ARRAY['basic', 'standard', 'premium'])[1 + floor(random() * 3)::int] AS plan,
                (1 + 71 * random())::int AS tenure_months,
                round((20 + 80 * random())::numeric, 2)::float8 AS monthly_charges,
                (random() * 40)::int AS logins_30d,
@@ -37,44 +38,52 @@ SELECT id,
 ANALYZE customers;
 SELECT * FROM customers ORDER BY id LIMIT 5;
 
--- 2. Train: one call reads the table (with your privileges), holds out 20%
---    of the rows, fits, measures, and stores version 1 in the registry.
-SELECT * FROM ml_train('revenue', 'linear',
-                       source => 'customers',
-                       target => 'revenue_next_12m',
-                       features => ARRAY['tenure_months', 'monthly_charges', 'logins_30d',
-                                         'support_calls_90d', 'contract_months']);
+-- 2. A churn classifier: one call reads the table (with your privileges),
+--    holds out 20% of the rows, learns the preprocessing (missing support
+--    calls filled with the mean, numbers standardised, plan and region
+--    one-hot encoded), fits logistic regression by Newton passes over the
+--    table, measures it on the holdout rows and stores version 1.
+SELECT * FROM ml_train('churn', 'logistic', 'customers', 'churned',
+                       ARRAY['region', 'plan', 'tenure_months', 'monthly_charges', 'logins_30d',
+                             'support_calls_90d', 'contract_months'],
+                       '{"impute": "mean", "scale": "standard", "l2": 1}');
 
--- 3. The registry is plain tables and views: any SQL client or BI tool reads it.
-SELECT name, version, algorithm, n_train_rows, n_test_rows, metrics, deployed_by
-  FROM ml.deployed_models;
-SELECT jsonb_pretty(ml_model_info(ml_model('revenue'))
-                    - '{feature_means,feature_stddevs,checksum}'::text[]) AS deployed_model;
+-- 3. Score customers in any query: the row's columns are matched to the
+--    model's inputs by name, and the preprocessing stored in the model is
+--    applied exactly as in training. Who is most likely to leave?
+SELECT id, plan, tenure_months, contract_months, support_calls_90d,
+       round((ml_predict_proba('churn', c))[2]::numeric, 3) AS churn_risk
+  FROM customers c
+ ORDER BY churn_risk DESC, id LIMIT 5;
 
--- 4. Predict inside any query. The model is looked up once per statement and
---    cached per backend, so a scan of the whole table costs one lookup.
-SELECT id, region, revenue_next_12m AS actual,
-       round(ml_predict('revenue', ARRAY[tenure_months, monthly_charges, logins_30d,
-                                          support_calls_90d, contract_months])::numeric, 2)
-         AS predicted
-  FROM customers ORDER BY id LIMIT 8;
-
--- Which customers are worth a retention call? The lowest predicted revenue
--- among those paying more than 80 a month.
-SELECT id, tenure_months, monthly_charges, support_calls_90d, contract_months,
-       round(ml_predict('revenue', ARRAY[tenure_months, monthly_charges, logins_30d,
-                                          support_calls_90d, contract_months])::numeric, 2)
-         AS predicted
-  FROM customers WHERE monthly_charges > 80
- ORDER BY predicted LIMIT 5;
-
--- 5. A second version with a ridge penalty and another holdout seed. It is
---    recorded but not served until someone deploys it: deployment is an
---    explicit step, and every deployment is kept in ml.deployments.
+-- 4. A revenue model: linear regression, same one-call training.
 SELECT * FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
                        ARRAY['tenure_months', 'monthly_charges', 'logins_30d',
                              'support_calls_90d', 'contract_months'],
-                       params => '{"l2": 1000, "seed": 7}');
+                       '{"impute": "median"}');
+SELECT id, revenue_next_12m AS actual, round(ml_predict('revenue', c)::numeric, 2) AS predicted
+  FROM customers c ORDER BY id LIMIT 5;
+-- Which high-value customers should get a retention call?
+SELECT id, round(ml_predict('revenue', c)::numeric) AS revenue,
+       round((ml_predict_proba('churn', c))[2]::numeric, 3) AS churn_risk,
+       round(ml_predict('revenue', c)::numeric * (ml_predict_proba('churn', c))[2]::numeric) AS revenue_at_risk
+  FROM customers c
+ ORDER BY revenue_at_risk DESC LIMIT 5;
+
+-- 5. The registry is plain tables and views: any SQL client or BI tool reads it.
+SELECT name, version, algorithm, n_train_rows, n_test_rows, metrics, deployed_by
+  FROM ml.deployed_models ORDER BY name;
+SELECT jsonb_path_query_array(m, '$.inputs[*] ? (@.type == "categorical").levels') AS levels,
+       m->'classes' AS classes
+  FROM (SELECT ml_model_info(ml_model('churn')) AS m) s;
+
+-- 6. A second revenue version with a ridge penalty, on the same holdout
+--    split. It is recorded but not served until someone deploys it:
+--    deployment is an explicit step, and every deployment is kept.
+SELECT * FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
+                       ARRAY['tenure_months', 'monthly_charges', 'logins_30d',
+                             'support_calls_90d', 'contract_months'],
+                       '{"impute": "median", "l2": 1000}');
 SELECT name, version, deployed, metric, round(value::numeric, 4) AS value
   FROM ml.version_metrics WHERE name = 'revenue' ORDER BY metric, version;
 SELECT ml_deploy('revenue', 2);
@@ -82,35 +91,31 @@ SELECT d.version, d.previous_version, d.reason, d.deployed_by
   FROM ml.deployments d JOIN ml.models m USING (model_id)
  WHERE m.name = 'revenue' ORDER BY d.deployment_id;
 
--- 6. Training is an aggregate too: one model per region in a single
+-- 7. Training is an aggregate too: one model per region in a single
 --    GROUP BY query (parallel query can split the scan), then register one.
 SELECT region, (ml_model_info(m)->>'n_rows')::int AS n_rows,
        round((ml_model_info(m)->>'intercept')::numeric, 2) AS intercept,
-       round((ml_model_info(m)->'coefficients'->>4)::numeric, 2) AS per_contract_month
+       round((ml_model_info(m)->'coefficients'->>1)::numeric, 2) AS per_contract_month
   FROM (SELECT region,
-               ml_linreg_fit(revenue_next_12m,
-                             ARRAY[tenure_months, monthly_charges, logins_30d,
-                                   support_calls_90d, contract_months],
-                             '{"features": ["tenure_months", "monthly_charges", "logins_30d",
-                                            "support_calls_90d", "contract_months"],
+               ml_linreg_fit(revenue_next_12m, ARRAY[monthly_charges, contract_months],
+                             '{"features": ["monthly_charges", "contract_months"],
                                "target": "revenue_next_12m"}') AS m
           FROM customers GROUP BY region) per_region
  ORDER BY region;
 SELECT ml_register_model('revenue_north',
-         (SELECT ml_linreg_fit(revenue_next_12m,
-                               ARRAY[tenure_months, monthly_charges, logins_30d,
-                                     support_calls_90d, contract_months])
+         (SELECT ml_linreg_fit(revenue_next_12m, ARRAY[monthly_charges, contract_months],
+                               '{"features": ["monthly_charges", "contract_months"]}')
             FROM customers WHERE region = 'north'),
          source => 'customers WHERE region = ''north''');
+SELECT round(ml_predict('revenue_north', c)::numeric, 2) AS north_model
+  FROM customers c WHERE id = 4;
 
--- 7. Bad input is refused with a reason and a hint, never a crash.
+-- 8. Bad input is refused with a reason and a hint, never a crash.
 \set ON_ERROR_STOP 0
 SELECT ml_predict('revenue', ARRAY[12, 50.0]);
-SELECT ml_predict('churn', ARRAY[1.0]);
+SELECT ml_predict('churn', c) FROM (SELECT 'gold' AS plan) c;
+SELECT ml_predict('attrition', ARRAY[1.0]);
 \set ON_ERROR_STOP 1
-
-SELECT name, version, algorithm, (metrics->>'r2')::numeric(6, 4) AS r2 FROM ml.deployed_models
- ORDER BY name;
 
 \c postgres
 DROP DATABASE mlsys_demo;
