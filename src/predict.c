@@ -139,7 +139,7 @@ ServeModel(const struct varlena *value, ServedModel *served)
 			else
 			{
 				served->class_number[k] = strtod(label, &end);
-				if (*end != '\0' || end == label)
+				if (*end != '\0' || end == label || !isfinite(served->class_number[k]))
 				{
 					pfree(served->class_number);
 					served->class_number = NULL;

@@ -836,6 +836,14 @@ LogisticPass(TrainJob *job, const char *sql, Datum *args, const double *theta, i
 	pfree(elems);
 }
 
+/* Passes hold a dim x dim Hessian: free each one once it is replaced. */
+static void
+FreePass(LogregPass *pass)
+{
+	pfree(pass->grad);
+	pfree(pass->hess);
+}
+
 /*
  * Logistic regression by Newton's method with backtracking line search
  * (Armijo): one ml_logreg_pass per evaluation. Converged when half the
@@ -919,6 +927,7 @@ FitLogistic(TrainJob *job)
 					 job->iterations, passes, next.loss / Max(next.n, 1));
 			if (next.loss <= pass.loss + 1e-4 * step * slope || step < 1e-10)
 				break;
+			FreePass(&next);
 			step /= 2;
 		}
 		if (step < 1e-10)
@@ -928,6 +937,7 @@ FitLogistic(TrainJob *job)
 			break;
 		}
 		memcpy(theta, trial, sizeof(double) * dim);
+		FreePass(&pass);
 		pass = next;
 	}
 	if (!converged)
