@@ -51,6 +51,14 @@ SET max_parallel_workers_per_gather = 0;
 INSERT INTO sums SELECT 'serial', sum(ml_predict('wide', ARRAY[a, b, c])) FROM wide;
 SELECT abs(max(s) - min(s)) <= 1e-9 * max(abs(s)) AS equal FROM sums;
 
+-- Workers that see only NULL targets contribute nothing, and do not crash.
+CREATE TABLE null_targets AS SELECT NULL::float8 AS y, sin(i) AS x FROM generate_series(1, 60000) i;
+ANALYZE null_targets;
+SET max_parallel_workers_per_gather = 2;
+SELECT ml_linreg_fit(y, ARRAY[x]) IS NULL AS no_model FROM null_targets;
+SELECT ml_logreg_pass(NULL::int, ARRAY[x], ARRAY[0, 0]::float8[], 2) IS NULL AS no_pass FROM null_targets;
+DROP TABLE null_targets;
+
 RESET ALL;
 DROP TABLE wide;
 DELETE FROM ml.models;

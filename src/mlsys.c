@@ -26,6 +26,7 @@ void
 _PG_init(void)
 {
 	LinalgInit();
+	MetricsInit();
 	MarkGUCPrefixReserved("mlsys");
 }
 

@@ -16,5 +16,6 @@ extern char *MlsysQualify(const char *object_name);
 
 /* Per-subsystem start-up, called from _PG_init. */
 extern void LinalgInit(void);
+extern void MetricsInit(void);
 
 #endif							/* MLSYS_MLSYS_H */

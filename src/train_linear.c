@@ -252,7 +252,12 @@ linreg_accum(PG_FUNCTION_ARGS)
 		elog(ERROR, "linreg_accum called in non-aggregate context");
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* NULL when nothing was accumulated yet */
+	{
+		/* a skipped row: the state stays as it is, possibly SQL NULL */
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
 	y = PG_GETARG_FLOAT8(1);
 	if (!isfinite(y))
 		ereport(ERROR,

@@ -215,7 +215,12 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "logreg_pass_accum called in non-aggregate context");
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		/* a skipped row: the state stays as it is, possibly SQL NULL */
+		if (s == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s);
+	}
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
