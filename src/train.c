@@ -847,8 +847,8 @@ FreePass(LogregPass *pass)
 /*
  * Logistic regression by Newton's method with backtracking line search
  * (Armijo): one ml_logreg_pass per evaluation. Converged when half the
- * squared Newton decrement, the predicted decrease of the mean loss, is
- * below tol.
+ * squared Newton decrement, the predicted decrease of the loss, is below
+ * tol per row.
  */
 static void
 FitLogistic(TrainJob *job)
@@ -912,6 +912,13 @@ FitLogistic(TrainJob *job)
 			slope += pass.grad[i] * dir[i];
 		if (-slope / 2 <= job->tol * pass.n)
 		{
+			/*
+			 * The loss is within tol of its minimum, but the parameters only
+			 * within about its square root: take the last step, already
+			 * solved for, which brings them to full accuracy.
+			 */
+			for (int i = 0; i < dim; i++)
+				theta[i] += dir[i];
 			converged = true;
 			break;
 		}
