@@ -83,6 +83,18 @@ SELECT count(*) AS rows,
 SELECT churned, ml_predict_class('churn', c) AS predicted, count(*)
   FROM customers c GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- ml_evaluate: the metrics of a model on any rows, against plain SQL.
+SELECT e->'n' AS n, e ?& ARRAY['accuracy', 'precision_macro', 'recall_macro', 'f1_macro',
+                              'log_loss', 'roc_auc'] AS has_metrics,
+       abs((e->>'accuracy')::float8 - acc) < 1e-12 AS accuracy_ok,
+       abs((e->>'log_loss')::float8 - ll) < 1e-9 AS log_loss_ok
+  FROM (SELECT ml_evaluate('churn', 'customers', 'churned') AS e) s,
+       (SELECT avg((churned::text = ml_predict_class('churn', c))::int) AS acc,
+               avg(-ln((ml_predict_proba('churn', c))[1 + churned::int])) AS ll
+          FROM customers c) r;
+SELECT (ml_evaluate('churn', 1, 'SELECT * FROM customers WHERE plan = ''pro''', 'churned')->>'n')::int
+       = (SELECT count(*) FROM customers WHERE plan = 'pro') AS n_ok;
+
 -- Levels the model did not see, and NULLs, follow the imputation rule.
 SELECT ml_predict_class('churn', c) IS NOT NULL AS imputed_mode
   FROM (SELECT 'enterprise' AS plan, NULL::int AS support_calls, 12 AS tenure_months, true AS promo) c;
@@ -105,6 +117,7 @@ SELECT m->'classes' AS classes, jsonb_array_length(m->'coefficients') AS paramet
 SELECT species, ml_predict_class('species', f) AS predicted, count(*)
   FROM flowers f GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT array_length(ml_predict_proba('species', ARRAY[2.0, -1.0]), 1) AS n_proba;
+SELECT jsonb_object_keys(ml_evaluate('species', 'flowers', 'species')) AS multiclass_metrics ORDER BY 1;
 -- Without a penalty the last class is the reference: one set fewer.
 SELECT model_name FROM ml_train('species_ols', 'logistic', 'flowers', 'species', ARRAY['petal', 'sepal']);
 SELECT jsonb_array_length(ml_model_info(ml_model('species_ols'))->'coefficients') AS parameter_sets;
@@ -126,6 +139,10 @@ SELECT ml_predict_class('churn', c)
   FROM (SELECT 'pro' AS plan, 'many' AS support_calls, 3 AS tenure_months, true AS promo) c;
 SELECT ml_predict('churn', ARRAY[1, 2, 3, 4]::float8[]);
 SELECT ml_predict_proba('units_missing', ARRAY[1.0]);
+SELECT ml_evaluate('churn', 'customers', 'churn');
+SELECT ml_evaluate('churn', 0, 'customers', 'churned');
+SELECT ml_evaluate('churn', 'customers WHERE true', 'churned');
+SELECT ml_evaluate('churn', NULL, 'churned');
 SELECT * FROM ml_train('x', 'logistic', 'flowers', 'petal');
 SELECT * FROM ml_train('x', 'logistic', 'SELECT petal, true AS label FROM flowers', 'label');
 SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"max_iter": 0}');

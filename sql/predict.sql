@@ -30,6 +30,10 @@ SELECT count(ml_predict('units', ARRAY[i % 10, i % 7]::float8[])) FROM generate_
 SELECT (SELECT n FROM registry_scans) - (SELECT n FROM before) AS registry_scans_for_10000_rows;
 ROLLBACK;
 
+-- ml_evaluate on any rows: a perfect fit.
+SELECT e->'n' AS n, round((e->>'r2')::numeric, 9) AS r2, round((e->>'rmse')::numeric, 9) AS rmse
+  FROM (SELECT ml_evaluate('units', 'sales', 'units') AS e) s;
+
 -- NULL arguments give NULL (the function is strict).
 SELECT ml_predict('units', NULL::float8[]) IS NULL AS null_features, ml_predict(NULL::text, ARRAY[1, 2]) IS NULL AS null_name;
 

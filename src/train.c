@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include <lapacke.h>
@@ -85,6 +86,7 @@ typedef struct TrainJob
 } TrainJob;
 
 PG_FUNCTION_INFO_V1(ml_train);
+PG_FUNCTION_INFO_V1(ml_evaluate);
 
 static const JsonContext train_ctx = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "ml_train parameters"
@@ -130,7 +132,7 @@ SourceFromClause(const char *source)
 	if (!SplitIdentifierString(pstrdup(s), '.', &names) || list_length(names) > 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training source \"%s\" is neither a table name nor a query", source),
+				 errmsg("source \"%s\" is neither a table name nor a query", source),
 				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
 	names = textToQualifiedNameList(cstring_to_text(s));
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
@@ -957,19 +959,24 @@ FitLogistic(TrainJob *job)
 
 /* ---------------------------------------------------------------- metrics */
 
-/* Holdout metrics as a JSON object; n_test receives the row count. */
-static char *
-HoldoutMetrics(TrainJob *job, int64 *n_test)
+/*
+ * Metrics of a model on the rows of from matching where, through the
+ * metric aggregates: regression r2, mse, rmse, mae, mape; classification
+ * accuracy, macro precision / recall / f1, log_loss (probabilities clipped
+ * below at DBL_EPSILON, as scikit-learn does) and, for two classes,
+ * roc_auc of the second class. A class not seen in training counts as
+ * mispredicted, with probability 0. Returns a JSON object without the row
+ * count, which goes to *n.
+ */
+static Jsonb *
+EvaluateRows(Model *model, const char *from, const char *where, const char *target_sql, int64 *n)
 {
-	Model	   *model = job->model;
 	Oid			types[2] = {MlsysModelTypeOid(), TEXTARRAYOID};
 	Datum		args[2];
-	StringInfoData buf;
-	double		n;
+	bool		isnull;
+	Jsonb	   *result;
 
 	args[0] = ModelDatum(model);
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
 	if (ModelIsClassifier(model))
 	{
 		Datum	   *classes = palloc(sizeof(Datum) * model->n_classes);
@@ -978,52 +985,49 @@ HoldoutMetrics(TrainJob *job, int64 *n_test)
 			classes[k] = CStringGetTextDatum(model->classes[k]);
 		args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1,
 												  false, TYPALIGN_INT));
-		/* classes unseen in training count as wrong, with probability 0 */
-		RunQuery(psprintf("SELECT pg_catalog.count(*)::pg_catalog.float8,"
-					   " pg_catalog.avg((y = $2[pg_catalog.array_position(p, (SELECT pg_catalog.max(q) FROM pg_catalog.unnest(p) q))])::int)::pg_catalog.float8,"
-					   " pg_catalog.avg(-pg_catalog.ln(GREATEST(coalesce(p[pg_catalog.array_position($2, y)], 0), 1e-15::pg_catalog.float8)))"
-					   " FROM (SELECT %s::pg_catalog.text AS y, %s($1, " SOURCE_ALIAS ") AS p"
-					   " FROM %s WHERE %s) AS t",
-					   job->target_sql, MlsysQualify("ml_predict_proba"), job->from, job->test_rows),
-			  2, types, args);
-		n = Float8Value(0, 1, 0);
-		if (n > 0)
-		{
-			appendStringInfoString(&buf, "\"accuracy\": ");
-			JsonAppendNumber(&buf, Float8Value(0, 2, NAN));
-			appendStringInfoString(&buf, ", \"log_loss\": ");
-			JsonAppendNumber(&buf, Float8Value(0, 3, NAN));
-		}
+		RunQuery(psprintf("SELECT %s(y, $2[(SELECT u.i FROM pg_catalog.unnest(p) WITH ORDINALITY AS u(v, i)"
+						  " ORDER BY u.v DESC, u.i LIMIT 1)])"
+						  " || pg_catalog.jsonb_build_object('log_loss', pg_catalog.avg(-pg_catalog.ln("
+						  "GREATEST(coalesce(p[pg_catalog.array_position($2, y)], 0), %.17g::pg_catalog.float8))))"
+						  " || %s"
+						  " FROM (SELECT %s::pg_catalog.text AS y, %s($1, " SOURCE_ALIAS ") AS p"
+						  " FROM %s WHERE %s) AS t",
+						  MlsysQualify("ml_classification_metrics"), DBL_EPSILON,
+						  model->n_classes == 2
+						  ? psprintf("pg_catalog.jsonb_build_object('roc_auc', %s(y = $2[2], p[2]))",
+									 MlsysQualify("ml_roc_auc"))
+						  : "'{}'::pg_catalog.jsonb",
+						  target_sql, MlsysQualify("ml_predict_proba"), from, where),
+				 2, types, args);
 	}
 	else
-	{
-		double		sse,
-					sae,
-					var;
+		RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, " SOURCE_ALIAS ")) FROM %s WHERE %s",
+						  MlsysQualify("ml_regression_metrics"), target_sql,
+						  MlsysQualify("ml_predict"), from, where),
+				 1, types, args);
 
-		RunQuery(psprintf("SELECT pg_catalog.count(*)::pg_catalog.float8, pg_catalog.sum((y - p) ^ 2),"
-					   " pg_catalog.sum(pg_catalog.abs(y - p)), pg_catalog.var_pop(y)"
-					   " FROM (SELECT %s::pg_catalog.float8 AS y, %s($1, " SOURCE_ALIAS ") AS p"
-					   " FROM %s WHERE %s) AS t",
-					   job->target_sql, MlsysQualify("ml_predict"), job->from, job->test_rows),
-			  1, types, args);
-		n = Float8Value(0, 1, 0);
-		sse = Float8Value(0, 2, 0);
-		sae = Float8Value(0, 3, 0);
-		var = Float8Value(0, 4, 0);
-		if (n > 0)
-		{
-			appendStringInfoString(&buf, "\"r2\": ");
-			JsonAppendNumber(&buf, var > 0 ? 1.0 - sse / (n * var) : NAN);
-			appendStringInfoString(&buf, ", \"rmse\": ");
-			JsonAppendNumber(&buf, sqrt(sse / n));
-			appendStringInfoString(&buf, ", \"mae\": ");
-			JsonAppendNumber(&buf, sae / n);
-		}
+	result = DatumGetJsonbP(Value(0, 1, &isnull));
+	if (isnull)
+	{
+		/* no rows */
+		*n = 0;
+		return JsonParse("{}");
 	}
-	appendStringInfoChar(&buf, '}');
-	*n_test = (int64) n;
-	return buf.data;
+	*n = pg_strtoint64(TextDatumGetCString(DirectFunctionCall2(jsonb_object_field_text,
+															   JsonbPGetDatum(result),
+															   CStringGetTextDatum("n"))));
+	return result;
+}
+
+/* Without the row count and the per-class details, for the registry. */
+static char *
+SummaryMetrics(Jsonb *metrics)
+{
+	Datum		d = JsonbPGetDatum(metrics);
+
+	d = DirectFunctionCall2(jsonb_delete, d, CStringGetTextDatum("n"));
+	d = DirectFunctionCall2(jsonb_delete, d, CStringGetTextDatum("classes"));
+	return JsonbToCString(NULL, &DatumGetJsonbP(d)->root, VARSIZE(DatumGetPointer(d)));
 }
 
 /* ---------------------------------------------------------------- ml_train */
@@ -1170,7 +1174,9 @@ ml_train(PG_FUNCTION_ARGS)
 	else
 		FitLogistic(job);
 	metrics = MemoryContextStrdup(caller, job->test_fraction > 0
-								  ? HoldoutMetrics(job, &v.n_test) : "{}");
+								  ? SummaryMetrics(EvaluateRows(model, job->from, job->test_rows,
+																job->target_sql, &v.n_test))
+								  : "{}");
 	v.model = (struct varlena *) SPI_datumTransfer(ModelDatum(model), false, -1);
 	v.params = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(RecordedParams(job))), false, -1);
 	INSTR_TIME_SET_CURRENT(elapsed);
@@ -1196,4 +1202,61 @@ ml_train(PG_FUNCTION_ARGS)
 	values[2] = JsonbPGetDatum(v.metrics);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/*
+ * ml_evaluate(model_name [, version], source, target) -> jsonb: the metrics
+ * of the deployed (or given) version on the rows of a table, view or query
+ * whose target is not NULL, with the row count "n".
+ */
+Datum
+ml_evaluate(PG_FUNCTION_ARGS)
+{
+	bool		has_version = PG_NARGS() == 4;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *name,
+			   *from,
+			   *target,
+			   *target_sql;
+	int32		version = 0;
+	ModelRef	ref;
+	Model	   *model;
+	Jsonb	   *metrics;
+	int64		n;
+
+	for (int i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("arguments of ml_evaluate must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (has_version)
+	{
+		version = PG_GETARG_INT32(1);
+		if (version < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model version must be positive, got %d", version)));
+	}
+	target = text_to_cstring(PG_GETARG_TEXT_PP(has_version ? 3 : 2));
+	RegistryResolve(name, version, &ref);
+	model = ModelDeserialize(RegistryFetchModel(name, &ref));
+	from = SourceFromClause(text_to_cstring(PG_GETARG_TEXT_PP(has_version ? 2 : 1)));
+
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", from), true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("evaluation source must be a table, a view or a query returning rows")));
+	if (FindColumn(SPI_tuptable->tupdesc, target) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("target column \"%s\" does not exist in the source", target),
+				 errhint("Column names are matched exactly, including case.")));
+	target_sql = Column(target);
+	metrics = EvaluateRows(model, from, psprintf("%s IS NOT NULL", target_sql), target_sql, &n);
+	metrics = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(metrics), false, -1);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	PG_RETURN_JSONB_P(metrics);
 }

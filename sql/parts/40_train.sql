@@ -9,3 +9,12 @@ CREATE FUNCTION ml_train(INOUT model_name text, algorithm text, source text, tar
 COMMENT ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8) IS
 	'train a model on a table, view or query and add it to the registry as a new version';
 
+
+CREATE FUNCTION ml_evaluate(model_name text, source text, target text) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+CREATE FUNCTION ml_evaluate(model_name text, version int, source text, target text) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_evaluate(text, text, text) IS
+	'metrics of the deployed version on the rows of a table, view or query';
+COMMENT ON FUNCTION ml_evaluate(text, int, text, text) IS
+	'metrics of a given version on the rows of a table, view or query';

@@ -25,7 +25,7 @@ Checks (one line each, `ok - ...` or `not ok - ...`):
   7. ml_predict(model, x) on every row vs sklearn predict            1e-9
   8. ml_train(..., '{"seed": 7}', 0.25): holdout split recomputed in
      SQL; model vs sklearn on the training rows                      1e-8;
-     metrics r2/rmse/mae vs sklearn.metrics on the holdout rows      1e-9;
+     metrics r2/mse/rmse/mae/mape vs sklearn.metrics on the holdout rows 1e-9;
      row counts exact; ml_predict(name, x) vs sklearn predict        1e-9
 
 Error measure ("max rel err"): element-wise relative error, the maximum
@@ -54,7 +54,8 @@ import psycopg2
 import psycopg2.extras
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
+                             mean_squared_error, r2_score)
 
 SCRATCH_DB = "mlsys_ref_linreg"
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
@@ -425,8 +426,10 @@ def check_ml_train(rep, cur, data):
 
     y_test, p_test = y[holdout], ref.predict(X[holdout])
     want = {"r2": r2_score(y_test, p_test),
+            "mse": mean_squared_error(y_test, p_test),
             "rmse": math.sqrt(mean_squared_error(y_test, p_test)),
-            "mae": mean_absolute_error(y_test, p_test)}
+            "mae": mean_absolute_error(y_test, p_test),
+            "mape": mean_absolute_percentage_error(y_test, p_test)}
     rep.equal("ml_train: metrics keys", sorted(metrics), sorted(want))
     for key in sorted(want):
         rep.close(f"ml_train: holdout {key} = {want[key]:.6g} vs sklearn.metrics on {len(y_test)} rows",
