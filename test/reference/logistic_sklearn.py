@@ -105,7 +105,8 @@ from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, log_loss
+from sklearn.metrics import (accuracy_score, f1_score, log_loss, precision_score, recall_score,
+                             roc_auc_score)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
@@ -579,11 +580,17 @@ def check_holdout_metrics(rep, cur, tables):
         p_true = proba[np.arange(len(y_test)), class_index(y_test, list(ref.classes_))]
         eps = np.finfo(float).eps
         note(f"{name} holdout: {len(y_test)} rows; smallest true-class probability {p_true.min():.3g}, "
-             f"largest probability {proba.max():.17g} (mlsys clips at 1e-15 below, sklearn at "
-             f"{eps:.2g} both ends): " + ("the clips do not apply" if p_true.min() > 1e-15
+             f"largest probability {proba.max():.17g} (mlsys clips at DBL_EPSILON below, sklearn at "
+             f"{eps:.2g} both ends): " + ("the clips do not apply" if p_true.min() > eps
                                          and proba.max() < 1 - eps else "a clip applies"))
-        want = {"accuracy": accuracy_score(y_test, ref.classes_[np.argmax(proba, axis=1)]),
+        predicted = ref.classes_[np.argmax(proba, axis=1)]
+        want = {"accuracy": accuracy_score(y_test, predicted),
                 "log_loss": log_loss(y_test, proba, labels=ref.classes_)}
+        for key, metric in (("precision_macro", precision_score), ("recall_macro", recall_score),
+                            ("f1_macro", f1_score)):
+            want[key] = metric(y_test, predicted, average="macro", zero_division=0)
+        if len(ref.classes_) == 2:
+            want["roc_auc"] = roc_auc_score(y_test == ref.classes_[1], proba[:, 1])
         rep.equal(f"{name} holdout: metrics keys", sorted(metrics), sorted(want))
         for key in sorted(want):
             rep.close(f"{name} holdout: {key} = {want[key]:.6g} vs sklearn.metrics on mlsys's "
