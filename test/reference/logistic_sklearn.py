@@ -82,10 +82,10 @@ Error measures:
 A NaN or a shape mismatch fails.
 
 log_loss clipping: mlsys clips the true class's probability below at
-1e-15; the installed scikit-learn's log_loss clips every probability to
+DBL_EPSILON; the installed scikit-learn's log_loss clips every probability to
 [eps, 1 - eps] with eps "auto" = 2.2e-16 for float64 (older releases: 1e-15)
 and renormalises rows. The script prints the smallest true-class
-probability on each holdout set; when it is above 1e-15 neither clip
+probability on each holdout set; when it is above eps neither clip
 applies at the low end, and the high clip and the renormalisation change
 the loss by at most ~1e-16 per row.
 
