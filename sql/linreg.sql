@@ -14,7 +14,8 @@ SELECT round((info->>'intercept')::numeric, 8) AS intercept,
 
 -- Names for the features and the target.
 SELECT jsonb_pretty(ml_model_info(ml_linreg_fit(y, ARRAY[a, b], '{"features": ["a", "b"], "target": "y"}'))
-       - '{intercept,coefficients,checksum}'::text[] #- '{inputs,0,stats}' #- '{inputs,1,stats}')
+       - '{intercept,coefficients,checksum,std_errors,t_values,p_values}'::text[]
+       #- '{inputs,0,stats}' #- '{inputs,1,stats}')
   FROM exact;
 
 -- One feature: OLS and ridge against core's regr_* aggregates (closed form
@@ -40,6 +41,32 @@ SELECT l2, abs((m->'coefficients'->>0)::float8 - sxy / (sxx + l2)) < 1e-12 AS co
        LATERAL (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x],
                          jsonb_build_object('l2', l2, 'intercept', false))) AS m,
                        sum(x * y) AS sxy, sum(x * x) AS sxx FROM noisy) s;
+
+-- Standard errors of least squares against the closed form of simple
+-- regression (core's regr_* aggregates): se(slope) = sqrt(s2 / Sxx),
+-- se(intercept) = sqrt(s2 (1/n + mean(x)^2 / Sxx)), s2 = SSE / (n - 2).
+SELECT abs((m->'std_errors'->>1)::float8 - sqrt(s2 / sxx)) < 1e-12 AS se_slope_ok,
+       abs((m->'std_errors'->>0)::float8 - sqrt(s2 * (1.0 / n + ax * ax / sxx))) < 1e-12 AS se_intercept_ok,
+       abs((m->'t_values'->>1)::float8 - (m->'coefficients'->>0)::float8 / sqrt(s2 / sxx)) < 1e-9 AS t_ok,
+       (m->'p_values'->>1)::float8 < 1e-10 AS slope_significant,
+       jsonb_array_length(m->'p_values') AS n_p_values
+  FROM (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x])) AS m,
+               (regr_syy(y, x) - regr_sxy(y, x) ^ 2 / regr_sxx(y, x)) / (count(*) - 2) AS s2,
+               regr_sxx(y, x) AS sxx, count(*) AS n, avg(x) AS ax
+          FROM noisy) s;
+-- Penalised fits have no standard errors.
+SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x], '{"l2": 1}')) ? 'std_errors' AS ridge_has_se FROM noisy;
+
+-- Lasso: with one centred feature the solution is the soft-thresholded OLS
+-- slope, b = sign(Sxy) max(|Sxy| - l1, 0) / Sxx; elastic net divides by Sxx + l2.
+SELECT l1, l2, abs((m->'coefficients'->>0)::float8
+                   - sign(sxy) * greatest(abs(sxy) - l1, 0) / (sxx + l2)) < 1e-12 AS coef_ok
+  FROM (VALUES (1, 0), (50, 0), (50, 10), (1e6, 0)) AS p(l1, l2),
+       LATERAL (SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x], jsonb_build_object('l1', l1, 'l2', l2))) AS m,
+                       regr_sxy(y, x) AS sxy, regr_sxx(y, x) AS sxx FROM noisy) s;
+-- Lasso sets weak coefficients exactly to zero and tolerates collinear features.
+SELECT ml_model_info(ml_linreg_fit(y, ARRAY[x, x, sin(i * 3)], '{"l1": 200}'))->'coefficients'->2 AS noise_coef
+  FROM noisy;
 
 -- Training statistics: mean, sample standard deviation and extremes of each feature.
 SELECT abs((m #>> '{inputs,0,stats,mean}')::float8 - ax) < 1e-12 AS mean_ok,
@@ -89,6 +116,7 @@ SELECT ml_linreg_fit(y, ARRAY[]::float8[]) FROM exact;
 SELECT ml_linreg_fit(y, ARRAY[[a, b], [a, b]]) FROM exact;
 SELECT ml_linreg_fit(y, array_fill(a, ARRAY[1001])) FROM exact;
 SELECT ml_linreg_fit(y, ARRAY[a, b], '{"l2": -1}') FROM exact;
+SELECT ml_linreg_fit(y, ARRAY[a, b], '{"l1": "NaN"}') FROM exact;
 SELECT ml_linreg_fit(y, ARRAY[a, b], '{"l2": "big"}') FROM exact;
 SELECT ml_linreg_fit(y, ARRAY[a, b], '{"lambda": 1}') FROM exact;
 SELECT ml_linreg_fit(y, ARRAY[a, b], '[1]') FROM exact;

@@ -16,6 +16,21 @@ SELECT model_name, version, metrics ?& ARRAY['r2', 'rmse', 'mae'] AS has_metrics
 SELECT model_name, version
   FROM ml_train('price', 'linear', 'SELECT area, rooms, age, price FROM houses WHERE id > 10',
                 'price', params => '{"seed": 3, "l2": 0.5}', test_fraction => 0.3);
+-- Lasso and elastic net, with scikit-learn's alpha and l1_ratio: l1 = n alpha.
+SELECT version FROM ml_train('price_lasso', 'lasso', 'houses', 'price', ARRAY['area', 'rooms', 'age'],
+                             '{"alpha": 2.5}');
+SELECT version FROM ml_train('price_enet', 'elastic_net', 'houses', 'price', ARRAY['area', 'rooms', 'age'],
+                             '{"alpha": 2.5, "l1_ratio": 0.3}');
+SELECT version FROM ml_train('price_ridge', 'ridge', 'houses', 'price', ARRAY['area', 'rooms', 'age']);
+SELECT m.name, v.algorithm, v.params->'alpha' AS alpha, v.params->'l1_ratio' AS l1_ratio,
+       (v.params->>'l1')::float8 = CASE v.algorithm WHEN 'ridge' THEN 0
+                                   ELSE v.n_train_rows * 2.5 * coalesce((v.params->>'l1_ratio')::float8, 1) END
+         AS l1_ok,
+       (v.params->>'l2')::float8 AS l2
+  FROM ml.models m JOIN ml.model_versions v USING (model_id)
+ WHERE m.name IN ('price_lasso', 'price_enet', 'price_ridge') ORDER BY m.name;
+DELETE FROM ml.models WHERE name IN ('price_lasso', 'price_enet', 'price_ridge');
+
 -- A view source, no holdout.
 CREATE VIEW big_houses AS SELECT area, rooms, price FROM houses WHERE area > 100;
 SELECT model_name, version, metrics FROM ml_train('price', 'linear', 'big_houses', 'price',
@@ -71,6 +86,9 @@ SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area', 'area']);
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], '{"seed": 1.5}');
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], '{"epochs": 3}');
 SELECT * FROM ml_train('x', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 1);
+SELECT * FROM ml_train('x', 'lasso', 'houses', 'price', ARRAY['area'], '{"l1": 1}');
+SELECT * FROM ml_train('x', 'elastic_net', 'houses', 'price', ARRAY['area'], '{"l1_ratio": 2}');
+SELECT * FROM ml_train('x', 'ridge', 'houses', 'price', ARRAY['area'], '{"alpha": -1}');
 SELECT * FROM ml_train('x', 'linear', 'SELECT * FROM houses WHERE false', 'price', ARRAY['area']);
 SELECT * FROM ml_train('x', 'linear', 'SELECT 1 AS price', 'price');
 SELECT * FROM ml_train('bad name', 'linear', 'houses', 'price', ARRAY['area']);

@@ -104,3 +104,14 @@ LinalgSolveSpd(int p, double *a, double *b, double rank_tol)
 	pfree(piv);
 	return -1;
 }
+
+/*
+ * Invert symmetric positive definite a (upper triangle) in place, into the
+ * upper triangle of its inverse. Returns false if a is not definite.
+ */
+bool
+LinalgInvertSpd(int p, double *a)
+{
+	return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', p, a, p) == 0 &&
+		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', p, a, p) == 0;
+}

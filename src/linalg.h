@@ -12,5 +12,6 @@
 extern void LinalgGramUpdate(int p, int nrows, const double *rows, double *gram);
 extern void LinalgRank1Update(int p, double alpha, const double *x, double *gram);
 extern int	LinalgSolveSpd(int p, double *a, double *b, double rank_tol);
+extern bool LinalgInvertSpd(int p, double *a);
 
 #endif							/* MLSYS_LINALG_H */

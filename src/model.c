@@ -21,7 +21,8 @@
  *       stats: u64 n_null, f64 mean, f64 stddev, f64 min, f64 max,
  *              n_levels x u64 count
  *     u32 n_classes, n_classes x str class
- *     u8 fit_intercept, f64 l2, u32 n_sets, n_sets x (1 + n_design) x f64
+ *     u8 fit_intercept, f64 l1, f64 l2, u32 n_sets, n_sets x (1 + n_design) x f64,
+ *     u32 n_std_errors, n_std_errors x f64
  *   str = u16 byte length + bytes (server encoding, no terminator)
  *
  * The binary send/recv form is the same bytes. The text form is a JSON
@@ -231,7 +232,14 @@ ModelValidate(const Model *model)
 	else if (model->n_classes != 0)
 		InvalidModel("A regression model has classes.", NULL);
 
+	ValidateFinite(&model->l1, 1, true, "penalty");
 	ValidateFinite(&model->l2, 1, true, "penalty");
+	if (model->l1 != 0 && model->kind != MODEL_KIND_LINEAR_REGRESSION)
+		InvalidModel("Only linear regression has a lasso penalty.", NULL);
+	if (model->n_std_errors != 0 &&
+		(model->n_std_errors != 1 + model->n_design || model->kind != MODEL_KIND_LINEAR_REGRESSION))
+		InvalidModel("The standard errors do not match the parameters.", NULL);
+	ValidateFinite(model->std_errors, model->n_std_errors, true, "standard errors");
 	if (model->n_sets != ExpectedSets(model))
 		InvalidModel("The number of parameter sets does not match the classes.", NULL);
 	width = 1 + model->n_design;
@@ -361,10 +369,14 @@ ModelSerialize(const Model *model)
 	for (int i = 0; i < model->n_classes; i++)
 		PutStr(&buf, model->classes[i]);
 	PutU8(&buf, model->fit_intercept ? 1 : 0);
+	PutF64(&buf, model->l1);
 	PutF64(&buf, model->l2);
 	PutU32(&buf, (uint32) model->n_sets);
 	for (int i = 0; i < model->n_sets * (1 + model->n_design); i++)
 		PutF64(&buf, model->coef[i]);
+	PutU32(&buf, (uint32) model->n_std_errors);
+	for (int i = 0; i < model->n_std_errors; i++)
+		PutF64(&buf, model->std_errors[i]);
 
 	data = buf.data + VARHDRSZ;
 	total = buf.len - VARHDRSZ;
@@ -421,6 +433,20 @@ GetF64(ModelReader *r)
 	double		v;
 
 	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+/* n doubles; the length is checked before allocating. */
+static double *
+GetF64Array(ModelReader *r, int n)
+{
+	double	   *v;
+
+	if ((size_t) (r->end - r->cur) / sizeof(double) < (size_t) n)
+		Damaged("The value is truncated.");
+	v = palloc(sizeof(double) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		v[i] = GetF64(r);
 	return v;
 }
 
@@ -524,16 +550,17 @@ ModelDeserialize(const struct varlena *value)
 	for (int i = 0; i < model->n_classes; i++)
 		model->classes[i] = GetStr(&r);
 	model->fit_intercept = GetUInt(&r, 1) != 0;
+	model->l1 = GetF64(&r);
 	model->l2 = GetF64(&r);
 	model->n_sets = GetCount(&r, MLSYS_MAX_CLASSES, "parameter sets");
 	if (model->n_design > MLSYS_MAX_FEATURES)
 		Damaged("The number of design columns is out of range.");
 	ncoef = model->n_sets * (1 + model->n_design);
-	if ((size_t) (r.end - r.cur) != sizeof(double) * ncoef)
-		Damaged("The parameters do not fill the rest of the value.");
-	model->coef = palloc(sizeof(double) * Max(ncoef, 1));
-	for (int i = 0; i < ncoef; i++)
-		model->coef[i] = GetF64(&r);
+	model->coef = GetF64Array(&r, ncoef);
+	model->n_std_errors = GetCount(&r, 1 + MLSYS_MAX_FEATURES, "standard errors");
+	model->std_errors = GetF64Array(&r, model->n_std_errors);
+	if (r.cur != r.end)
+		Damaged("The value has trailing bytes.");
 
 	ModelValidate(model);
 	return model;
@@ -548,7 +575,9 @@ ModelDeserialize(const struct varlena *value)
 void
 ModelAppendParamsJson(StringInfo buf, const Model *model)
 {
-	appendStringInfoString(buf, "\"l2\": ");
+	appendStringInfoString(buf, "\"l1\": ");
+	JsonAppendNumber(buf, model->l1);
+	appendStringInfoString(buf, ", \"l2\": ");
 	JsonAppendNumber(buf, model->l2);
 	appendStringInfo(buf, ", \"intercept\": %s", model->fit_intercept ? "true" : "false");
 }
@@ -645,12 +674,18 @@ ModelAppendJson(StringInfo buf, const Model *model)
 		AppendStringArray(buf, model->classes, model->n_classes);
 	}
 	appendStringInfo(buf, ", \"fit_intercept\": %s", model->fit_intercept ? "true" : "false");
+	AppendMember(buf, "l1", model->l1);
 	AppendMember(buf, "l2", model->l2);
 	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
 	{
 		AppendMember(buf, "intercept", model->coef[0]);
 		appendStringInfoString(buf, ", \"coefficients\": ");
 		AppendNumberArray(buf, model->coef + 1, model->n_design);
+		if (model->n_std_errors > 0)
+		{
+			appendStringInfoString(buf, ", \"std_errors\": ");
+			AppendNumberArray(buf, model->std_errors, model->n_std_errors);
+		}
 		return;
 	}
 	appendStringInfoString(buf, ", \"intercepts\": [");
@@ -680,9 +715,9 @@ StoredChecksum(const struct varlena *value)
 
 /* The text form of a stored value, without the closing brace. */
 static void
-ModelAppendText(StringInfo buf, const struct varlena *value)
+ModelAppendText(StringInfo buf, const Model *model, const struct varlena *value)
 {
-	ModelAppendJson(buf, ModelDeserialize(value));
+	ModelAppendJson(buf, model);
 	appendStringInfo(buf, ", \"checksum\": \"%08x\"", StoredChecksum(value));
 }
 
@@ -691,8 +726,10 @@ mlmodel_out(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
 
+	struct varlena *value = DatumGetModelRaw(PG_GETARG_DATUM(0));
+
 	initStringInfo(&buf);
-	ModelAppendText(&buf, DatumGetModelRaw(PG_GETARG_DATUM(0)));
+	ModelAppendText(&buf, ModelDeserialize(value), value);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -858,8 +895,8 @@ Datum
 mlmodel_in(PG_FUNCTION_ARGS)
 {
 	static const char *const keys[] = {
-		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l2",
-		"intercept", "intercepts", "coefficients", "checksum", NULL
+		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l1", "l2",
+		"intercept", "intercepts", "coefficients", "std_errors", "checksum", NULL
 	};
 	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
@@ -891,6 +928,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	model->n_classes = Max(JsonGetStringArray(&ctx, jb, "classes", &model->classes), 0);
 	if (!JsonGetBool(&ctx, jb, "fit_intercept", &model->fit_intercept))
 		JsonMissingKey(&ctx, "fit_intercept");
+	model->l1 = OptionalNumber(&ctx, jb, "l1", 0);
 	model->l2 = RequireNumber(&ctx, jb, "l2");
 
 	width = 1 + model->n_design;
@@ -900,6 +938,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		model->coef = palloc(sizeof(double) * width);
 		model->coef[0] = RequireNumber(&ctx, jb, "intercept");
 		ReadSet(&ctx, jb, "coefficients", model->coef + 1, model->n_design);
+		model->n_std_errors = Max(JsonGetNumberArray(&ctx, jb, "std_errors", &model->std_errors), 0);
 	}
 	else
 	{
@@ -971,15 +1010,37 @@ mlmodel_from_bytea(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(value);
 }
 
-/* ml_model_info(mlmodel) -> jsonb: the text form plus the stored size. */
+/*
+ * ml_model_info(mlmodel) -> jsonb: the text form plus the stored size and,
+ * for least squares, the t statistics and two-sided p-values of the
+ * parameters (df = training rows - parameters).
+ */
 Datum
 ml_model_info(PG_FUNCTION_ARGS)
 {
 	struct varlena *value = DatumGetModelRaw(PG_GETARG_DATUM(0));
+	Model	   *model = ModelDeserialize(value);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	ModelAppendText(&buf, value);
+	ModelAppendText(&buf, model, value);
+	if (model->n_std_errors > 0)
+	{
+		int			n = model->n_std_errors;
+		double		df = (double) model->n_rows - model->n_design - (model->fit_intercept ? 1 : 0);
+		double	   *t = palloc(sizeof(double) * n);
+		double	   *pv = palloc(sizeof(double) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			t[i] = model->coef[i] / model->std_errors[i];
+			pv[i] = StudentTwoSidedP(t[i], df);
+		}
+		appendStringInfoString(&buf, ", \"t_values\": ");
+		AppendNumberArray(&buf, t, n);
+		appendStringInfoString(&buf, ", \"p_values\": ");
+		AppendNumberArray(&buf, pv, n);
+	}
 	appendStringInfo(&buf, ", \"size_bytes\": %zu}", VARSIZE_ANY_EXHDR(value));
 	PG_RETURN_JSONB_P(JsonParse(buf.data));
 }

@@ -99,6 +99,7 @@ typedef struct Model
 	char	  **classes;
 
 	bool		fit_intercept;
+	double		l1;				/* lasso penalty (linear regression) */
 	double		l2;
 
 	/*
@@ -109,6 +110,13 @@ typedef struct Model
 	 */
 	int			n_sets;
 	double	   *coef;
+
+	/*
+	 * Ordinary least squares only: the standard error of each parameter
+	 * (n_std_errors = 1 + n_design), else n_std_errors = 0.
+	 */
+	int			n_std_errors;
+	double	   *std_errors;
 } Model;
 
 /* Names of the enums, as used in params and in the text form. */
@@ -121,6 +129,7 @@ extern void ModelValidate(const Model *model);
 extern struct varlena *ModelSerialize(const Model *model);
 extern Model *ModelDeserialize(const struct varlena *value);
 extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
+extern double StudentTwoSidedP(double t, double df);
 
 #define ModelIsClassifier(m) ((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION)
 

@@ -57,11 +57,23 @@
 /* Alias of the source in generated SQL; unlikely to be a column name. */
 #define SOURCE_ALIAS "_mlsys_src"
 
+/*
+ * ridge, lasso and elastic_net are linear regression with scikit-learn's
+ * parameters (alpha, l1_ratio), turned into l1 and l2 once the number of
+ * training rows is known (see train_linear.c for the objective).
+ */
 typedef enum Algorithm
 {
 	ALGORITHM_LINEAR,
+	ALGORITHM_RIDGE,
+	ALGORITHM_LASSO,
+	ALGORITHM_ELASTIC_NET,
 	ALGORITHM_LOGISTIC
 } Algorithm;
+
+static const char *const algorithm_names[] = {
+	"linear", "ridge", "lasso", "elastic_net", "logistic"
+};
 
 /* One training run: what was asked, and what has been learned so far. */
 typedef struct TrainJob
@@ -77,7 +89,10 @@ typedef struct TrainJob
 	Jsonb	   *params;
 	double		test_fraction;
 	int			seed;
+	double		l1;
 	double		l2;
+	double		alpha;			/* ridge, lasso, elastic_net */
+	double		l1_ratio;		/* elastic_net */
 	bool		fit_intercept;
 	int			max_iter;
 	double		tol;
@@ -311,17 +326,35 @@ CheckSettingColumns(TrainJob *job, const char *key)
 	}
 }
 
+/* A params number that must lie in [lo, hi]; dflt when absent. */
+static double
+NumberParam(TrainJob *job, const char *key, double dflt, double lo, double hi)
+{
+	double		v = dflt;
+
+	if (JsonGetNumber(&train_ctx, job->params, key, &v) && !(v >= lo && v <= hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 hi == DBL_MAX
+				 ? errmsg("\"%s\" must be a finite number >= %g, got %g", key, lo, v)
+				 : errmsg("\"%s\" must be between %g and %g, got %g", key, lo, hi, v)));
+	return v;
+}
+
 /* Read and check params: the keys allowed depend on the algorithm. */
 static void
 ParseParams(TrainJob *job)
 {
-	static const char *const linear_keys[] = {"l2", "intercept", "seed", "impute", "scale", NULL};
-	static const char *const logistic_keys[] = {"l2", "intercept", "seed", "impute", "scale",
-	"max_iter", "tol", NULL};
+	static const char *const keys[][10] = {
+		[ALGORITHM_LINEAR] = {"l1", "l2", "intercept", "seed", "impute", "scale", NULL},
+		[ALGORITHM_RIDGE] = {"alpha", "intercept", "seed", "impute", "scale", NULL},
+		[ALGORITHM_LASSO] = {"alpha", "intercept", "seed", "impute", "scale", NULL},
+		[ALGORITHM_ELASTIC_NET] = {"alpha", "l1_ratio", "intercept", "seed", "impute", "scale", NULL},
+		[ALGORITHM_LOGISTIC] = {"l2", "intercept", "seed", "impute", "scale", "max_iter", "tol", NULL},
+	};
 	double		num;
 
-	JsonCheckKeys(&train_ctx, job->params,
-				  job->algorithm == ALGORITHM_LINEAR ? linear_keys : logistic_keys);
+	JsonCheckKeys(&train_ctx, job->params, keys[job->algorithm]);
 	job->seed = 0;
 	if (JsonGetNumber(&train_ctx, job->params, "seed", &num))
 	{
@@ -331,12 +364,10 @@ ParseParams(TrainJob *job)
 					 errmsg("\"seed\" must be an integer, got %g", num)));
 		job->seed = (int) num;
 	}
-	job->l2 = 0;
-	if (JsonGetNumber(&train_ctx, job->params, "l2", &job->l2) &&
-		!(job->l2 >= 0 && isfinite(job->l2)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"l2\" must be a finite number >= 0, got %g", job->l2)));
+	job->l1 = NumberParam(job, "l1", 0, 0, DBL_MAX);
+	job->l2 = NumberParam(job, "l2", 0, 0, DBL_MAX);
+	job->alpha = NumberParam(job, "alpha", 1, 0, DBL_MAX);
+	job->l1_ratio = NumberParam(job, "l1_ratio", 0.5, 0, 1);
 	job->fit_intercept = true;
 	JsonGetBool(&train_ctx, job->params, "intercept", &job->fit_intercept);
 	job->max_iter = 100;
@@ -378,7 +409,7 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 				 errmsg("target column \"%s\" does not exist in the source", job->target),
 				 errhint("Column names are matched exactly, including case.")));
 	target_type = TupleDescAttr(desc, target_col)->atttypid;
-	if (job->algorithm == ALGORITHM_LINEAR && !ColumnTypeIsNumeric(target_type))
+	if (job->algorithm != ALGORITHM_LOGISTIC && !ColumnTypeIsNumeric(target_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("target column \"%s\" has type %s, but linear regression needs a number",
@@ -774,8 +805,29 @@ FitLinear(TrainJob *job)
 	Model	   *fitted;
 	bool		isnull;
 
+	/* scikit-learn's alpha scales a loss divided by the number of rows */
+	switch (job->algorithm)
+	{
+		case ALGORITHM_RIDGE:
+			job->l2 = job->alpha;
+			break;
+		case ALGORITHM_LASSO:
+			job->l1 = model->n_rows * job->alpha;
+			break;
+		case ALGORITHM_ELASTIC_NET:
+			job->l1 = model->n_rows * job->alpha * job->l1_ratio;
+			job->l2 = model->n_rows * job->alpha * (1 - job->l1_ratio);
+			break;
+		default:
+			break;
+	}
+	model->l1 = job->l1;
+	model->l2 = job->l2;
+
 	initStringInfo(&params);
-	appendStringInfoString(&params, "{\"l2\": ");
+	appendStringInfoString(&params, "{\"l1\": ");
+	JsonAppendNumber(&params, job->l1);
+	appendStringInfoString(&params, ", \"l2\": ");
 	JsonAppendNumber(&params, job->l2);
 	appendStringInfo(&params, ", \"intercept\": %s, \"features\": %s}",
 					 job->fit_intercept ? "true" : "false", DesignNamesJson(model));
@@ -787,6 +839,8 @@ FitLinear(TrainJob *job)
 		  2, types, args);
 	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(Value(0, 1, &isnull)));
 	memcpy(model->coef, fitted->coef, sizeof(double) * (1 + model->n_design));
+	model->n_std_errors = fitted->n_std_errors;
+	model->std_errors = fitted->std_errors;
 	job->iterations = 1;
 }
 
@@ -1049,6 +1103,17 @@ RecordedParams(TrainJob *job)
 		appendStringInfo(&buf, ", \"max_iter\": %d, \"tol\": ", job->max_iter);
 		JsonAppendNumber(&buf, job->tol);
 	}
+	if (job->algorithm == ALGORITHM_RIDGE || job->algorithm == ALGORITHM_LASSO ||
+		job->algorithm == ALGORITHM_ELASTIC_NET)
+	{
+		appendStringInfoString(&buf, ", \"alpha\": ");
+		JsonAppendNumber(&buf, job->alpha);
+	}
+	if (job->algorithm == ALGORITHM_ELASTIC_NET)
+	{
+		appendStringInfoString(&buf, ", \"l1_ratio\": ");
+		JsonAppendNumber(&buf, job->l1_ratio);
+	}
 	appendStringInfoString(&buf, ", \"impute\": {");
 	for (int i = 0; i < model->n_inputs; i++)
 	{
@@ -1108,15 +1173,14 @@ ml_train(PG_FUNCTION_ARGS)
 	job->test_fraction = PG_GETARG_FLOAT8(6);
 
 	RegistryCheckName(job->model_name);
-	if (strcmp(algorithm, "linear") == 0)
-		job->algorithm = ALGORITHM_LINEAR;
-	else if (strcmp(algorithm, "logistic") == 0)
-		job->algorithm = ALGORITHM_LOGISTIC;
-	else
+	for (job->algorithm = 0; job->algorithm < lengthof(algorithm_names); job->algorithm++)
+		if (strcmp(algorithm, algorithm_names[job->algorithm]) == 0)
+			break;
+	if (job->algorithm == lengthof(algorithm_names))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm),
-				 errhint("Available algorithms: linear, logistic.")));
+				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic.")));
 	ParseParams(job);
 	if (!(job->test_fraction >= 0 && job->test_fraction < 1))
 		ereport(ERROR,
@@ -1147,8 +1211,8 @@ ml_train(PG_FUNCTION_ARGS)
 	job->test_rows = psprintf("%s AND %s IS NOT NULL", split, job->target_sql);
 
 	/* statistics and preprocessing */
-	model->kind = job->algorithm == ALGORITHM_LINEAR
-		? MODEL_KIND_LINEAR_REGRESSION : MODEL_KIND_LOGISTIC_REGRESSION;
+	model->kind = job->algorithm == ALGORITHM_LOGISTIC
+		? MODEL_KIND_LOGISTIC_REGRESSION : MODEL_KIND_LINEAR_REGRESSION;
 	model->target = job->target;
 	model->fit_intercept = job->fit_intercept;
 	model->l2 = job->l2;
@@ -1165,14 +1229,14 @@ ml_train(PG_FUNCTION_ARGS)
 				 errhint("Use fewer categorical features or group their rare levels.")));
 	if (job->algorithm == ALGORITHM_LOGISTIC)
 		LearnClasses(job);
-	model->n_sets = job->algorithm == ALGORITHM_LINEAR ? 1 : LogisticSets(model->n_classes, job->l2);
+	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
 	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
 
 	/* fit and measure */
-	if (job->algorithm == ALGORITHM_LINEAR)
-		FitLinear(job);
-	else
+	if (job->algorithm == ALGORITHM_LOGISTIC)
 		FitLogistic(job);
+	else
+		FitLinear(job);
 	metrics = MemoryContextStrdup(caller, job->test_fraction > 0
 								  ? SummaryMetrics(EvaluateRows(model, job->from, job->test_rows,
 																job->target_sql, &v.n_test))

@@ -18,7 +18,17 @@
  * Fit: with intercept, (M_xx + l2 I) b = M_xy and intercept = mean_y -
  * mean_x . b: the intercept is not penalised (scikit-learn's Ridge
  * convention). Without intercept the raw cross-products
- * M + n mean mean' are used instead.
+ * M + n mean mean' are used instead. The objective is
+ *
+ *   1/2 ||y - b0 - X b||^2 + l1 ||b||_1 + l2/2 ||b||^2
+ *
+ * so scikit-learn's Ridge(alpha) is l2 = alpha, Lasso(alpha) is
+ * l1 = n alpha and ElasticNet(alpha, r) is l1 = n alpha r,
+ * l2 = n alpha (1 - r). With l1 > 0 it is minimised by coordinate descent
+ * on the same matrices (Friedman, Hastie & Tibshirani 2010, "covariance
+ * updates"), so lasso and elastic net need no second pass either.
+ * Ordinary least squares also gets the standard errors of its parameters,
+ * sigma^2 (X'X)^-1 with sigma^2 = SSE / (n - parameters).
  */
 #include "postgres.h"
 
@@ -26,6 +36,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,8 +52,13 @@
 /* A column whose R^2 on the others exceeds 1 - this is called collinear. */
 #define LINREG_RANK_TOL		1e-10
 
+/* Coordinate descent stops when no coefficient moves by more than this, relatively. */
+#define LASSO_TOL			1e-13
+#define LASSO_MAX_SWEEPS	100000
+
 typedef struct LinregParams
 {
+	double		l1;
 	double		l2;
 	bool		fit_intercept;
 	char	  **features;		/* [k] names, or NULL for x1..xk */
@@ -81,9 +97,10 @@ static const JsonContext linreg_ctx = {
 static void
 LinregParseParams(Jsonb *params, int k, LinregParams *opts)
 {
-	static const char *const keys[] = {"l2", "intercept", "features", "target", NULL};
+	static const char *const keys[] = {"l1", "l2", "intercept", "features", "target", NULL};
 	int			nnames;
 
+	opts->l1 = 0.0;
 	opts->l2 = 0.0;
 	opts->fit_intercept = true;
 	opts->features = NULL;
@@ -97,6 +114,11 @@ LinregParseParams(Jsonb *params, int k, LinregParams *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ridge penalty \"l2\" must be a finite number >= 0, got %g", opts->l2)));
+	if (JsonGetNumber(&linreg_ctx, params, "l1", &opts->l1) &&
+		!(opts->l1 >= 0 && isfinite(opts->l1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lasso penalty \"l1\" must be a finite number >= 0, got %g", opts->l1)));
 	JsonGetBool(&linreg_ctx, params, "intercept", &opts->fit_intercept);
 	JsonGetString(&linreg_ctx, params, "target", &opts->target);
 
@@ -466,6 +488,155 @@ linreg_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/* Element (i, j) of a symmetric matrix stored in its upper triangle. */
+#define SYM(a, k, i, j) ((a)[Min(i, j) + Max(i, j) * (k)])
+
+/*
+ * Minimise 1/2 b'Ab - b'c + l1 ||b||_1 by cyclic coordinate descent, keeping
+ * q = A b up to date so that each coordinate costs O(k). A (upper triangle)
+ * already holds any ridge penalty on its diagonal.
+ */
+static void
+LassoCoordinateDescent(int k, const double *a, const double *c, double l1, double *b)
+{
+	double	   *q = palloc0(sizeof(double) * k);
+	int			sweep;
+
+	memset(b, 0, sizeof(double) * k);
+	for (sweep = 0; sweep < LASSO_MAX_SWEEPS; sweep++)
+	{
+		double		max_change = 0;
+		double		max_coef = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < k; j++)
+		{
+			double		ajj = SYM(a, k, j, j);
+			double		r,
+						next,
+						delta;
+
+			if (ajj <= 0)
+				continue;		/* a constant column without ridge stays at 0 */
+			r = c[j] - (q[j] - ajj * b[j]);
+			next = (r > l1 ? r - l1 : r < -l1 ? r + l1 : 0) / ajj;
+			delta = next - b[j];
+			if (delta != 0)
+			{
+				for (int i = 0; i < k; i++)
+					q[i] += delta * SYM(a, k, i, j);
+				b[j] = next;
+			}
+			max_change = Max(max_change, fabs(delta));
+			max_coef = Max(max_coef, fabs(next));
+		}
+		if (max_change <= LASSO_TOL * max_coef)
+			break;
+	}
+	if (sweep == LASSO_MAX_SWEEPS)
+		ereport(WARNING,
+				(errmsg("coordinate descent did not converge in %d sweeps", LASSO_MAX_SWEEPS),
+				 errhint("Scale the features, or use a larger \"l2\".")));
+	pfree(q);
+}
+
+/* Regularised incomplete beta function I_x(a, b) by its continued fraction (Lentz). */
+static double
+BetaContinuedFraction(double a, double b, double x)
+{
+	const double tiny = 1e-300;
+	double		c = 1,
+				d = 1 - (a + b) * x / (a + 1),
+				h;
+
+	d = 1 / (fabs(d) < tiny ? tiny : d);
+	h = d;
+	for (int m = 1; m <= 1000; m++)
+	{
+		double		even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+		double		odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+		double		step;
+
+		d = 1 + even * d;
+		c = 1 + even / c;
+		d = 1 / (fabs(d) < tiny ? tiny : d);
+		c = fabs(c) < tiny ? tiny : c;
+		h *= d * c;
+		d = 1 + odd * d;
+		c = 1 + odd / c;
+		d = 1 / (fabs(d) < tiny ? tiny : d);
+		c = fabs(c) < tiny ? tiny : c;
+		step = d * c;
+		h *= step;
+		if (fabs(step - 1) < 1e-16)
+			break;
+	}
+	return h;
+}
+
+static double
+RegularizedBeta(double a, double b, double x)
+{
+	double		front;
+
+	if (x <= 0)
+		return 0;
+	if (x >= 1)
+		return 1;
+	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+	/* the continued fraction converges fast only on this side of the mean */
+	if (x < (a + 1) / (a + b + 2))
+		return front * BetaContinuedFraction(a, b, x) / a;
+	return 1 - front * BetaContinuedFraction(b, a, 1 - x) / b;
+}
+
+/* Two-sided p-value of a t statistic with df degrees of freedom. */
+double
+StudentTwoSidedP(double t, double df)
+{
+	if (isnan(t) || df <= 0)
+		return NAN;
+	return RegularizedBeta(df / 2, 0.5, df / (df + t * t));
+}
+
+/*
+ * Standard errors of OLS parameters [intercept, b]: a is the k x k normal
+ * matrix (upper), c the right-hand side, yy the target's sum of squares on
+ * the same basis.
+ */
+static double *
+StandardErrors(LinregState *s, const double *a, const double *c, double yy, const double *b)
+{
+	int			k = s->k;
+	bool		intercept = s->opts.fit_intercept;
+	double		df = (double) s->n - k - (intercept ? 1 : 0);
+	double	   *inv = palloc(sizeof(double) * k * k);
+	double	   *se = palloc0(sizeof(double) * (k + 1));
+	double		sse = yy;
+	double		sigma2;
+
+	memcpy(inv, a, sizeof(double) * k * k);
+	if (df <= 0 || !LinalgInvertSpd(k, inv))
+		return NULL;
+	for (int j = 0; j < k; j++)
+		sse -= b[j] * c[j];
+	sigma2 = Max(sse, 0) / df;
+	for (int j = 0; j < k; j++)
+		se[1 + j] = sqrt(sigma2 * inv[j + j * k]);
+	if (intercept)
+	{
+		/* Var(b0) = sigma^2 (1/n + mean' inv mean) */
+		double		quad = 0;
+
+		for (int i = 0; i < k; i++)
+			for (int j = 0; j < k; j++)
+				quad += s->mean[i] * SYM(inv, k, i, j) * s->mean[j];
+		se[0] = sqrt(sigma2 * (1.0 / s->n + quad));
+	}
+	pfree(inv);
+	return se;
+}
+
 /* Solve the normal equations of a state into a Model. */
 static Model *
 LinregFit(LinregState *s)
@@ -474,13 +645,15 @@ LinregFit(LinregState *s)
 				p = s->p;
 	double		n = (double) s->n;
 	bool		intercept = s->opts.fit_intercept;
+	double		l1 = s->opts.l1;
 	double		l2 = s->opts.l2;
 	double	   *a = palloc(mul_size(sizeof(double), mul_size(k, k)));
+	double	   *c = palloc(sizeof(double) * k);
 	double	   *b = palloc(sizeof(double) * k);
+	double		yy = s->gram[k + k * p] + (intercept ? 0 : n * s->mean[k] * s->mean[k]);
 	Model	   *model = palloc0(sizeof(Model));
-	int			dependent;
 
-	if (l2 == 0 && s->n < k + (intercept ? 1 : 0))
+	if (l1 == 0 && l2 == 0 && s->n < k + (intercept ? 1 : 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("not enough rows to fit %d coefficients: got " INT64_FORMAT,
@@ -493,7 +666,7 @@ LinregFit(LinregState *s)
 
 		for (int i = 0; i <= j; i++)
 			a[i + j * k] = s->gram[i + j * p] + (intercept ? 0 : n * s->mean[i] * s->mean[j]);
-		b[j] = s->gram[j + k * p] + (intercept ? 0 : n * s->mean[j] * s->mean[k]);
+		c[j] = s->gram[j + k * p] + (intercept ? 0 : n * s->mean[j] * s->mean[k]);
 		a[j + j * k] += l2;
 
 		/*
@@ -501,23 +674,37 @@ LinregFit(LinregState *s)
 		 * intercept. Its variance is exactly zero, up to the rounding of
 		 * its mean when the batch means were subtracted.
 		 */
-		if (l2 == 0 && (intercept ? var <= pow(64 * DBL_EPSILON * s->mean[j], 2)
-						: a[j + j * k] == 0))
+		if (l1 == 0 && l2 == 0 && (intercept ? var <= pow(64 * DBL_EPSILON * s->mean[j], 2)
+								   : a[j + j * k] == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature \"%s\" is constant", FeatureName(s, j)),
 					 errhint("Remove the feature, or set a ridge penalty such as '{\"l2\": 1}'.")));
 	}
 
-	dependent = LinalgSolveSpd(k, a, b, LINREG_RANK_TOL);
-	if (dependent >= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("features are collinear"),
-				 errdetail("Feature \"%s\" is (almost) a linear combination of the other features.",
-						   FeatureName(s, dependent)),
-				 l2 > 0 ? errhint("Remove one of the dependent features, or increase \"l2\".")
-				 : errhint("Remove one of the dependent features, or set a ridge penalty such as '{\"l2\": 1}'.")));
+	if (l1 > 0)
+		LassoCoordinateDescent(k, a, c, l1, b);
+	else
+	{
+		double	   *factor = palloc(sizeof(double) * k * k);
+		int			dependent;
+
+		memcpy(factor, a, sizeof(double) * k * k);
+		memcpy(b, c, sizeof(double) * k);
+		dependent = LinalgSolveSpd(k, factor, b, LINREG_RANK_TOL);
+		if (dependent >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("features are collinear"),
+					 errdetail("Feature \"%s\" is (almost) a linear combination of the other features.",
+							   FeatureName(s, dependent)),
+					 l2 > 0 ? errhint("Remove one of the dependent features, or increase \"l2\".")
+					 : errhint("Remove one of the dependent features, or set a ridge penalty such as '{\"l2\": 1}'.")));
+		if (l2 == 0)
+			model->std_errors = StandardErrors(s, a, c, yy, b);
+		model->n_std_errors = model->std_errors ? k + 1 : 0;
+		pfree(factor);
+	}
 
 	model->kind = MODEL_KIND_LINEAR_REGRESSION;
 	model->target = s->opts.target;
@@ -525,6 +712,7 @@ LinregFit(LinregState *s)
 	model->n_inputs = k;
 	model->inputs = palloc0(sizeof(ModelInput) * k);
 	model->fit_intercept = intercept;
+	model->l1 = l1;
 	model->l2 = l2;
 	model->n_sets = 1;
 	model->coef = palloc(sizeof(double) * (k + 1));
@@ -549,6 +737,7 @@ LinregFit(LinregState *s)
 	ModelDeriveDesign(model);
 	pfree(a);
 	pfree(b);
+	pfree(c);
 	return model;
 }
 
