@@ -292,6 +292,16 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 			  " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, $10, $11, $12, $13)",
 			  13, types, values, nulls, SPI_OK_INSERT);
 
+	if (v->trials != NULL)
+	{
+		Datum		targs[3] = {Int64GetDatum(model_id), Int32GetDatum(version),
+		JsonbPGetDatum(v->trials)};
+
+		ExecWrite("INSERT INTO ml.training_trials (model_id, version, trial, params, metrics, seconds)"
+				  " SELECT $1, $2, (t->>'trial')::int, t->'params', t->'metrics', (t->>'seconds')::float8"
+				  " FROM jsonb_array_elements($3) AS t",
+				  3, (Oid[]) {INT8OID, INT4OID, JSONBOID}, targs, NULL, SPI_OK_INSERT);
+	}
 	*deployed = current == 0;
 	if (*deployed)
 		Deploy(model_id, version, 0, scope.caller, "first version");

@@ -31,6 +31,7 @@ typedef struct RegistryVersion
 	int64		n_test;
 	Jsonb	   *metrics;
 	Jsonb	   *info;			/* timings and iterations, or NULL */
+	Jsonb	   *trials;			/* hyper-parameter search trials (array), or NULL */
 } RegistryVersion;
 
 extern void RegistryCheckName(const char *name);

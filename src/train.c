@@ -52,58 +52,20 @@
 #include "model.h"
 #include "preprocess.h"
 #include "registry.h"
+#include "train.h"
 #include "train_logistic.h"
 
 /* Alias of the source in generated SQL; unlikely to be a column name. */
 #define SOURCE_ALIAS "_mlsys_src"
 
-/*
- * ridge, lasso and elastic_net are linear regression with scikit-learn's
- * parameters (alpha, l1_ratio), turned into l1 and l2 once the number of
- * training rows is known (see train_linear.c for the objective).
- */
-typedef enum Algorithm
-{
-	ALGORITHM_LINEAR,
-	ALGORITHM_RIDGE,
-	ALGORITHM_LASSO,
-	ALGORITHM_ELASTIC_NET,
-	ALGORITHM_LOGISTIC
-} Algorithm;
-
 static const char *const algorithm_names[] = {
 	"linear", "ridge", "lasso", "elastic_net", "logistic"
 };
 
-/* One training run: what was asked, and what has been learned so far. */
-typedef struct TrainJob
-{
-	char	   *model_name;
-	Algorithm	algorithm;
-	char	   *source;
-	char	   *from;			/* FROM clause item of the source */
-	char	   *train_rows;		/* WHERE clause of the training rows */
-	char	   *test_rows;		/* WHERE clause of the holdout rows */
-	char	   *target;
-	char	   *target_sql;		/* qualified, quoted target column */
-	Jsonb	   *params;
-	double		test_fraction;
-	int			seed;
-	double		l1;
-	double		l2;
-	double		alpha;			/* ridge, lasso, elastic_net */
-	double		l1_ratio;		/* elastic_net */
-	bool		fit_intercept;
-	int			max_iter;
-	double		tol;
-	Model	   *model;			/* inputs and classes; parameters once fitted */
-	int			iterations;
-} TrainJob;
-
 PG_FUNCTION_INFO_V1(ml_train);
 PG_FUNCTION_INFO_V1(ml_evaluate);
 
-static const JsonContext train_ctx = {
+const JsonContext train_ctx = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "ml_train parameters"
 };
 
@@ -326,31 +288,17 @@ CheckSettingColumns(TrainJob *job, const char *key)
 	}
 }
 
-/* A params number that must lie in [lo, hi]; dflt when absent. */
-static double
-NumberParam(TrainJob *job, const char *key, double dflt, double lo, double hi)
-{
-	double		v = dflt;
-
-	if (JsonGetNumber(&train_ctx, job->params, key, &v) && !(v >= lo && v <= hi))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 hi == DBL_MAX
-				 ? errmsg("\"%s\" must be a finite number >= %g, got %g", key, lo, v)
-				 : errmsg("\"%s\" must be between %g and %g, got %g", key, lo, hi, v)));
-	return v;
-}
-
 /* Read and check params: the keys allowed depend on the algorithm. */
 static void
 ParseParams(TrainJob *job)
 {
-	static const char *const keys[][10] = {
-		[ALGORITHM_LINEAR] = {"l1", "l2", "intercept", "seed", "impute", "scale", NULL},
-		[ALGORITHM_RIDGE] = {"alpha", "intercept", "seed", "impute", "scale", NULL},
-		[ALGORITHM_LASSO] = {"alpha", "intercept", "seed", "impute", "scale", NULL},
-		[ALGORITHM_ELASTIC_NET] = {"alpha", "l1_ratio", "intercept", "seed", "impute", "scale", NULL},
-		[ALGORITHM_LOGISTIC] = {"l2", "intercept", "seed", "impute", "scale", "max_iter", "tol", NULL},
+#define COMMON_KEYS "intercept", "seed", "impute", "scale", "time_column", "search", "n_iter", "cv", "metric"
+	static const char *const keys[][16] = {
+		[ALGORITHM_LINEAR] = {"l1", "l2", COMMON_KEYS, NULL},
+		[ALGORITHM_RIDGE] = {"alpha", COMMON_KEYS, NULL},
+		[ALGORITHM_LASSO] = {"alpha", COMMON_KEYS, NULL},
+		[ALGORITHM_ELASTIC_NET] = {"alpha", "l1_ratio", COMMON_KEYS, NULL},
+		[ALGORITHM_LOGISTIC] = {"l2", "max_iter", "tol", COMMON_KEYS, NULL},
 	};
 	double		num;
 
@@ -364,10 +312,8 @@ ParseParams(TrainJob *job)
 					 errmsg("\"seed\" must be an integer, got %g", num)));
 		job->seed = (int) num;
 	}
-	job->l1 = NumberParam(job, "l1", 0, 0, DBL_MAX);
-	job->l2 = NumberParam(job, "l2", 0, 0, DBL_MAX);
-	job->alpha = NumberParam(job, "alpha", 1, 0, DBL_MAX);
-	job->l1_ratio = NumberParam(job, "l1_ratio", 0.5, 0, 1);
+	JsonGetString(&train_ctx, job->params, "time_column", &job->time_column);
+	TuneParseSearch(job);
 	job->fit_intercept = true;
 	JsonGetBool(&train_ctx, job->params, "intercept", &job->fit_intercept);
 	job->max_iter = 100;
@@ -527,9 +473,10 @@ Float8Value(int row, int col, double if_null)
 }
 
 /* Show the training step in pg_stat_activity, and as NOTICE every 10 s. */
-static void
-Progress(TrainJob *job, instr_time *last_notice, const char *fmt,...)
+void
+TrainProgress(TrainJob *job, const char *fmt,...)
 {
+	static instr_time last_notice;
 	char		msg[256];
 	va_list		args;
 	instr_time	now;
@@ -539,11 +486,13 @@ Progress(TrainJob *job, instr_time *last_notice, const char *fmt,...)
 	va_end(args);
 	pgstat_report_activity(STATE_RUNNING, psprintf("ml_train('%s'): %s", job->model_name, msg));
 	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, *last_notice);
+	if (INSTR_TIME_IS_ZERO(last_notice))
+		last_notice = now;
+	INSTR_TIME_SUBTRACT(now, last_notice);
 	if (INSTR_TIME_GET_DOUBLE(now) >= 10.0)
 	{
 		ereport(NOTICE, (errmsg("ml_train \"%s\": %s", job->model_name, msg)));
-		INSTR_TIME_SET_CURRENT(*last_notice);
+		INSTR_TIME_SET_CURRENT(last_notice);
 	}
 	CHECK_FOR_INTERRUPTS();
 }
@@ -561,7 +510,7 @@ LearnLevels(TrainJob *job, ModelInput *in, const char *constant_level)
 	char	   *col = Column(in->name);
 	uint64		n = RunQuery(psprintf("SELECT %s::pg_catalog.text, pg_catalog.count(*) FROM %s"
 								   " WHERE %s AND %s IS NOT NULL GROUP BY 1",
-								   col, job->from, job->train_rows, col), 0, NULL, NULL);
+								   col, job->from, job->fit_rows, col), 0, NULL, NULL);
 	char	  **pairs;
 	int64		total = 0;
 
@@ -656,7 +605,7 @@ LearnNumericInputs(TrainJob *job)
 						 ? psprintf("pg_catalog.mode() WITHIN GROUP (ORDER BY %s)", x)
 						 : "NULL::pg_catalog.float8");
 	}
-	appendStringInfo(&sql, " FROM %s WHERE %s", job->from, job->train_rows);
+	appendStringInfo(&sql, " FROM %s WHERE %s", job->from, job->fit_rows);
 	RunQuery(sql.data, 0, NULL, NULL);
 
 	model->n_rows = (int64) Float8Value(0, 1, 0);
@@ -729,7 +678,7 @@ LearnClasses(TrainJob *job)
 {
 	Model	   *model = job->model;
 	uint64		n = RunQuery(psprintf("SELECT %s::pg_catalog.text FROM %s WHERE %s GROUP BY %s ORDER BY %s",
-								   job->target_sql, job->from, job->train_rows,
+								   job->target_sql, job->from, job->fit_rows,
 								   job->target_sql, job->target_sql), 0, NULL, NULL);
 
 	if (n < 2)
@@ -835,7 +784,7 @@ FitLinear(TrainJob *job)
 	args[1] = JsonbPGetDatum(JsonParse(params.data));
 	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, " SOURCE_ALIAS "), $2) FROM %s WHERE %s",
 				   MlsysQualify("ml_linreg_fit"), job->target_sql, MlsysQualify("ml_transform"),
-				   job->from, job->train_rows),
+				   job->from, job->fit_rows),
 		  2, types, args);
 	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(Value(0, 1, &isnull)));
 	memcpy(model->coef, fitted->coef, sizeof(double) * (1 + model->n_design));
@@ -921,7 +870,6 @@ FitLogistic(TrainJob *job)
 	char	   *sql;
 	LogregPass pass,
 				next;
-	instr_time	last_notice;
 	bool		converged = false;
 	int			passes = 0;
 
@@ -942,9 +890,8 @@ FitLogistic(TrainJob *job)
 	sql = psprintf("SELECT %s(pg_catalog.array_position($2, %s::pg_catalog.text) - 1,"
 				   " %s($1, " SOURCE_ALIAS "), $3, $4) FROM %s WHERE %s",
 				   MlsysQualify("ml_logreg_pass"), job->target_sql, MlsysQualify("ml_transform"),
-				   job->from, job->train_rows);
+				   job->from, job->fit_rows);
 
-	INSTR_TIME_SET_CURRENT(last_notice);
 	LogisticPass(job, sql, args, theta, dim, &pass);
 	passes++;
 	for (job->iterations = 1; job->iterations <= job->max_iter; job->iterations++)
@@ -986,8 +933,8 @@ FitLogistic(TrainJob *job)
 				trial[i] = theta[i] + step * dir[i];
 			LogisticPass(job, sql, args, trial, dim, &next);
 			passes++;
-			Progress(job, &last_notice, "logistic iteration %d, pass %d, loss %g",
-					 job->iterations, passes, next.loss / Max(next.n, 1));
+			TrainProgress(job, "logistic iteration %d, pass %d, loss %g",
+						  job->iterations, passes, next.loss / Max(next.n, 1));
 			if (next.loss <= pass.loss + 1e-4 * step * slope || step < 1e-10)
 				break;
 			FreePass(&next);
@@ -1114,6 +1061,16 @@ RecordedParams(TrainJob *job)
 		appendStringInfoString(&buf, ", \"l1_ratio\": ");
 		JsonAppendNumber(&buf, job->l1_ratio);
 	}
+	if (job->cv > 0)
+		appendStringInfo(&buf, ", \"cv\": %d", job->cv);
+	if (job->n_search > 0)
+		appendStringInfo(&buf, ", \"search\": \"%s\", \"metric\": \"%s\"",
+						 job->random_search ? "random" : "grid", job->metric);
+	if (job->time_column)
+	{
+		appendStringInfoString(&buf, ", \"time_column\": ");
+		escape_json(&buf, job->time_column);
+	}
 	appendStringInfoString(&buf, ", \"impute\": {");
 	for (int i = 0; i < model->n_inputs; i++)
 	{
@@ -1135,6 +1092,142 @@ RecordedParams(TrainJob *job)
 }
 
 /*
+ * Learn the preprocessing and fit the model on the rows of the source that
+ * match rows: the whole of a training run but the metrics. Run again for
+ * each cross-validation fold and each search trial.
+ */
+void
+TrainFit(TrainJob *job, const char *rows)
+{
+	Model	   *model = job->model;
+
+	job->fit_rows = pstrdup(rows);
+	model->fit_intercept = job->fit_intercept;
+	model->l1 = job->l1;
+	model->l2 = job->l2;
+	LearnNumericInputs(job);
+	for (int i = 0; i < model->n_inputs; i++)
+		if (model->inputs[i].type == INPUT_CATEGORICAL)
+			LearnLevels(job, &model->inputs[i], job->constant_levels[i]);
+	ModelDeriveDesign(model);
+	if (model->n_design > MLSYS_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the features expand to %d design columns, more than %d",
+						model->n_design, MLSYS_MAX_FEATURES),
+				 errhint("Use fewer categorical features or group their rare levels.")));
+	if (job->algorithm == ALGORITHM_LOGISTIC)
+		LearnClasses(job);
+	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
+	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
+	model->n_std_errors = 0;
+
+	if (job->algorithm == ALGORITHM_LOGISTIC)
+		FitLogistic(job);
+	else
+		FitLinear(job);
+}
+
+/* Metrics of the fitted model on the rows matching rows (see EvaluateRows). */
+Jsonb *
+TrainEvaluate(TrainJob *job, const char *rows, int64 *n)
+{
+	return EvaluateRows(job->model, job->from, rows, job->target_sql, n);
+}
+
+/*
+ * The train/holdout split. By default a row is held out when its seeded
+ * hash falls below test_fraction * 2^31; with "time_column", the latest
+ * test_fraction of the rows are held out (times at or after the cut-off),
+ * so a model is trained on the past and measured on the future.
+ */
+static void
+SplitRows(TrainJob *job, TupleDesc desc)
+{
+	char	   *known = psprintf("%s IS NOT NULL", job->target_sql);
+	char	   *hashed = job->target_sql;
+	int64		cut = (int64) floor(job->test_fraction * 2147483648.0);
+
+	for (int i = 0; i < job->model->n_inputs; i++)
+		hashed = psprintf("%s, %s", hashed, Column(job->model->inputs[i].name));
+	job->row_hash = psprintf("(pg_catalog.hash_record_extended(ROW(%s), %d) & 2147483647)",
+							 hashed, job->seed);
+
+	if (job->time_column == NULL)
+	{
+		job->train_rows = psprintf("%s >= " INT64_FORMAT " AND %s", job->row_hash, cut, known);
+		job->test_rows = psprintf("%s < " INT64_FORMAT " AND %s", job->row_hash, cut, known);
+	}
+	else
+	{
+		int			col = FindColumn(desc, job->time_column);
+		char	   *time_sql;
+		char	   *cutoff;
+		bool		isnull;
+
+		if (col < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("time column \"%s\" does not exist in the source", job->time_column)));
+		if (job->cv > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"cv\" cannot be combined with \"time_column\""),
+					 errhint("Cross-validation folds are random; a time split holds out the latest rows.")));
+		time_sql = Column(job->time_column);
+		RunQuery(psprintf("SELECT pg_catalog.percentile_disc(%.17g) WITHIN GROUP (ORDER BY %s)::pg_catalog.text"
+						  " FROM %s WHERE %s AND %s IS NOT NULL",
+						  1 - job->test_fraction, time_sql, job->from, known, time_sql),
+				 0, NULL, NULL);
+		cutoff = TextDatumGetCString(Value(0, 1, &isnull));
+		if (isnull || job->test_fraction == 0)
+		{
+			/* no rows with a time, or nothing to hold out */
+			job->train_rows = known;
+			job->test_rows = "false";
+			return;
+		}
+		cutoff = psprintf("%s::%s", quote_literal_cstr(cutoff),
+						  format_type_be(TupleDescAttr(desc, col)->atttypid));
+		job->train_rows = psprintf("%s < %s AND %s", time_sql, cutoff, known);
+		job->test_rows = psprintf("%s >= %s AND %s", time_sql, cutoff, known);
+	}
+}
+
+/* Add "cv_<metric>" members of cross-validation to the holdout metrics. */
+static Jsonb *
+MergeMetrics(Jsonb *holdout, Jsonb *cv)
+{
+	StringInfoData buf;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	bool		first = true;
+
+	if (cv == NULL)
+		return holdout;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	it = JsonbIteratorInit(&cv->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE && v.type == jbvNumeric)
+		{
+			appendStringInfo(&buf, "%s\"cv_%s\": %s", first ? "" : ", ", key,
+							 DatumGetCString(DirectFunctionCall1(numeric_out,
+																 NumericGetDatum(v.val.numeric))));
+			first = false;
+		}
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(holdout),
+											  JsonbPGetDatum(JsonParse(buf.data))));
+}
+
+/*
  * ml_train(model_name, algorithm, source, target, features, params,
  *          test_fraction) -> TABLE(model_name, version, metrics)
  */
@@ -1142,15 +1235,13 @@ Datum
 ml_train(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext caller = CurrentMemoryContext;
 	TrainJob   *job = palloc0(sizeof(TrainJob));
 	Model	   *model = palloc0(sizeof(Model));
 	RegistryVersion v = {0};
-	char	   *algorithm,
-			   *split,
-			   *metrics,
-			   *hashed;
-	char	  **constant_levels;
+	StringInfoData trials;
+	char	   *algorithm;
+	Jsonb	   *metrics,
+			   *cv_metrics;
 	instr_time	start,
 				elapsed;
 	bool		deployed;
@@ -1190,59 +1281,35 @@ ml_train(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	job->from = SourceFromClause(job->source);
+	model->kind = job->algorithm == ALGORITHM_LOGISTIC
+		? MODEL_KIND_LOGISTIC_REGRESSION : MODEL_KIND_LINEAR_REGRESSION;
+	model->target = job->target;
 
 	SPI_connect();
 	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", job->from), true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training source must be a table, a view or a query returning rows")));
-	constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
+	job->constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
 	ResolveColumns(job, SPI_tuptable->tupdesc, PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4),
-				   constant_levels);
+				   job->constant_levels);
 	job->target_sql = Column(job->target);
+	SplitRows(job, CreateTupleDescCopy(SPI_tuptable->tupdesc));
 
-	/* holdout rows: a seeded hash of target and features below test_fraction * 2^31 */
-	hashed = job->target_sql;
-	for (int i = 0; i < model->n_inputs; i++)
-		hashed = psprintf("%s, %s", hashed, Column(model->inputs[i].name));
-	split = psprintf("(pg_catalog.hash_record_extended(ROW(%s), %d) & 2147483647) < " INT64_FORMAT,
-					 hashed, job->seed, (int64) floor(job->test_fraction * 2147483648.0));
-	job->train_rows = psprintf("NOT %s AND %s IS NOT NULL", split, job->target_sql);
-	job->test_rows = psprintf("%s AND %s IS NOT NULL", split, job->target_sql);
+	/* search and cross-validate on the training rows, then fit them all */
+	initStringInfo(&trials);
+	cv_metrics = TuneRun(job, &trials);
+	TrainFit(job, job->train_rows);
+	metrics = job->test_fraction > 0 ? TrainEvaluate(job, job->test_rows, &v.n_test)
+		: JsonParse("{}");
+	metrics = MergeMetrics(JsonParse(SummaryMetrics(metrics)), cv_metrics);
 
-	/* statistics and preprocessing */
-	model->kind = job->algorithm == ALGORITHM_LOGISTIC
-		? MODEL_KIND_LOGISTIC_REGRESSION : MODEL_KIND_LINEAR_REGRESSION;
-	model->target = job->target;
-	model->fit_intercept = job->fit_intercept;
-	model->l2 = job->l2;
-	LearnNumericInputs(job);
-	for (int i = 0; i < model->n_inputs; i++)
-		if (model->inputs[i].type == INPUT_CATEGORICAL)
-			LearnLevels(job, &model->inputs[i], constant_levels[i]);
-	ModelDeriveDesign(model);
-	if (model->n_design > MLSYS_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the features expand to %d design columns, more than %d",
-						model->n_design, MLSYS_MAX_FEATURES),
-				 errhint("Use fewer categorical features or group their rare levels.")));
-	if (job->algorithm == ALGORITHM_LOGISTIC)
-		LearnClasses(job);
-	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
-	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
-
-	/* fit and measure */
-	if (job->algorithm == ALGORITHM_LOGISTIC)
-		FitLogistic(job);
-	else
-		FitLinear(job);
-	metrics = MemoryContextStrdup(caller, job->test_fraction > 0
-								  ? SummaryMetrics(EvaluateRows(model, job->from, job->test_rows,
-																job->target_sql, &v.n_test))
-								  : "{}");
+	v.metrics = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(metrics), false, -1);
 	v.model = (struct varlena *) SPI_datumTransfer(ModelDatum(model), false, -1);
 	v.params = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(RecordedParams(job))), false, -1);
+	v.trials = trials.len > 0
+		? (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(psprintf("[%s]", trials.data))), false, -1)
+		: NULL;
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
 	v.info = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(
@@ -1255,7 +1322,6 @@ ml_train(PG_FUNCTION_ARGS)
 	v.model_name = job->model_name;
 	v.algorithm = algorithm;
 	v.source = job->source;
-	v.metrics = JsonParse(metrics);
 	version = RegistryAddVersion(&v, &deployed);
 	if (deployed)
 		ereport(NOTICE,

@@ -55,6 +55,19 @@ CREATE TABLE ml.deployments (
 ALTER SEQUENCE ml.deployments_deployment_id_seq OWNED BY ml.deployments.deployment_id;
 COMMENT ON TABLE ml.deployments IS 'append-only history of every change of a deployed version';
 
+CREATE TABLE ml.training_trials (
+	model_id bigint NOT NULL,
+	version int NOT NULL,
+	trial int NOT NULL,
+	params jsonb NOT NULL,
+	metrics jsonb NOT NULL,
+	seconds float8 NOT NULL,
+	PRIMARY KEY (model_id, version, trial),
+	FOREIGN KEY (model_id, version) REFERENCES ml.model_versions ON DELETE CASCADE
+);
+COMMENT ON TABLE ml.training_trials IS
+	'every trial of a hyper-parameter search: its parameters and cross-validated metrics';
+
 CREATE FUNCTION ml.forbid_version_update() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
@@ -87,11 +100,12 @@ SELECT pg_catalog.pg_extension_config_dump('ml.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.training_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
 
 -- Everyone may read the registry (ml_predict does); writes go through the
 -- registry functions below.
-GRANT SELECT ON ml.models, ml.model_versions, ml.deployments TO PUBLIC;
+GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials TO PUBLIC;
 
 CREATE VIEW ml.deployed_models AS
 SELECT m.name, m.deployed_version AS version, v.algorithm, v.features, v.target,
