@@ -540,7 +540,7 @@ LassoCoordinateDescent(int k, const double *a, const double *c, double l1, doubl
 	pfree(q);
 }
 
-/* Regularised incomplete beta function I_x(a, b) by its continued fraction (Lentz). */
+/* The continued fraction of the regularised incomplete beta function I_x(a, b) (Lentz). */
 static double
 BetaContinuedFraction(double a, double b, double x)
 {
@@ -574,29 +574,47 @@ BetaContinuedFraction(double a, double b, double x)
 	return h;
 }
 
+/*
+ * log(Gamma(a + 1/2) / Gamma(a)). For large a the difference of lgamma()s
+ * would lose about eps * a log a, so use its asymptotic series there.
+ */
 static double
-RegularizedBeta(double a, double b, double x)
+LogGammaRatioHalf(double a)
 {
-	double		front;
-
-	if (x <= 0)
-		return 0;
-	if (x >= 1)
-		return 1;
-	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
-	/* the continued fraction converges fast only on this side of the mean */
-	if (x < (a + 1) / (a + b + 2))
-		return front * BetaContinuedFraction(a, b, x) / a;
-	return 1 - front * BetaContinuedFraction(b, a, 1 - x) / b;
+	if (a < 100)
+		return lgamma(a + 0.5) - lgamma(a);
+	return 0.5 * log(a) - 1 / (8 * a) + 1 / (192 * a * a * a);
 }
 
-/* Two-sided p-value of a t statistic with df degrees of freedom. */
+/*
+ * Two-sided p-value of a t statistic with df degrees of freedom:
+ * I_x(df/2, 1/2) with x = df / (df + t^2). Both x and 1 - x are formed
+ * directly from t, so neither cancels when t is small or df large.
+ */
 double
 StudentTwoSidedP(double t, double df)
 {
+	double		a = df / 2,
+				b = 0.5,
+				t2 = t * t,
+				x,
+				y,
+				front;
+
 	if (isnan(t) || df <= 0)
 		return NAN;
-	return RegularizedBeta(df / 2, 0.5, df / (df + t * t));
+	if (t2 == 0)
+		return 1;
+	if (isinf(t2))
+		return 0;
+	x = df / (df + t2);
+	y = t2 / (df + t2);
+	front = exp(LogGammaRatioHalf(a) - 0.5 * log(M_PI)
+				- a * log1p(t2 / df) + b * (log(t2) - log(df + t2)));
+	/* the continued fraction converges fast only on this side of the mean */
+	if (x < (a + 1) / (a + b + 2))
+		return front * BetaContinuedFraction(a, b, x) / a;
+	return 1 - front * BetaContinuedFraction(b, a, y) / b;
 }
 
 /*
