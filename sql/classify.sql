@@ -128,7 +128,8 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF)
-  SELECT ml_logreg_pass(i % 3, ARRAY[petal, sepal], ARRAY[0, 0, 0, 0, 0, 0]::float8[], 3)
+  SELECT ml_logreg_pass(species, ARRAY[petal, sepal], ARRAY[0, 0, 0, 0, 0, 0]::float8[],
+                        ARRAY['setosa', 'versicolor', 'virginica'])
     FROM flowers;
 RESET ALL;
 

@@ -56,7 +56,8 @@ CREATE TABLE null_targets AS SELECT NULL::float8 AS y, sin(i) AS x FROM generate
 ANALYZE null_targets;
 SET max_parallel_workers_per_gather = 2;
 SELECT ml_linreg_fit(y, ARRAY[x]) IS NULL AS no_model FROM null_targets;
-SELECT ml_logreg_pass(NULL::int, ARRAY[x], ARRAY[0, 0]::float8[], 2) IS NULL AS no_pass FROM null_targets;
+SELECT ml_logreg_pass(NULL::text, ARRAY[x], ARRAY[0, 0]::float8[], ARRAY['a', 'b']) IS NULL AS no_pass
+  FROM null_targets;
 DROP TABLE null_targets;
 
 RESET ALL;

@@ -743,6 +743,28 @@ DesignNamesJson(const Model *model)
 	return buf.data;
 }
 
+/*
+ * What ml_transform reads the inputs from: a float8[] of the columns when
+ * every input is numeric (cheaper than forming and deforming each row),
+ * else the whole row. Both take the same preprocessing path.
+ */
+static char *
+DesignSource(TrainJob *job)
+{
+	StringInfoData buf;
+
+	for (int i = 0; i < job->model->n_inputs; i++)
+		if (job->model->inputs[i].type != INPUT_NUMERIC)
+			return SOURCE_ALIAS;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "ARRAY[");
+	for (int i = 0; i < job->model->n_inputs; i++)
+		appendStringInfo(&buf, "%s%s::pg_catalog.float8", i > 0 ? ", " : "",
+						 Column(job->model->inputs[i].name));
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
 /* Linear regression: one pass of ml_linreg_fit over the design rows. */
 static void
 FitLinear(TrainJob *job)
@@ -782,9 +804,9 @@ FitLinear(TrainJob *job)
 					 job->fit_intercept ? "true" : "false", DesignNamesJson(model));
 	args[0] = ModelDatum(model);
 	args[1] = JsonbPGetDatum(JsonParse(params.data));
-	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, " SOURCE_ALIAS "), $2) FROM %s WHERE %s",
+	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, %s), $2) FROM %s WHERE %s",
 				   MlsysQualify("ml_linreg_fit"), job->target_sql, MlsysQualify("ml_transform"),
-				   job->from, job->fit_rows),
+				   DesignSource(job), job->from, job->fit_rows),
 		  2, types, args);
 	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(Value(0, 1, &isnull)));
 	memcpy(model->coef, fitted->coef, sizeof(double) * (1 + model->n_design));
@@ -798,7 +820,7 @@ static void
 LogisticPass(TrainJob *job, const char *sql, Datum *args, const double *theta, int dim,
 			 LogregPass *pass)
 {
-	Oid			types[4] = {MlsysModelTypeOid(), TEXTARRAYOID, FLOAT8ARRAYOID, INT4OID};
+	Oid			types[3] = {MlsysModelTypeOid(), TEXTARRAYOID, FLOAT8ARRAYOID};
 	int			width = 1 + job->model->n_design;
 	Datum	   *elems = palloc(sizeof(Datum) * dim);
 	bool		isnull;
@@ -807,7 +829,7 @@ LogisticPass(TrainJob *job, const char *sql, Datum *args, const double *theta, i
 		elems[i] = Float8GetDatum(theta[i]);
 	args[2] = PointerGetDatum(construct_array(elems, dim, FLOAT8OID, sizeof(double),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	RunQuery(sql, 4, types, args);
+	RunQuery(sql, 3, types, args);
 	LogregPassFromArray(DatumGetArrayTypeP(Value(0, 1, &isnull)), dim, pass);
 
 	for (int i = 0; i < dim; i++)
@@ -865,7 +887,7 @@ FitLogistic(TrainJob *job)
 			   *trial,
 			   *dir,
 			   *factor;
-	Datum		args[4];
+	Datum		args[3];
 	Datum	   *classes;
 	char	   *sql;
 	LogregPass pass,
@@ -886,11 +908,9 @@ FitLogistic(TrainJob *job)
 	args[0] = ModelDatum(model);
 	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
 											  TYPALIGN_INT));
-	args[3] = Int32GetDatum(model->n_classes);
-	sql = psprintf("SELECT %s(pg_catalog.array_position($2, %s::pg_catalog.text) - 1,"
-				   " %s($1, " SOURCE_ALIAS "), $3, $4) FROM %s WHERE %s",
+	sql = psprintf("SELECT %s(%s::pg_catalog.text, %s($1, %s), $3, $2) FROM %s WHERE %s",
 				   MlsysQualify("ml_logreg_pass"), job->target_sql, MlsysQualify("ml_transform"),
-				   job->from, job->fit_rows);
+				   DesignSource(job), job->from, job->fit_rows);
 
 	LogisticPass(job, sql, args, theta, dim, &pass);
 	passes++;
@@ -1153,7 +1173,13 @@ SplitRows(TrainJob *job, TupleDesc desc)
 	job->row_hash = psprintf("(pg_catalog.hash_record_extended(ROW(%s), %d) & 2147483647)",
 							 hashed, job->seed);
 
-	if (job->time_column == NULL)
+	if (job->test_fraction == 0)
+	{
+		/* nothing held out: no per-row hash to compute */
+		job->train_rows = known;
+		job->test_rows = "false";
+	}
+	else if (job->time_column == NULL)
 	{
 		job->train_rows = psprintf("%s >= " INT64_FORMAT " AND %s", job->row_hash, cut, known);
 		job->test_rows = psprintf("%s < " INT64_FORMAT " AND %s", job->row_hash, cut, known);
@@ -1180,9 +1206,9 @@ SplitRows(TrainJob *job, TupleDesc desc)
 						  1 - job->test_fraction, time_sql, job->from, known, time_sql),
 				 0, NULL, NULL);
 		cutoff = TextDatumGetCString(Value(0, 1, &isnull));
-		if (isnull || job->test_fraction == 0)
+		if (isnull)
 		{
-			/* no rows with a time, or nothing to hold out */
+			/* no row has a time: nothing to hold out */
 			job->train_rows = known;
 			job->test_rows = "false";
 			return;

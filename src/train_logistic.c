@@ -10,7 +10,7 @@
  * Training minimises  -loglik + l2/2 * ||w||^2  (intercepts unpenalised;
  * scikit-learn's C is 1 / l2) by Newton's method. The table is never held
  * in memory: each Newton iteration is one pass of the aggregate
- * ml_logreg_pass(class, x, coef, n_classes), which sums the negative
+ * ml_logreg_pass(label, x, coef, classes), which sums the negative
  * log-likelihood, its gradient and its Hessian at the given parameters,
  *
  *   g_s  = sum (p_s - [y = s]) x~,   H_st = sum p_s ([s = t] - p_t) x~ x~'
@@ -42,6 +42,7 @@ typedef struct LogregState
 	int			width;			/* 1 + design columns */
 	int			dim;			/* n_sets * width */
 	double	   *coef;			/* [dim] parameters of this pass */
+	text	  **classes;		/* [n_classes] labels, to find a row's class */
 	int64		n;
 	double		loss;
 	double	   *grad;			/* [dim] */
@@ -194,9 +195,25 @@ LogregFlush(LogregState *s)
 	s->nbuf = 0;
 }
 
+/* Index of a label among the classes (a short linear scan: few classes). */
+static int
+ClassIndex(const LogregState *s, text *label)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(label);
+
+	for (int k = 0; k < s->n_classes; k++)
+		if (VARSIZE_ANY_EXHDR(s->classes[k]) == len &&
+			memcmp(VARDATA_ANY(s->classes[k]), VARDATA_ANY(label), len) == 0)
+			return k;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label))));
+	return -1;					/* not reached */
+}
+
 /*
- * Transition: ml_logreg_pass(class int, x float8[], coef float8[],
- * n_classes int). class is the 0-based class index; NULL rows are skipped.
+ * Transition: ml_logreg_pass(label text, x float8[], coef float8[],
+ * classes text[]). Rows with a NULL label or design are skipped.
  */
 Datum
 logreg_pass_accum(PG_FUNCTION_ARGS)
@@ -224,9 +241,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parameters and class count must not be NULL")));
+				 errmsg("parameters and classes must not be NULL")));
 
-	y = PG_GETARG_INT32(1);
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
 	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
 	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr) || d >= MLSYS_MAX_FEATURES)
@@ -236,10 +252,14 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 
 	if (s == NULL)
 	{
-		int			n_classes = PG_GETARG_INT32(4);
+		ArrayType  *labels = PG_GETARG_ARRAYTYPE_P(4);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n_classes;
 		int			ncoef;
 		MemoryContext old;
 
+		deconstruct_array(labels, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n_classes);
 		carr = PG_GETARG_ARRAYTYPE_P(3);
 		ncoef = ArrayGetNItems(ARR_NDIM(carr), ARR_DIMS(carr));
 		if (n_classes < 2 || n_classes > MLSYS_MAX_CLASSES)
@@ -262,16 +282,22 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 		s->pbuf = palloc(sizeof(double) * LOGREG_BATCH_ROWS * s->n_sets);
 		s->rbuf = palloc(sizeof(double) * LOGREG_BATCH_ROWS * s->n_sets);
 		s->proba = palloc(sizeof(double) * n_classes);
+		s->classes = palloc(sizeof(text *) * n_classes);
+		for (int k = 0; k < n_classes; k++)
+		{
+			if (nulls[k])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("class labels must not be NULL")));
+			s->classes[k] = DatumGetTextPCopy(elems[k]);
+		}
 		MemoryContextSwitchTo(old);
 	}
+	y = ClassIndex(s, PG_GETARG_TEXT_PP(1));
 	if (d + 1 != s->width)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("design array has %d elements, but earlier rows had %d", d, s->width - 1)));
-	if (y < 0 || y >= s->n_classes)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("class index %d is out of range for %d classes", y, s->n_classes)));
 
 	x = (const double *) ARR_DATA_PTR(xarr);
 	row = s->xbuf + s->nbuf * s->width;
