@@ -43,6 +43,7 @@ typedef struct ServedModel
 {
 	uint64		tag;			/* unique per decoded model in this backend */
 	Model	   *model;
+	RawValue   *raw;			/* [n_inputs] scratch */
 	double	   *design;			/* [n_design] */
 	double	   *proba;			/* [n_classes] */
 	double	   *class_number;	/* [n_classes] labels as numbers, or NULL */
@@ -123,6 +124,7 @@ ServeModel(const struct varlena *value, ServedModel *served)
 
 	served->tag = ++last_tag;
 	served->model = model;
+	served->raw = palloc(sizeof(RawValue) * model->n_inputs);
 	served->design = palloc(sizeof(double) * model->n_design);
 	served->proba = palloc(sizeof(double) * Max(model->n_classes, 1));
 	served->class_number = NULL;
@@ -299,7 +301,7 @@ PrepareCall(FunctionCallInfo fcinfo)
 	}
 	else
 		PreprocessArray(served->model, cc->by_name ? cc->name : NULL,
-						PG_GETARG_ARRAYTYPE_P(1), served->design);
+						PG_GETARG_ARRAYTYPE_P(1), served->raw, served->design);
 	return served;
 }
 

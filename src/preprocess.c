@@ -101,15 +101,15 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 /*
  * Design vector from a float8[] holding one value per input, in the
  * model's input order: only for models whose inputs are all numeric.
- * model_name (or NULL) is for messages.
+ * model_name (or NULL) is for messages; raw is scratch space for n_inputs values.
  */
 void
-PreprocessArray(const Model *model, const char *model_name, ArrayType *arr, double *design)
+PreprocessArray(const Model *model, const char *model_name, ArrayType *arr, RawValue *raw,
+				double *design)
 {
 	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	const double *x = (const double *) ARR_DATA_PTR(arr);
 	bits8	   *nulls = ARR_NULLBITMAP(arr);
-	RawValue   *raw;
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -125,7 +125,6 @@ PreprocessArray(const Model *model, const char *model_name, ArrayType *arr, doub
 				 : errmsg("model expects %d features, got %d", model->n_inputs, n),
 				 errhint("Pass the features in the order of \"inputs\" in ml_model_info(), or pass a row.")));
 
-	raw = palloc(sizeof(RawValue) * n);
 	for (int i = 0; i < n; i++)
 	{
 		if (model->inputs[i].type != INPUT_NUMERIC)
@@ -138,7 +137,6 @@ PreprocessArray(const Model *model, const char *model_name, ArrayType *arr, doub
 			raw[i].number = *x++;	/* NULLs take no space in the data */
 	}
 	PreprocessRow(model, raw, design);
-	pfree(raw);
 }
 
 /*
