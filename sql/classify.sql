@@ -122,6 +122,36 @@ SELECT jsonb_object_keys(ml_evaluate('species', 'flowers', 'species')) AS multic
 SELECT model_name FROM ml_train('species_ols', 'logistic', 'flowers', 'species', ARRAY['petal', 'sepal']);
 SELECT jsonb_array_length(ml_model_info(ml_model('species_ols'))->'coefficients') AS parameter_sets;
 
+-- Gaussian naive Bayes: one pass; per class a log prior, means and variances.
+SELECT model_name, (metrics->>'accuracy')::float8 > 0.85 AS accurate
+  FROM ml_train('species_nb', 'naive_bayes', 'flowers', 'species', ARRAY['petal', 'sepal']);
+-- Priors are class frequencies; the probability is the normalised Gaussian
+-- likelihood, computed here in SQL from the stored means and variances.
+SELECT abs((SELECT sum(exp(p::float8)) FROM jsonb_array_elements_text(m->'class_log_priors') p) - 1) < 1e-12
+         AS priors_sum_to_1,
+       (SELECT bool_and(abs((ml_predict_proba('species_nb', ARRAY[x, y]))[k] - num / den) < 1e-12)
+          FROM (VALUES (2.0, -1.0), (0.5, 0.3), (4.0, -2.5)) AS pts(x, y),
+               LATERAL (SELECT k, exp(lp - 0.5 * (ln(2 * pi() * v1) + (x - m1) ^ 2 / v1)
+                                          - 0.5 * (ln(2 * pi() * v2) + (y - m2) ^ 2 / v2)) AS num
+                          FROM (SELECT k, (m->'class_log_priors'->>(k - 1))::float8 AS lp,
+                                       (m->'means'->(k - 1)->>0)::float8 AS m1, (m->'means'->(k - 1)->>1)::float8 AS m2,
+                                       (m->'variances'->(k - 1)->>0)::float8 AS v1,
+                                       (m->'variances'->(k - 1)->>1)::float8 AS v2
+                                  FROM generate_series(1, 3) k) c) l,
+               LATERAL (SELECT sum(exp(lp - 0.5 * (ln(2 * pi() * v1) + (x - m1) ^ 2 / v1)
+                                          - 0.5 * (ln(2 * pi() * v2) + (y - m2) ^ 2 / v2))) AS den
+                          FROM (SELECT (m->'class_log_priors'->>(k - 1))::float8 AS lp,
+                                       (m->'means'->(k - 1)->>0)::float8 AS m1, (m->'means'->(k - 1)->>1)::float8 AS m2,
+                                       (m->'variances'->(k - 1)->>0)::float8 AS v1,
+                                       (m->'variances'->(k - 1)->>1)::float8 AS v2
+                                  FROM generate_series(1, 3) k) c) d) AS proba_ok
+  FROM (SELECT ml_model_info(ml_model('species_nb')) AS m) s;
+SELECT ml_model('species_nb')::text::mlmodel::text = ml_model('species_nb')::text AS text_round_trip;
+SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"var_smoothing": -1}');
+SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"l2": 1}');
+SELECT * FROM ml_train('x', 'naive_bayes', 'SELECT species, 1.0 AS c FROM flowers', 'species',
+                       params => '{"var_smoothing": 0}');
+
 -- Each Newton step is one parallel-safe pass.
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;

@@ -21,7 +21,7 @@
  *       stats: u64 n_null, f64 mean, f64 stddev, f64 min, f64 max,
  *              n_levels x u64 count
  *     u32 n_classes, n_classes x str class
- *     u8 fit_intercept, f64 l1, f64 l2, u32 n_sets, n_sets x (1 + n_design) x f64,
+ *     u8 fit_intercept, f64 l1, f64 l2, u32 n_sets, n_sets x ModelSetWidth() x f64,
  *     u32 n_std_errors, n_std_errors x f64
  *   str = u16 byte length + bytes (server encoding, no terminator)
  *
@@ -62,7 +62,25 @@ PG_FUNCTION_INFO_V1(mlmodel_send);
 PG_FUNCTION_INFO_V1(mlmodel_from_bytea);
 PG_FUNCTION_INFO_V1(ml_model_info);
 
-static const char *const kind_names[] = {NULL, "linear_regression", "logistic_regression"};
+static const char *const kind_names[] = {NULL, "linear_regression", "logistic_regression",
+"naive_bayes"};
+
+/*
+ * How a kind's parameter sets read in the text form: one scalar per set,
+ * then vectors of one value per design column (linear regression, with a
+ * single set, is written flat as "intercept" and "coefficients").
+ */
+typedef struct SetLayout
+{
+	const char *scalar;
+	int			n_vectors;
+	const char *vectors[2];
+} SetLayout;
+
+static const SetLayout set_layouts[] = {
+	[MODEL_KIND_LOGISTIC_REGRESSION] = {"intercepts", 1, {"coefficients"}},
+	[MODEL_KIND_NAIVE_BAYES] = {"class_log_priors", 2, {"means", "variances"}},
+};
 static const char *const input_type_names[] = {NULL, "numeric", "categorical"};
 static const char *const impute_names[] = {"error", "mean", "median", "mode", "constant"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
@@ -93,6 +111,13 @@ NameIndex(const char *const *names, int first, int n, const char *name)
 		if (strcmp(names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+/* Values in one parameter set: a scalar and one or two vectors over the design. */
+int
+ModelSetWidth(const Model *model)
+{
+	return 1 + (model->kind == MODEL_KIND_NAIVE_BAYES ? 2 : 1) * model->n_design;
 }
 
 /* Set n_design from the inputs: one column per number, levels - 1 per category. */
@@ -189,6 +214,8 @@ ValidateInput(const ModelInput *in, int64 n_rows)
 static int
 ExpectedSets(const Model *model)
 {
+	if (model->kind == MODEL_KIND_NAIVE_BAYES)
+		return model->n_classes;
 	if (model->kind == MODEL_KIND_LINEAR_REGRESSION || model->n_classes == 2)
 		return 1;
 	/* without a penalty the last class is the reference, as in R's multinom */
@@ -205,7 +232,7 @@ ModelValidate(const Model *model)
 	int			width;
 	char	  **names;
 
-	if (model->kind != MODEL_KIND_LINEAR_REGRESSION && model->kind != MODEL_KIND_LOGISTIC_REGRESSION)
+	if (model->kind < MODEL_KIND_LINEAR_REGRESSION || model->kind > MODEL_KIND_NAIVE_BAYES)
 		InvalidModel("Unknown model kind.", NULL);
 	if (model->n_inputs < 1 || model->n_inputs > MLSYS_MAX_FEATURES)
 		InvalidModel("The number of inputs is out of range.", NULL);
@@ -242,11 +269,24 @@ ModelValidate(const Model *model)
 	ValidateFinite(model->std_errors, model->n_std_errors, true, "standard errors");
 	if (model->n_sets != ExpectedSets(model))
 		InvalidModel("The number of parameter sets does not match the classes.", NULL);
-	width = 1 + model->n_design;
+	width = ModelSetWidth(model);
 	ValidateFinite(model->coef, model->n_sets * width, false, "coefficients");
 	for (int s = 0; s < model->n_sets; s++)
-		if (!model->fit_intercept && model->coef[s * width] != 0)
+	{
+		const double *set = model->coef + s * width;
+
+		if (model->kind == MODEL_KIND_NAIVE_BAYES)
+		{
+			/* a log prior, means, then variances that must be positive */
+			if (set[0] > 0 || model->fit_intercept || model->l2 != 0)
+				InvalidModel("A naive Bayes model has invalid priors or settings.", NULL);
+			for (int j = 0; j < model->n_design; j++)
+				if (!(set[1 + model->n_design + j] > 0))
+					InvalidModel("A naive Bayes model has a variance that is not positive.", NULL);
+		}
+		else if (!model->fit_intercept && set[0] != 0)
 			InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
+	}
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -372,7 +412,7 @@ ModelSerialize(const Model *model)
 	PutF64(&buf, model->l1);
 	PutF64(&buf, model->l2);
 	PutU32(&buf, (uint32) model->n_sets);
-	for (int i = 0; i < model->n_sets * (1 + model->n_design); i++)
+	for (int i = 0; i < model->n_sets * ModelSetWidth(model); i++)
 		PutF64(&buf, model->coef[i]);
 	PutU32(&buf, (uint32) model->n_std_errors);
 	for (int i = 0; i < model->n_std_errors; i++)
@@ -528,7 +568,7 @@ ModelDeserialize(const struct varlena *value)
 						   MODEL_FORMAT_VERSION),
 				 errhint("Use an mlsys release that supports format version %u.", version)));
 	kind = GetUInt(&r, 2);
-	if (kind != MODEL_KIND_LINEAR_REGRESSION && kind != MODEL_KIND_LOGISTIC_REGRESSION)
+	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_NAIVE_BAYES)
 		Damaged("The value has an unknown model kind.");
 	if (GetUInt(&r, 4) != 0 || GetUInt(&r, 4) != 0)
 		Damaged("Undefined flag or reserved bits are set.");
@@ -555,7 +595,7 @@ ModelDeserialize(const struct varlena *value)
 	model->n_sets = GetCount(&r, MLSYS_MAX_CLASSES, "parameter sets");
 	if (model->n_design > MLSYS_MAX_FEATURES)
 		Damaged("The number of design columns is out of range.");
-	ncoef = model->n_sets * (1 + model->n_design);
+	ncoef = model->n_sets * ModelSetWidth(model);
 	model->coef = GetF64Array(&r, ncoef);
 	model->n_std_errors = GetCount(&r, 1 + MLSYS_MAX_FEATURES, "standard errors");
 	model->std_errors = GetF64Array(&r, model->n_std_errors);
@@ -661,8 +701,6 @@ ModelAppendInputsJson(StringInfo buf, const Model *model)
 static void
 ModelAppendJson(StringInfo buf, const Model *model)
 {
-	int			width = 1 + model->n_design;
-
 	appendStringInfo(buf, "{\"format\": %d, \"kind\": \"%s\", \"target\": ",
 					 MODEL_FORMAT_VERSION, ModelKindName(model->kind));
 	escape_json(buf, model->target);
@@ -688,21 +726,31 @@ ModelAppendJson(StringInfo buf, const Model *model)
 		}
 		return;
 	}
-	appendStringInfoString(buf, ", \"intercepts\": [");
-	for (int s = 0; s < model->n_sets; s++)
 	{
-		if (s > 0)
-			appendStringInfoString(buf, ", ");
-		JsonAppendNumber(buf, model->coef[s * width]);
+		const SetLayout *layout = &set_layouts[model->kind];
+		int			width = ModelSetWidth(model);
+
+		appendStringInfo(buf, ", \"%s\": [", layout->scalar);
+		for (int s = 0; s < model->n_sets; s++)
+		{
+			if (s > 0)
+				appendStringInfoString(buf, ", ");
+			JsonAppendNumber(buf, model->coef[s * width]);
+		}
+		appendStringInfoChar(buf, ']');
+		for (int v = 0; v < layout->n_vectors; v++)
+		{
+			appendStringInfo(buf, ", \"%s\": [", layout->vectors[v]);
+			for (int s = 0; s < model->n_sets; s++)
+			{
+				if (s > 0)
+					appendStringInfoString(buf, ", ");
+				AppendNumberArray(buf, model->coef + s * width + 1 + v * model->n_design,
+								  model->n_design);
+			}
+			appendStringInfoChar(buf, ']');
+		}
 	}
-	appendStringInfoString(buf, "], \"coefficients\": [");
-	for (int s = 0; s < model->n_sets; s++)
-	{
-		if (s > 0)
-			appendStringInfoString(buf, ", ");
-		AppendNumberArray(buf, model->coef + s * width + 1, model->n_design);
-	}
-	appendStringInfoChar(buf, ']');
 }
 
 static uint32
@@ -896,7 +944,8 @@ mlmodel_in(PG_FUNCTION_ARGS)
 {
 	static const char *const keys[] = {
 		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l1", "l2",
-		"intercept", "intercepts", "coefficients", "std_errors", "checksum", NULL
+		"intercept", "intercepts", "coefficients", "std_errors", "class_log_priors", "means",
+		"variances", "checksum", NULL
 	};
 	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
@@ -920,7 +969,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("unknown mlmodel kind \"%s\"", str),
-				 errhint("Known kinds: linear_regression, logistic_regression.")));
+				 errhint("Known kinds: linear_regression, logistic_regression, naive_bayes.")));
 	if (!JsonGetString(&ctx, jb, "target", &model->target))
 		model->target = "";
 	model->n_rows = RequireCount(&ctx, jb, "n_rows");
@@ -942,18 +991,26 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Jsonb	  **sets;
-		double	   *intercepts;
+		const SetLayout *layout = &set_layouts[model->kind];
+		double	   *scalars;
 
-		model->n_sets = JsonGetArrayItems(&ctx, jb, "coefficients", &sets);
-		if (model->n_sets < 1 || model->n_sets > MLSYS_MAX_CLASSES ||
-			JsonGetNumberArray(&ctx, jb, "intercepts", &intercepts) != model->n_sets)
-			BadText(ctx.errcode, "\"intercepts\" and \"coefficients\" need one entry per parameter set.", NULL);
+		width = ModelSetWidth(model);
+		model->n_sets = JsonGetNumberArray(&ctx, jb, layout->scalar, &scalars);
+		if (model->n_sets < 1 || model->n_sets > MLSYS_MAX_CLASSES)
+			BadText(ctx.errcode, "Key \"%s\" needs one entry per parameter set.", layout->scalar);
 		model->coef = palloc(sizeof(double) * width * model->n_sets);
 		for (int s = 0; s < model->n_sets; s++)
+			model->coef[s * width] = scalars[s];
+		for (int v = 0; v < layout->n_vectors; v++)
 		{
-			model->coef[s * width] = intercepts[s];
-			ReadSet(&ctx, sets[s], NULL, model->coef + s * width + 1, model->n_design);
+			Jsonb	  **sets;
+
+			if (JsonGetArrayItems(&ctx, jb, layout->vectors[v], &sets) != model->n_sets)
+				BadText(ctx.errcode, "Key \"%s\" needs one entry per parameter set.",
+						layout->vectors[v]);
+			for (int s = 0; s < model->n_sets; s++)
+				ReadSet(&ctx, sets[s], NULL, model->coef + s * width + 1 + v * model->n_design,
+						model->n_design);
 		}
 	}
 

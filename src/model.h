@@ -28,7 +28,8 @@
 typedef enum ModelKind
 {
 	MODEL_KIND_LINEAR_REGRESSION = 1,
-	MODEL_KIND_LOGISTIC_REGRESSION = 2
+	MODEL_KIND_LOGISTIC_REGRESSION = 2,
+	MODEL_KIND_NAIVE_BAYES = 3
 } ModelKind;
 
 typedef enum InputType
@@ -103,10 +104,12 @@ typedef struct Model
 	double		l2;
 
 	/*
-	 * Parameters: n_sets sets of 1 + n_design values, the intercept first.
-	 * Linear regression and binary logistic regression have one set (for
-	 * the latter, of the second class); multinomial logistic regression one
-	 * per class.
+	 * Parameters: n_sets sets of ModelSetWidth() values. Regression sets are
+	 * an intercept and one coefficient per design column; linear regression
+	 * and binary logistic regression have one set (for the latter, of the
+	 * second class), multinomial logistic regression one per class. Naive
+	 * Bayes has one set per class: log prior, then a mean and a variance per
+	 * design column.
 	 */
 	int			n_sets;
 	double	   *coef;
@@ -131,6 +134,8 @@ extern Model *ModelDeserialize(const struct varlena *value);
 extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
 extern double StudentTwoSidedP(double t, double df);
 
-#define ModelIsClassifier(m) ((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION)
+#define ModelIsClassifier(m) ((m)->kind != MODEL_KIND_LINEAR_REGRESSION)
+
+extern int	ModelSetWidth(const Model *model);
 
 #endif							/* MLSYS_MODEL_H */

@@ -34,6 +34,7 @@
 #include "preprocess.h"
 #include "registry.h"
 #include "train_logistic.h"
+#include "train_naive_bayes.h"
 
 /* The backend cache is emptied at transaction end once it holds this many. */
 #define MODEL_CACHE_MAX_ENTRIES 64
@@ -322,8 +323,11 @@ PredictClass(ServedModel *served)
 	const Model *model = served->model;
 	int			best = 0;
 
-	LogisticProbabilities(model->coef, model->n_sets, model->n_classes, 1 + model->n_design,
-						  served->design, served->proba);
+	if (model->kind == MODEL_KIND_NAIVE_BAYES)
+		NaiveBayesProbabilities(model, served->design, served->proba);
+	else
+		LogisticProbabilities(model->coef, model->n_sets, model->n_classes, 1 + model->n_design,
+							  served->design, served->proba);
 	for (int k = 1; k < model->n_classes; k++)
 		if (served->proba[k] > served->proba[best])
 			best = k;

@@ -54,12 +54,13 @@
 #include "registry.h"
 #include "train.h"
 #include "train_logistic.h"
+#include "train_naive_bayes.h"
 
 /* Alias of the source in generated SQL; unlikely to be a column name. */
 #define SOURCE_ALIAS "_mlsys_src"
 
 static const char *const algorithm_names[] = {
-	"linear", "ridge", "lasso", "elastic_net", "logistic"
+	"linear", "ridge", "lasso", "elastic_net", "logistic", "naive_bayes"
 };
 
 PG_FUNCTION_INFO_V1(ml_train);
@@ -299,6 +300,8 @@ ParseParams(TrainJob *job)
 		[ALGORITHM_LASSO] = {"alpha", COMMON_KEYS, NULL},
 		[ALGORITHM_ELASTIC_NET] = {"alpha", "l1_ratio", COMMON_KEYS, NULL},
 		[ALGORITHM_LOGISTIC] = {"l2", "max_iter", "tol", COMMON_KEYS, NULL},
+		[ALGORITHM_NAIVE_BAYES] = {"var_smoothing", "seed", "impute", "scale", "time_column", "search",
+		"n_iter", "cv", "metric", NULL},
 	};
 	double		num;
 
@@ -355,13 +358,13 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 				 errmsg("target column \"%s\" does not exist in the source", job->target),
 				 errhint("Column names are matched exactly, including case.")));
 	target_type = TupleDescAttr(desc, target_col)->atttypid;
-	if (job->algorithm != ALGORITHM_LOGISTIC && !ColumnTypeIsNumeric(target_type))
+	if (!AlgorithmIsClassifier(job->algorithm) && !ColumnTypeIsNumeric(target_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("target column \"%s\" has type %s, but linear regression needs a number",
 						job->target, format_type_be(target_type)),
 				 errhint("Use algorithm 'logistic' to predict classes.")));
-	if (job->algorithm == ALGORITHM_LOGISTIC &&
+	if (AlgorithmIsClassifier(job->algorithm) &&
 		!(IsCategoricalType(target_type) || target_type == INT2OID ||
 		  target_type == INT4OID || target_type == INT8OID))
 		ereport(ERROR,
@@ -706,11 +709,30 @@ LearnClasses(TrainJob *job)
 
 /* ---------------------------------------------------------------- fitting */
 
-/* The model as it stands (parameters zero until fitted), as a value. */
+/* The model as a value. */
 static Datum
 ModelDatum(Model *model)
 {
 	return PointerGetDatum(ModelSerialize(model));
+}
+
+/*
+ * The inputs and their learned preprocessing alone, as a value for
+ * ml_transform() during fitting: a linear model with zero parameters, so
+ * that no kind-specific parameter has to be valid yet.
+ */
+static Datum
+InputsDatum(Model *model)
+{
+	Model		spec = *model;
+
+	spec.kind = MODEL_KIND_LINEAR_REGRESSION;
+	spec.n_classes = 0;
+	spec.n_sets = 1;
+	spec.coef = palloc0(sizeof(double) * (1 + model->n_design));
+	spec.l1 = spec.l2 = 0;
+	spec.n_std_errors = 0;
+	return ModelDatum(&spec);
 }
 
 /* Names of the design columns, for messages of the fitting aggregate. */
@@ -802,7 +824,7 @@ FitLinear(TrainJob *job)
 	JsonAppendNumber(&params, job->l2);
 	appendStringInfo(&params, ", \"intercept\": %s, \"features\": %s}",
 					 job->fit_intercept ? "true" : "false", DesignNamesJson(model));
-	args[0] = ModelDatum(model);
+	args[0] = InputsDatum(model);
 	args[1] = JsonbPGetDatum(JsonParse(params.data));
 	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, %s), $2) FROM %s WHERE %s",
 				   MlsysQualify("ml_linreg_fit"), job->target_sql, MlsysQualify("ml_transform"),
@@ -905,7 +927,7 @@ FitLogistic(TrainJob *job)
 	classes = palloc(sizeof(Datum) * model->n_classes);
 	for (int k = 0; k < model->n_classes; k++)
 		classes[k] = CStringGetTextDatum(model->classes[k]);
-	args[0] = ModelDatum(model);
+	args[0] = InputsDatum(model);
 	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
 											  TYPALIGN_INT));
 	sql = psprintf("SELECT %s(%s::pg_catalog.text, %s($1, %s), $3, $2) FROM %s WHERE %s",
@@ -976,6 +998,30 @@ FitLogistic(TrainJob *job)
 				 errhint("Raise \"max_iter\", scale the features, or set a penalty \"l2\".")));
 	model->coef = theta;
 	job->iterations = Min(job->iterations, job->max_iter);
+}
+
+/* Gaussian naive Bayes: one pass of ml_naive_bayes_pass. */
+static void
+FitNaiveBayes(TrainJob *job)
+{
+	Model	   *model = job->model;
+	Oid			types[2] = {MlsysModelTypeOid(), TEXTARRAYOID};
+	Datum		args[2];
+	Datum	   *classes = palloc(sizeof(Datum) * model->n_classes);
+	bool		isnull;
+
+	for (int k = 0; k < model->n_classes; k++)
+		classes[k] = CStringGetTextDatum(model->classes[k]);
+	model->fit_intercept = false;
+	args[0] = InputsDatum(model);
+	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
+											  TYPALIGN_INT));
+	RunQuery(psprintf("SELECT %s(%s::pg_catalog.text, %s($1, %s), $2) FROM %s WHERE %s",
+					  MlsysQualify("ml_naive_bayes_pass"), job->target_sql,
+					  MlsysQualify("ml_transform"), DesignSource(job), job->from, job->fit_rows),
+			 2, types, args);
+	NaiveBayesFromPass(model, DatumGetArrayTypeP(Value(0, 1, &isnull)), job->var_smoothing);
+	job->iterations = 1;
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -1070,6 +1116,11 @@ RecordedParams(TrainJob *job)
 		appendStringInfo(&buf, ", \"max_iter\": %d, \"tol\": ", job->max_iter);
 		JsonAppendNumber(&buf, job->tol);
 	}
+	if (job->algorithm == ALGORITHM_NAIVE_BAYES)
+	{
+		appendStringInfoString(&buf, ", \"var_smoothing\": ");
+		JsonAppendNumber(&buf, job->var_smoothing);
+	}
 	if (job->algorithm == ALGORITHM_RIDGE || job->algorithm == ALGORITHM_LASSO ||
 		job->algorithm == ALGORITHM_ELASTIC_NET)
 	{
@@ -1136,14 +1187,17 @@ TrainFit(TrainJob *job, const char *rows)
 				 errmsg("the features expand to %d design columns, more than %d",
 						model->n_design, MLSYS_MAX_FEATURES),
 				 errhint("Use fewer categorical features or group their rare levels.")));
-	if (job->algorithm == ALGORITHM_LOGISTIC)
+	if (AlgorithmIsClassifier(job->algorithm))
 		LearnClasses(job);
 	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
 	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
 	model->n_std_errors = 0;
+	/* (naive Bayes sets its own parameter sets from its pass) */
 
 	if (job->algorithm == ALGORITHM_LOGISTIC)
 		FitLogistic(job);
+	else if (job->algorithm == ALGORITHM_NAIVE_BAYES)
+		FitNaiveBayes(job);
 	else
 		FitLinear(job);
 }
@@ -1297,7 +1351,7 @@ ml_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm),
-				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic.")));
+				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic, naive_bayes.")));
 	ParseParams(job);
 	if (!(job->test_fraction >= 0 && job->test_fraction < 1))
 		ereport(ERROR,
@@ -1307,8 +1361,9 @@ ml_train(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	job->from = SourceFromClause(job->source);
-	model->kind = job->algorithm == ALGORITHM_LOGISTIC
-		? MODEL_KIND_LOGISTIC_REGRESSION : MODEL_KIND_LINEAR_REGRESSION;
+	model->kind = job->algorithm == ALGORITHM_LOGISTIC ? MODEL_KIND_LOGISTIC_REGRESSION
+		: job->algorithm == ALGORITHM_NAIVE_BAYES ? MODEL_KIND_NAIVE_BAYES
+		: MODEL_KIND_LINEAR_REGRESSION;
 	model->target = job->target;
 
 	SPI_connect();

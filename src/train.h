@@ -23,8 +23,11 @@ typedef enum Algorithm
 	ALGORITHM_RIDGE,
 	ALGORITHM_LASSO,
 	ALGORITHM_ELASTIC_NET,
-	ALGORITHM_LOGISTIC
+	ALGORITHM_LOGISTIC,
+	ALGORITHM_NAIVE_BAYES
 } Algorithm;
+
+#define AlgorithmIsClassifier(a) ((a) == ALGORITHM_LOGISTIC || (a) == ALGORITHM_NAIVE_BAYES)
 
 /* The values a hyper-parameter takes in a search: a list, or a range. */
 typedef struct SearchParam
@@ -38,7 +41,7 @@ typedef struct SearchParam
 	bool		log_scale;
 } SearchParam;
 
-#define MAX_SEARCH_PARAMS 4
+#define MAX_SEARCH_PARAMS 5
 
 /* One training run: what was asked, and what has been learned so far. */
 typedef struct TrainJob
@@ -62,6 +65,7 @@ typedef struct TrainJob
 	double		l2;
 	double		alpha;			/* ridge, lasso, elastic_net */
 	double		l1_ratio;		/* elastic_net */
+	double		var_smoothing;	/* naive_bayes */
 	bool		fit_intercept;
 	int			max_iter;
 	double		tol;

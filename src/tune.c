@@ -1,7 +1,7 @@
 /*
  * tune.c -- hyper-parameter search and cross-validation for ml_train.
  *
- * params may give a hyper-parameter (l1, l2, alpha, l1_ratio) a list of
+ * params may give a hyper-parameter (l1, l2, alpha, l1_ratio, var_smoothing) a list of
  * values, or, for a random search, a range {"min": a, "max": b, "log": true}.
  * "search": "grid" tries every combination of the lists; "random" draws
  * "n_iter" combinations (default 10) from a generator seeded by "seed".
@@ -45,6 +45,7 @@ static const struct
 	{"l2", 0, 0, DBL_MAX},
 	{"alpha", 1, 0, DBL_MAX},
 	{"l1_ratio", 0.5, 0, 1},
+	{"var_smoothing", 1e-9, 0, DBL_MAX},
 };
 
 /* Metrics a search can optimise; true when higher is better. */
@@ -63,7 +64,7 @@ static const struct
 static double *
 HyperField(TrainJob *job, int i)
 {
-	double	   *fields[] = {&job->l1, &job->l2, &job->alpha, &job->l1_ratio};
+	double	   *fields[] = {&job->l1, &job->l2, &job->alpha, &job->l1_ratio, &job->var_smoothing};
 
 	return fields[i];
 }
@@ -208,7 +209,7 @@ TuneParseSearch(TrainJob *job)
 		job->cv = (int) num;
 	}
 
-	job->metric = job->algorithm == ALGORITHM_LOGISTIC ? "accuracy" : "r2";
+	job->metric = AlgorithmIsClassifier(job->algorithm) ? "accuracy" : "r2";
 	if (JsonGetString(&train_ctx, job->params, "metric", &job->metric))
 	{
 		int			m;
@@ -217,11 +218,11 @@ TuneParseSearch(TrainJob *job)
 			if (strcmp(metrics[m].name, job->metric) == 0)
 				break;
 		if (m == lengthof(metrics) ||
-			metrics[m].classification != (job->algorithm == ALGORITHM_LOGISTIC))
+			metrics[m].classification != AlgorithmIsClassifier(job->algorithm))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("metric \"%s\" does not apply to this algorithm", job->metric),
-					 errhint(job->algorithm == ALGORITHM_LOGISTIC
+					 errhint(AlgorithmIsClassifier(job->algorithm)
 							 ? "Use accuracy, precision_macro, recall_macro, f1_macro, log_loss or roc_auc."
 							 : "Use r2, mse, rmse, mae or mape.")));
 	}
