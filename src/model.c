@@ -63,23 +63,25 @@ PG_FUNCTION_INFO_V1(mlmodel_from_bytea);
 PG_FUNCTION_INFO_V1(ml_model_info);
 
 static const char *const kind_names[] = {NULL, "linear_regression", "logistic_regression",
-"naive_bayes"};
+"naive_bayes", "kmeans"};
 
 /*
- * How a kind's parameter sets read in the text form: one scalar per set,
- * then vectors of one value per design column (linear regression, with a
- * single set, is written flat as "intercept" and "coefficients").
+ * How a kind's parameter sets read in the text form: possibly one scalar
+ * per set, then vectors of one value per design column (linear regression,
+ * with a single set, is written flat as "intercept" and "coefficients").
  */
 typedef struct SetLayout
 {
-	const char *scalar;
+	const char *scalar;			/* NULL: none */
 	int			n_vectors;
 	const char *vectors[2];
 } SetLayout;
 
 static const SetLayout set_layouts[] = {
+	[MODEL_KIND_LINEAR_REGRESSION] = {"intercept", 1, {"coefficients"}},
 	[MODEL_KIND_LOGISTIC_REGRESSION] = {"intercepts", 1, {"coefficients"}},
 	[MODEL_KIND_NAIVE_BAYES] = {"class_log_priors", 2, {"means", "variances"}},
+	[MODEL_KIND_KMEANS] = {NULL, 1, {"centroids"}},
 };
 static const char *const input_type_names[] = {NULL, "numeric", "categorical"};
 static const char *const impute_names[] = {"error", "mean", "median", "mode", "constant"};
@@ -117,7 +119,9 @@ NameIndex(const char *const *names, int first, int n, const char *name)
 int
 ModelSetWidth(const Model *model)
 {
-	return 1 + (model->kind == MODEL_KIND_NAIVE_BAYES ? 2 : 1) * model->n_design;
+	const SetLayout *layout = &set_layouts[model->kind];
+
+	return (layout->scalar ? 1 : 0) + layout->n_vectors * model->n_design;
 }
 
 /* Set n_design from the inputs: one column per number, levels - 1 per category. */
@@ -216,6 +220,8 @@ ExpectedSets(const Model *model)
 {
 	if (model->kind == MODEL_KIND_NAIVE_BAYES)
 		return model->n_classes;
+	if (model->kind == MODEL_KIND_KMEANS)
+		return Min(Max(model->n_sets, 1), MLSYS_MAX_CLASSES);	/* any cluster count */
 	if (model->kind == MODEL_KIND_LINEAR_REGRESSION || model->n_classes == 2)
 		return 1;
 	/* without a penalty the last class is the reference, as in R's multinom */
@@ -232,7 +238,7 @@ ModelValidate(const Model *model)
 	int			width;
 	char	  **names;
 
-	if (model->kind < MODEL_KIND_LINEAR_REGRESSION || model->kind > MODEL_KIND_NAIVE_BAYES)
+	if (model->kind < MODEL_KIND_LINEAR_REGRESSION || model->kind > MODEL_KIND_KMEANS)
 		InvalidModel("Unknown model kind.", NULL);
 	if (model->n_inputs < 1 || model->n_inputs > MLSYS_MAX_FEATURES)
 		InvalidModel("The number of inputs is out of range.", NULL);
@@ -257,7 +263,7 @@ ModelValidate(const Model *model)
 		ValidateUnique(model->classes, model->n_classes, MODEL_MAX_LABEL_LEN, "Class");
 	}
 	else if (model->n_classes != 0)
-		InvalidModel("A regression model has classes.", NULL);
+		InvalidModel("Only classifiers have classes.", NULL);
 
 	ValidateFinite(&model->l1, 1, true, "penalty");
 	ValidateFinite(&model->l2, 1, true, "penalty");
@@ -283,6 +289,11 @@ ModelValidate(const Model *model)
 			for (int j = 0; j < model->n_design; j++)
 				if (!(set[1 + model->n_design + j] > 0))
 					InvalidModel("A naive Bayes model has a variance that is not positive.", NULL);
+		}
+		else if (model->kind == MODEL_KIND_KMEANS)
+		{
+			if (model->fit_intercept || model->l2 != 0)
+				InvalidModel("A k-means model has invalid settings.", NULL);
 		}
 		else if (!model->fit_intercept && set[0] != 0)
 			InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
@@ -568,7 +579,7 @@ ModelDeserialize(const struct varlena *value)
 						   MODEL_FORMAT_VERSION),
 				 errhint("Use an mlsys release that supports format version %u.", version)));
 	kind = GetUInt(&r, 2);
-	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_NAIVE_BAYES)
+	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_KMEANS)
 		Damaged("The value has an unknown model kind.");
 	if (GetUInt(&r, 4) != 0 || GetUInt(&r, 4) != 0)
 		Damaged("Undefined flag or reserved bits are set.");
@@ -729,15 +740,19 @@ ModelAppendJson(StringInfo buf, const Model *model)
 	{
 		const SetLayout *layout = &set_layouts[model->kind];
 		int			width = ModelSetWidth(model);
+		int			base = layout->scalar ? 1 : 0;
 
-		appendStringInfo(buf, ", \"%s\": [", layout->scalar);
-		for (int s = 0; s < model->n_sets; s++)
+		if (layout->scalar)
 		{
-			if (s > 0)
-				appendStringInfoString(buf, ", ");
-			JsonAppendNumber(buf, model->coef[s * width]);
+			appendStringInfo(buf, ", \"%s\": [", layout->scalar);
+			for (int s = 0; s < model->n_sets; s++)
+			{
+				if (s > 0)
+					appendStringInfoString(buf, ", ");
+				JsonAppendNumber(buf, model->coef[s * width]);
+			}
+			appendStringInfoChar(buf, ']');
 		}
-		appendStringInfoChar(buf, ']');
 		for (int v = 0; v < layout->n_vectors; v++)
 		{
 			appendStringInfo(buf, ", \"%s\": [", layout->vectors[v]);
@@ -745,7 +760,7 @@ ModelAppendJson(StringInfo buf, const Model *model)
 			{
 				if (s > 0)
 					appendStringInfoString(buf, ", ");
-				AppendNumberArray(buf, model->coef + s * width + 1 + v * model->n_design,
+				AppendNumberArray(buf, model->coef + s * width + base + v * model->n_design,
 								  model->n_design);
 			}
 			appendStringInfoChar(buf, ']');
@@ -945,7 +960,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	static const char *const keys[] = {
 		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l1", "l2",
 		"intercept", "intercepts", "coefficients", "std_errors", "class_log_priors", "means",
-		"variances", "checksum", NULL
+		"variances", "centroids", "checksum", NULL
 	};
 	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
@@ -969,7 +984,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("unknown mlmodel kind \"%s\"", str),
-				 errhint("Known kinds: linear_regression, logistic_regression, naive_bayes.")));
+				 errhint("Known kinds: linear_regression, logistic_regression, naive_bayes, kmeans.")));
 	if (!JsonGetString(&ctx, jb, "target", &model->target))
 		model->target = "";
 	model->n_rows = RequireCount(&ctx, jb, "n_rows");
@@ -992,15 +1007,24 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	else
 	{
 		const SetLayout *layout = &set_layouts[model->kind];
-		double	   *scalars;
+		const char *first = layout->scalar ? layout->scalar : layout->vectors[0];
+		int			base = layout->scalar ? 1 : 0;
+		Jsonb	  **items;
 
 		width = ModelSetWidth(model);
-		model->n_sets = JsonGetNumberArray(&ctx, jb, layout->scalar, &scalars);
+		model->n_sets = JsonGetArrayItems(&ctx, jb, first, &items);
 		if (model->n_sets < 1 || model->n_sets > MLSYS_MAX_CLASSES)
-			BadText(ctx.errcode, "Key \"%s\" needs one entry per parameter set.", layout->scalar);
+			BadText(ctx.errcode, "Key \"%s\" needs one entry per parameter set.", first);
 		model->coef = palloc(sizeof(double) * width * model->n_sets);
-		for (int s = 0; s < model->n_sets; s++)
-			model->coef[s * width] = scalars[s];
+		if (layout->scalar)
+		{
+			double	   *scalars;
+
+			if (JsonGetNumberArray(&ctx, jb, layout->scalar, &scalars) != model->n_sets)
+				BadText(ctx.errcode, "Key \"%s\" must be an array of numbers.", layout->scalar);
+			for (int s = 0; s < model->n_sets; s++)
+				model->coef[s * width] = scalars[s];
+		}
 		for (int v = 0; v < layout->n_vectors; v++)
 		{
 			Jsonb	  **sets;
@@ -1009,7 +1033,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 				BadText(ctx.errcode, "Key \"%s\" needs one entry per parameter set.",
 						layout->vectors[v]);
 			for (int s = 0; s < model->n_sets; s++)
-				ReadSet(&ctx, sets[s], NULL, model->coef + s * width + 1 + v * model->n_design,
+				ReadSet(&ctx, sets[s], NULL, model->coef + s * width + base + v * model->n_design,
 						model->n_design);
 		}
 	}

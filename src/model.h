@@ -29,7 +29,8 @@ typedef enum ModelKind
 {
 	MODEL_KIND_LINEAR_REGRESSION = 1,
 	MODEL_KIND_LOGISTIC_REGRESSION = 2,
-	MODEL_KIND_NAIVE_BAYES = 3
+	MODEL_KIND_NAIVE_BAYES = 3,
+	MODEL_KIND_KMEANS = 4
 } ModelKind;
 
 typedef enum InputType
@@ -134,7 +135,8 @@ extern Model *ModelDeserialize(const struct varlena *value);
 extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
 extern double StudentTwoSidedP(double t, double df);
 
-#define ModelIsClassifier(m) ((m)->kind != MODEL_KIND_LINEAR_REGRESSION)
+#define ModelIsClassifier(m) \
+	((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION || (m)->kind == MODEL_KIND_NAIVE_BAYES)
 
 extern int	ModelSetWidth(const Model *model);
 

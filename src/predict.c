@@ -33,6 +33,7 @@
 #include "model.h"
 #include "preprocess.h"
 #include "registry.h"
+#include "train_kmeans.h"
 #include "train_logistic.h"
 #include "train_naive_bayes.h"
 
@@ -336,13 +337,21 @@ PredictClass(ServedModel *served)
 
 /*
  * ml_predict(model, features) -> float8: the value of a regression model,
- * or the predicted class of a classifier with numeric or boolean labels.
+ * the predicted class of a classifier with numeric or boolean labels, or
+ * the (0-based) cluster of a k-means model.
  */
 Datum
 ml_predict(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
 
+	if (served->model->kind == MODEL_KIND_KMEANS)
+	{
+		double		dist2;
+
+		PG_RETURN_FLOAT8(KMeansNearest(served->model->coef, served->model->n_sets,
+									   served->model->n_design, served->design, &dist2));
+	}
 	if (!ModelIsClassifier(served->model))
 		PG_RETURN_FLOAT8(LinearValue(served->model, served->design));
 	if (served->class_number == NULL)
@@ -363,7 +372,7 @@ ml_predict_class(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("a %s model has no classes", ModelKindName(served->model->kind)),
-				 errhint("Use ml_predict() for regression models.")));
+				 errhint("Use ml_predict() for regression and clustering models.")));
 	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
 }
 
@@ -382,7 +391,7 @@ ml_predict_proba(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("a %s model has no class probabilities", ModelKindName(served->model->kind)),
-				 errhint("Use ml_predict() for regression models.")));
+				 errhint("Use ml_predict() for regression and clustering models.")));
 	(void) PredictClass(served);
 	n = served->model->n_classes;
 	out = palloc(sizeof(Datum) * n);

@@ -53,6 +53,7 @@
 #include "preprocess.h"
 #include "registry.h"
 #include "train.h"
+#include "train_kmeans.h"
 #include "train_logistic.h"
 #include "train_naive_bayes.h"
 
@@ -60,7 +61,7 @@
 #define SOURCE_ALIAS "_mlsys_src"
 
 static const char *const algorithm_names[] = {
-	"linear", "ridge", "lasso", "elastic_net", "logistic", "naive_bayes"
+	"linear", "ridge", "lasso", "elastic_net", "logistic", "naive_bayes", "kmeans"
 };
 
 PG_FUNCTION_INFO_V1(ml_train);
@@ -302,6 +303,7 @@ ParseParams(TrainJob *job)
 		[ALGORITHM_LOGISTIC] = {"l2", "max_iter", "tol", COMMON_KEYS, NULL},
 		[ALGORITHM_NAIVE_BAYES] = {"var_smoothing", "seed", "impute", "scale", "time_column", "search",
 		"n_iter", "cv", "metric", NULL},
+		[ALGORITHM_KMEANS] = {"k", "init", "max_iter", "tol", "seed", "impute", "scale", NULL},
 	};
 	double		num;
 
@@ -317,9 +319,37 @@ ParseParams(TrainJob *job)
 	}
 	JsonGetString(&train_ctx, job->params, "time_column", &job->time_column);
 	TuneParseSearch(job);
+	if (job->algorithm == ALGORITHM_KMEANS)
+	{
+		if (!JsonGetNumber(&train_ctx, job->params, "k", &num))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("k-means needs the number of clusters"),
+					 errhint("Pass params like '{\"k\": 5}'.")));
+		if (!(num >= 1 && num <= MLSYS_MAX_CLASSES && num == floor(num)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"k\" must be a whole number between 1 and %d, got %g",
+							MLSYS_MAX_CLASSES, num)));
+		job->k = (int) num;
+		if (JsonHasKey(job->params, "init"))
+		{
+			JsonbValue	v;
+
+			(void) getKeyJsonValueFromContainer(&job->params->root, "init", 4, &v);
+			if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data) &&
+				JsonContainerSize(v.val.binary.data) == (uint32) job->k)
+				job->init = job->params;
+			else if (!(v.type == jbvString && v.val.string.len == 9 &&
+					   memcmp(v.val.string.val, "k-means++", 9) == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("\"init\" must be \"k-means++\" or an array of k centres")));
+		}
+	}
 	job->fit_intercept = true;
 	JsonGetBool(&train_ctx, job->params, "intercept", &job->fit_intercept);
-	job->max_iter = 100;
+	job->max_iter = job->algorithm == ALGORITHM_KMEANS ? 300 : 100;
 	if (JsonGetNumber(&train_ctx, job->params, "max_iter", &num))
 	{
 		if (!(num >= 1 && num <= 10000 && num == floor(num)))
@@ -328,7 +358,7 @@ ParseParams(TrainJob *job)
 					 errmsg("\"max_iter\" must be an integer between 1 and 10000, got %g", num)));
 		job->max_iter = (int) num;
 	}
-	job->tol = 1e-10;
+	job->tol = job->algorithm == ALGORITHM_KMEANS ? 1e-4 : 1e-10;
 	if (JsonGetNumber(&train_ctx, job->params, "tol", &job->tol) &&
 		!(job->tol > 0 && job->tol < 1))
 		ereport(ERROR,
@@ -346,18 +376,31 @@ ParseParams(TrainJob *job)
 static void
 ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **constant_levels)
 {
-	int			target_col = FindColumn(desc, job->target);
+	int			target_col = job->target ? FindColumn(desc, job->target) : -1;
 	Oid			target_type;
 	int			n = 0;
 	char	  **names;
 	Model	   *model = job->model;
 
-	if (target_col < 0)
+	if (job->algorithm == ALGORITHM_KMEANS)
+	{
+		if (job->target != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("k-means has no target"),
+					 errhint("Pass NULL as the target.")));
+	}
+	else if (job->target == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the target must not be NULL"),
+				 errhint("Only k-means trains without a target.")));
+	else if (target_col < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("target column \"%s\" does not exist in the source", job->target),
 				 errhint("Column names are matched exactly, including case.")));
-	target_type = TupleDescAttr(desc, target_col)->atttypid;
+	target_type = target_col >= 0 ? TupleDescAttr(desc, target_col)->atttypid : FLOAT8OID;
 	if (!AlgorithmIsClassifier(job->algorithm) && !ColumnTypeIsNumeric(target_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -421,7 +464,7 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("feature column \"%s\" does not exist in the source", names[i]),
 					 errhint("Column names are matched exactly, including case.")));
-		if (col == target_col)
+		if (col == target_col && col >= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("column \"%s\" cannot be both the target and a feature", job->target)));
@@ -1024,6 +1067,129 @@ FitNaiveBayes(TrainJob *job)
 	job->iterations = 1;
 }
 
+/* The row hash of SplitRows with another seed: k-means++'s random draws. */
+static char *
+RowHashWithSeed(TrainJob *job, int seed)
+{
+	char	   *marker = psprintf("), %d) & 2147483647)", job->seed);
+	char	   *at = strstr(job->row_hash, marker);
+
+	return psprintf("%.*s), %d) & 2147483647)", (int) (at - job->row_hash), job->row_hash, seed);
+}
+
+/*
+ * Initial centres by k-means++ (Arthur & Vassilvitskii 2007): the first is
+ * the row of smallest seeded hash, each next one a row drawn with
+ * probability proportional to its squared distance D^2 to the centres so
+ * far -- by weighted sampling (Efraimidis & Spirakis), the row maximising
+ * ln(u) / D^2 for a per-row uniform u from a hash with another seed. One
+ * ordered scan per centre.
+ */
+static void
+KMeansPlusPlus(TrainJob *job, Datum inputs, double *centers)
+{
+	Model	   *model = job->model;
+	int			d = model->n_design;
+	Oid			types[2] = {MlsysModelTypeOid(), FLOAT8ARRAYOID};
+	Datum		args[2] = {inputs, 0};
+	char	   *design = psprintf("%s($1, %s)", MlsysQualify("ml_transform"), DesignSource(job));
+
+	for (int c = 0; c < job->k; c++)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * Max(c * d, 1));
+		ArrayType  *row;
+		bool		isnull;
+
+		for (int i = 0; i < c * d; i++)
+			elems[i] = Float8GetDatum(centers[i]);
+		args[1] = PointerGetDatum(construct_array(elems, c * d, FLOAT8OID, sizeof(double),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		TrainProgress(job, "k-means++ centre %d of %d", c + 1, job->k);
+		if (c == 0)
+			RunQuery(psprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1",
+							  design, job->from, job->fit_rows, job->row_hash), 2, types, args);
+		else
+			RunQuery(psprintf("SELECT x FROM (SELECT %s AS x, (%s + 1) / 2147483649.0 AS u FROM %s WHERE %s) AS t,"
+							  " LATERAL (SELECT %s(x, $2) AS d2) AS dist WHERE d2 > 0"
+							  " ORDER BY CASE WHEN d2 > 0 THEN pg_catalog.ln(u) / d2 END DESC NULLS LAST LIMIT 1",
+							  design, RowHashWithSeed(job, job->seed + c), job->from, job->fit_rows,
+							  MlsysQualify("ml_kmeans_distance")), 2, types, args);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("the training rows have fewer than %d distinct points", job->k),
+					 errhint("Use a smaller \"k\".")));
+		row = DatumGetArrayTypeP(Value(0, 1, &isnull));
+		memcpy(centers + c * d, ARR_DATA_PTR(row), sizeof(double) * d);
+	}
+}
+
+/*
+ * K-means by Lloyd's algorithm: one ml_kmeans_pass per iteration, until
+ * the centres move by at most tol times the mean column variance in total
+ * (scikit-learn's criterion), or max_iter iterations.
+ */
+static void
+FitKMeans(TrainJob *job)
+{
+	Model	   *model = job->model;
+	int			d = model->n_design;
+	Oid			types[2] = {MlsysModelTypeOid(), FLOAT8ARRAYOID};
+	Datum		args[2];
+	double	   *centers = palloc(sizeof(double) * job->k * d);
+	char	   *sql;
+
+	model->fit_intercept = false;
+	model->n_sets = job->k;
+	args[0] = InputsDatum(model);
+	if (job->init != NULL)
+	{
+		const JsonContext ctx = {ERRCODE_INVALID_PARAMETER_VALUE, "\"init\" centres"};
+		Jsonb	  **rows;
+
+		(void) JsonGetArrayItems(&ctx, job->init, "init", &rows);
+		for (int c = 0; c < job->k; c++)
+		{
+			double	   *v;
+
+			if (JsonNumbers(&ctx, rows[c], "init", &v) != d)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("each \"init\" centre must have one value per design column (%d)", d),
+						 errhint("ml_transform() shows a row's design columns.")));
+			memcpy(centers + c * d, v, sizeof(double) * d);
+		}
+	}
+	else
+		KMeansPlusPlus(job, args[0], centers);
+
+	sql = psprintf("SELECT %s(%s($1, %s), $2) FROM %s WHERE %s", MlsysQualify("ml_kmeans_pass"),
+				   MlsysQualify("ml_transform"), DesignSource(job), job->from, job->fit_rows);
+	for (job->iterations = 1; job->iterations <= job->max_iter; job->iterations++)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * job->k * d);
+		double		inertia,
+					n,
+					mean_var,
+					shift;
+		bool		isnull;
+
+		for (int i = 0; i < job->k * d; i++)
+			elems[i] = Float8GetDatum(centers[i]);
+		args[1] = PointerGetDatum(construct_array(elems, job->k * d, FLOAT8OID, sizeof(double),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		RunQuery(sql, 2, types, args);
+		shift = KMeansUpdate(DatumGetArrayTypeP(Value(0, 1, &isnull)), job->k, d, centers,
+							 &inertia, &n, &mean_var);
+		SPI_freetuptable(SPI_tuptable);
+		TrainProgress(job, "k-means iteration %d, inertia %g", job->iterations, inertia);
+		if (shift <= job->tol * mean_var)
+			break;
+	}
+	job->iterations = Min(job->iterations, job->max_iter);
+	model->coef = centers;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 /*
@@ -1044,6 +1210,44 @@ EvaluateRows(Model *model, const char *from, const char *where, const char *targ
 	Jsonb	   *result;
 
 	args[0] = ModelDatum(model);
+	if (model->kind == MODEL_KIND_KMEANS)
+	{
+		int			k = model->n_sets,
+					d = model->n_design;
+		Datum	   *elems = palloc(sizeof(Datum) * k * d);
+		double		inertia,
+					rows,
+					mean_var;
+		double	   *centers = palloc(sizeof(double) * k * d);
+		StringInfoData buf;
+
+		for (int i = 0; i < k * d; i++)
+			elems[i] = Float8GetDatum(model->coef[i]);
+		memcpy(centers, model->coef, sizeof(double) * k * d);
+		types[1] = FLOAT8ARRAYOID;
+		args[1] = PointerGetDatum(construct_array(elems, k * d, FLOAT8OID, sizeof(double),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		RunQuery(psprintf("SELECT %s(%s($1, " SOURCE_ALIAS "), $2) FROM %s WHERE %s",
+						  MlsysQualify("ml_kmeans_pass"), MlsysQualify("ml_transform"), from, where),
+				 2, types, args);
+		(void) Value(0, 1, &isnull);
+		if (isnull)
+		{
+			*n = 0;
+			return JsonParse("{}");
+		}
+		/* (KMeansUpdate moves a copy of the centres; only its totals matter here) */
+		(void) KMeansUpdate(DatumGetArrayTypeP(Value(0, 1, &isnull)), k, d, centers, &inertia,
+							&rows, &mean_var);
+		*n = (int64) rows;
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "{\"n\": " INT64_FORMAT ", \"inertia\": ", *n);
+		JsonAppendNumber(&buf, inertia);
+		appendStringInfoString(&buf, ", \"mean_squared_distance\": ");
+		JsonAppendNumber(&buf, inertia / rows);
+		appendStringInfoChar(&buf, '}');
+		return JsonParse(buf.data);
+	}
 	if (ModelIsClassifier(model))
 	{
 		Datum	   *classes = palloc(sizeof(Datum) * model->n_classes);
@@ -1120,6 +1324,12 @@ RecordedParams(TrainJob *job)
 	{
 		appendStringInfoString(&buf, ", \"var_smoothing\": ");
 		JsonAppendNumber(&buf, job->var_smoothing);
+	}
+	if (job->algorithm == ALGORITHM_KMEANS)
+	{
+		appendStringInfo(&buf, ", \"k\": %d, \"init\": \"%s\", \"max_iter\": %d, \"tol\": ",
+						 job->k, job->init ? "given" : "k-means++", job->max_iter);
+		JsonAppendNumber(&buf, job->tol);
 	}
 	if (job->algorithm == ALGORITHM_RIDGE || job->algorithm == ALGORITHM_LASSO ||
 		job->algorithm == ALGORITHM_ELASTIC_NET)
@@ -1198,6 +1408,8 @@ TrainFit(TrainJob *job, const char *rows)
 		FitLogistic(job);
 	else if (job->algorithm == ALGORITHM_NAIVE_BAYES)
 		FitNaiveBayes(job);
+	else if (job->algorithm == ALGORITHM_KMEANS)
+		FitKMeans(job);
 	else
 		FitLinear(job);
 }
@@ -1218,12 +1430,13 @@ TrainEvaluate(TrainJob *job, const char *rows, int64 *n)
 static void
 SplitRows(TrainJob *job, TupleDesc desc)
 {
-	char	   *known = psprintf("%s IS NOT NULL", job->target_sql);
+	char	   *known = job->target_sql ? psprintf("%s IS NOT NULL", job->target_sql) : "true";
 	char	   *hashed = job->target_sql;
 	int64		cut = (int64) floor(job->test_fraction * 2147483648.0);
 
 	for (int i = 0; i < job->model->n_inputs; i++)
-		hashed = psprintf("%s, %s", hashed, Column(job->model->inputs[i].name));
+		hashed = hashed ? psprintf("%s, %s", hashed, Column(job->model->inputs[i].name))
+			: Column(job->model->inputs[i].name);
 	job->row_hash = psprintf("(pg_catalog.hash_record_extended(ROW(%s), %d) & 2147483647)",
 							 hashed, job->seed);
 
@@ -1331,15 +1544,15 @@ ml_train(PG_FUNCTION_ARGS)
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < 7; i++)
-		if (PG_ARGISNULL(i) && i != 4)
+		if (PG_ARGISNULL(i) && i != 3 && i != 4)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("only the features argument of ml_train may be NULL")));
+					 errmsg("only the target and features arguments of ml_train may be NULL")));
 	job->model = model;
 	job->model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	algorithm = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	job->source = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	job->target = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	job->target = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	job->params = PG_GETARG_JSONB_P(5);
 	job->test_fraction = PG_GETARG_FLOAT8(6);
 
@@ -1351,7 +1564,7 @@ ml_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm),
-				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic, naive_bayes.")));
+				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic, naive_bayes, kmeans.")));
 	ParseParams(job);
 	if (!(job->test_fraction >= 0 && job->test_fraction < 1))
 		ereport(ERROR,
@@ -1363,8 +1576,9 @@ ml_train(PG_FUNCTION_ARGS)
 	job->from = SourceFromClause(job->source);
 	model->kind = job->algorithm == ALGORITHM_LOGISTIC ? MODEL_KIND_LOGISTIC_REGRESSION
 		: job->algorithm == ALGORITHM_NAIVE_BAYES ? MODEL_KIND_NAIVE_BAYES
+		: job->algorithm == ALGORITHM_KMEANS ? MODEL_KIND_KMEANS
 		: MODEL_KIND_LINEAR_REGRESSION;
-	model->target = job->target;
+	model->target = job->target ? job->target : "";
 
 	SPI_connect();
 	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", job->from), true, 0) != SPI_OK_SELECT)
@@ -1374,7 +1588,7 @@ ml_train(PG_FUNCTION_ARGS)
 	job->constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
 	ResolveColumns(job, SPI_tuptable->tupdesc, PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4),
 				   job->constant_levels);
-	job->target_sql = Column(job->target);
+	job->target_sql = job->target ? Column(job->target) : NULL;
 	SplitRows(job, CreateTupleDescCopy(SPI_tuptable->tupdesc));
 
 	/* search and cross-validate on the training rows, then fit them all */

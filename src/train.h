@@ -24,7 +24,8 @@ typedef enum Algorithm
 	ALGORITHM_LASSO,
 	ALGORITHM_ELASTIC_NET,
 	ALGORITHM_LOGISTIC,
-	ALGORITHM_NAIVE_BAYES
+	ALGORITHM_NAIVE_BAYES,
+	ALGORITHM_KMEANS			/* the one without a target */
 } Algorithm;
 
 #define AlgorithmIsClassifier(a) ((a) == ALGORITHM_LOGISTIC || (a) == ALGORITHM_NAIVE_BAYES)
@@ -54,8 +55,8 @@ typedef struct TrainJob
 	char	   *test_rows;		/* WHERE clause of the holdout rows */
 	char	   *fit_rows;		/* WHERE clause of the rows being fitted now */
 	char	   *row_hash;		/* SQL: a row's seeded hash in [0, 2^31) */
-	char	   *target;
-	char	   *target_sql;		/* qualified, quoted target column */
+	char	   *target;			/* NULL for kmeans */
+	char	   *target_sql;		/* qualified, quoted target column, or NULL */
 	char	   *time_column;	/* split by time, or NULL */
 	char	  **constant_levels;	/* per input: categorical constant fill */
 	Jsonb	   *params;
@@ -66,6 +67,8 @@ typedef struct TrainJob
 	double		alpha;			/* ridge, lasso, elastic_net */
 	double		l1_ratio;		/* elastic_net */
 	double		var_smoothing;	/* naive_bayes */
+	int			k;				/* kmeans */
+	Jsonb	   *init;			/* kmeans: given initial centres, or NULL */
 	bool		fit_intercept;
 	int			max_iter;
 	double		tol;
