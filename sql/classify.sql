@@ -52,6 +52,26 @@ SELECT abs((m #>> '{inputs,1,fill}')::float8 - avg_calls) < 1e-9 AS fill_ok,
           FROM train_rows) b,
        (SELECT jsonb_agg(n ORDER BY plan) AS plan_counts
           FROM (SELECT plan, count(*) AS n FROM train_rows GROUP BY plan) p) c;
+-- The training distribution of each numeric input (the drift baseline):
+-- about ten bins of equal counts, counted exactly, checked here with SQL
+-- on the training rows.
+SELECT inp->>'name' AS input, jsonb_array_length(inp->'stats'->'bin_counts') AS bins,
+       bool_and(cnt = (SELECT count(*) FROM train_rows r
+                        WHERE CASE inp->>'name' WHEN 'support_calls' THEN r.support_calls
+                                                ELSE r.tenure_months END
+                              >= lo AND (CASE inp->>'name' WHEN 'support_calls' THEN r.support_calls
+                                                           ELSE r.tenure_months END < hi OR (last AND
+                                         CASE inp->>'name' WHEN 'support_calls' THEN r.support_calls
+                                                           ELSE r.tenure_months END = hi)))) AS counts_exact
+  FROM jsonb_array_elements(ml_model_info(ml_model('churn'))->'inputs') inp,
+       LATERAL (SELECT (inp->'stats'->'bin_edges'->>b)::float8 AS lo,
+                       (inp->'stats'->'bin_edges'->>(b + 1))::float8 AS hi,
+                       (inp->'stats'->'bin_counts'->>b)::int8 AS cnt,
+                       b = jsonb_array_length(inp->'stats'->'bin_counts') - 1 AS last
+                  FROM generate_series(0, jsonb_array_length(inp->'stats'->'bin_counts') - 1) b) bins
+ WHERE inp->>'type' = 'numeric'
+ GROUP BY 1, 2 ORDER BY 1;
+
 -- ml_transform shows the design vector: plan=plus, plan=pro, calls, tenure, promo=true.
 SELECT id, plan, support_calls, promo, array_length(t, 1) AS width, t[1] AS plus, t[2] AS pro,
        round(t[3]::numeric, 9) = round(((coalesce(support_calls, a) - a) / sd)::numeric, 9) AS calls_ok,

@@ -19,7 +19,8 @@
  *       f64 fill, i32 fill_level, f64 center, f64 scale_by,
  *       u32 n_levels, n_levels x str level,
  *       stats: u64 n_null, f64 mean, f64 stddev, f64 min, f64 max,
- *              n_levels x u64 count
+ *              n_levels x u64 count, u32 n_bins, (n_bins + 1) x f64 edge,
+ *              n_bins x u64 count
  *     u32 n_classes, n_classes x str class
  *     u8 fit_intercept, f64 l1, f64 l2, u32 n_sets, n_sets x ModelSetWidth() x f64,
  *     u32 n_std_errors, n_std_errors x f64
@@ -194,6 +195,13 @@ ValidateInput(const ModelInput *in, int64 n_rows)
 		st->n_null < 0 || st->n_null > n_rows)
 		InvalidModel("Input \"%s\" has out-of-range preprocessing or statistics.", in->name);
 
+	if (st->n_bins < 0 || st->n_bins > MLSYS_MAX_BINS ||
+		(st->n_bins > 0 && in->type != INPUT_NUMERIC))
+		InvalidModel("Input \"%s\" has an invalid histogram.", in->name);
+	for (int b = 0; b < st->n_bins; b++)
+		if (!(st->bin_edges[b] < st->bin_edges[b + 1]) || !isfinite(st->bin_edges[b + 1]) ||
+			!isfinite(st->bin_edges[b]) || st->bin_counts[b] < 0)
+			InvalidModel("Input \"%s\" has an invalid histogram.", in->name);
 	if (in->type == INPUT_NUMERIC)
 	{
 		if (in->n_levels != 0 || in->fill_level != -1)
@@ -388,6 +396,11 @@ PutInput(StringInfo buf, const ModelInput *in)
 	PutF64(buf, in->stats.max);
 	for (int i = 0; i < in->n_levels; i++)
 		PutU64(buf, in->stats.category_counts[i]);
+	PutU32(buf, in->stats.n_bins);
+	for (int b = 0; b <= in->stats.n_bins && in->stats.n_bins > 0; b++)
+		PutF64(buf, in->stats.bin_edges[b]);
+	for (int b = 0; b < in->stats.n_bins; b++)
+		PutU64(buf, in->stats.bin_counts[b]);
 }
 
 /* Validate and encode a Model into a new varlena in CurrentMemoryContext. */
@@ -548,6 +561,11 @@ GetInput(ModelReader *r, ModelInput *in)
 	in->stats.category_counts = palloc(sizeof(int64) * Max(in->n_levels, 1));
 	for (int i = 0; i < in->n_levels; i++)
 		in->stats.category_counts[i] = (int64) GetUInt(r, 8);
+	in->stats.n_bins = GetCount(r, MLSYS_MAX_BINS, "bins");
+	in->stats.bin_edges = GetF64Array(r, in->stats.n_bins > 0 ? in->stats.n_bins + 1 : 0);
+	in->stats.bin_counts = palloc(sizeof(int64) * Max(in->stats.n_bins, 1));
+	for (int b = 0; b < in->stats.n_bins; b++)
+		in->stats.bin_counts[b] = (int64) GetUInt(r, 8);
 }
 
 /*
@@ -690,6 +708,16 @@ ModelAppendInputsJson(StringInfo buf, const Model *model)
 			AppendMember(buf, "stddev", in->stats.stddev);
 			AppendMember(buf, "min", in->stats.min);
 			AppendMember(buf, "max", in->stats.max);
+			if (in->stats.n_bins > 0)
+			{
+				appendStringInfoString(buf, ", \"bin_edges\": ");
+				AppendNumberArray(buf, in->stats.bin_edges, in->stats.n_bins + 1);
+				appendStringInfoString(buf, ", \"bin_counts\": [");
+				for (int b = 0; b < in->stats.n_bins; b++)
+					appendStringInfo(buf, "%s" INT64_FORMAT, b > 0 ? ", " : "",
+									 in->stats.bin_counts[b]);
+				appendStringInfoChar(buf, ']');
+			}
 		}
 		else
 		{
@@ -868,7 +896,8 @@ InputFromJson(const JsonContext *ctx, Jsonb *jb, ModelInput *in)
 {
 	static const char *const keys[] = {"name", "type", "impute", "fill", "scale", "center",
 	"scale_by", "levels", "fill_level", "stats", NULL};
-	static const char *const stat_keys[] = {"n_null", "mean", "stddev", "min", "max", "counts", NULL};
+	static const char *const stat_keys[] = {"n_null", "mean", "stddev", "min", "max", "counts",
+	"bin_edges", "bin_counts", NULL};
 	Jsonb	   *stats;
 	double	   *counts = NULL;
 	int			ncounts = -1;
@@ -891,6 +920,25 @@ InputFromJson(const JsonContext *ctx, Jsonb *jb, ModelInput *in)
 		if (JsonHasKey(stats, "n_null"))
 			in->stats.n_null = RequireCount(ctx, stats, "n_null");
 		ncounts = JsonGetNumberArray(ctx, stats, "counts", &counts);
+	}
+	if (stats != NULL && JsonHasKey(stats, "bin_edges"))
+	{
+		double	   *bin_counts;
+		int			n_edges = JsonGetNumberArray(ctx, stats, "bin_edges", &in->stats.bin_edges);
+
+		if (n_edges < 2 || n_edges > MLSYS_MAX_BINS + 1 ||
+			JsonGetNumberArray(ctx, stats, "bin_counts", &bin_counts) != n_edges - 1)
+			BadText(ctx->errcode, "Input \"%s\" needs 2 to 101 bin edges and one count per bin.",
+					in->name);
+		in->stats.n_bins = n_edges - 1;
+		in->stats.bin_counts = palloc(sizeof(int64) * in->stats.n_bins);
+		for (int b = 0; b < in->stats.n_bins; b++)
+		{
+			if (!(bin_counts[b] >= 0 && bin_counts[b] <= (double) PG_INT64_MAX) ||
+				bin_counts[b] != floor(bin_counts[b]))
+				BadText(ctx->errcode, "Input \"%s\" has an invalid bin count.", in->name);
+			in->stats.bin_counts[b] = (int64) bin_counts[b];
+		}
 	}
 	in->stats.mean = OptionalNumber(ctx, stats, "mean", 0);
 	in->stats.stddev = OptionalNumber(ctx, stats, "stddev", 0);

@@ -18,6 +18,9 @@
 /* Upper bound on inputs and on design columns; keeps X'X at a few MB. */
 #define MLSYS_MAX_FEATURES 1000
 
+/* Most histogram bins of a numeric input's training distribution. */
+#define MLSYS_MAX_BINS 100
+
 /* Upper bound on classes of a classifier and on levels of a category. */
 #define MLSYS_MAX_CLASSES 1000
 
@@ -65,6 +68,10 @@ typedef struct InputStats
 	double		min;
 	double		max;
 	int64	   *category_counts;	/* categorical: [n_categories] */
+	/* numeric: histogram over training quantiles (n_bins = 0: none) */
+	int			n_bins;
+	double	   *bin_edges;		/* [n_bins + 1], increasing */
+	int64	   *bin_counts;		/* [n_bins] */
 } InputStats;
 
 /*

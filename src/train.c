@@ -718,6 +718,100 @@ LearnNumericInputs(TrainJob *job)
 	}
 }
 
+/* Fine cells per numeric input from which the quantile bins are merged. */
+#define HISTOGRAM_CELLS 1024
+#define HISTOGRAM_BINS 10
+
+/*
+ * The training distribution of each numeric input, the baseline of drift
+ * checks: HISTOGRAM_BINS bins of about equal counts. One pass counts the
+ * values in HISTOGRAM_CELLS equal-width cells between min and max; bins
+ * are then merged from whole cells where the cumulative count reaches each
+ * k/HISTOGRAM_BINS of the values, so the edges are quantiles to within a
+ * cell and the counts are exact. A constant input gets no histogram.
+ */
+static void
+LearnHistograms(TrainJob *job)
+{
+	Model	   *model = job->model;
+	StringInfoData values;
+	int			n_edges = 0,
+				n_cols = 0;
+	Datum	   *edges = palloc(sizeof(Datum) * model->n_inputs * (HISTOGRAM_CELLS + 1));
+	Datum	   *bins = palloc(sizeof(Datum) * model->n_inputs);
+	Oid			types[2] = {FLOAT8ARRAYOID, INT4ARRAYOID};
+	Datum		args[2];
+	ArrayType  *counts;
+	const int64 *cell;
+	bool		isnull;
+
+	initStringInfo(&values);
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		InputStats *st = &model->inputs[i].stats;
+		bool		varies = st->max > st->min;
+
+		if (model->inputs[i].type != INPUT_NUMERIC)
+			continue;
+		appendStringInfo(&values, "%s%s::pg_catalog.float8", n_cols > 0 ? ", " : "",
+						 Column(model->inputs[i].name));
+		bins[n_cols++] = Int32GetDatum(varies ? HISTOGRAM_CELLS : 0);
+		for (int c = 0; varies && c <= HISTOGRAM_CELLS; c++)
+			edges[n_edges++] = Float8GetDatum(c == HISTOGRAM_CELLS ? st->max
+											  : st->min + (st->max - st->min) * c / HISTOGRAM_CELLS);
+	}
+	if (n_edges == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(edges, n_edges, FLOAT8OID, sizeof(double),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(bins, n_cols, INT4OID, sizeof(int32), true,
+											  TYPALIGN_INT));
+	RunQuery(psprintf("SELECT %s(ARRAY[%s], $1, $2) FROM %s WHERE %s",
+					  MlsysQualify("ml_bin_counts"), values.data, job->from, job->fit_rows),
+			 2, types, args);
+	counts = DatumGetArrayTypeP(Value(0, 1, &isnull));
+	cell = (const int64 *) ARR_DATA_PTR(counts);
+
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		InputStats *st = &model->inputs[i].stats;
+		int64		total = model->n_rows - st->n_null;
+		int64		cum = 0,
+					bin_count = 0;
+		int			next = 1;
+
+		if (model->inputs[i].type != INPUT_NUMERIC || !(st->max > st->min))
+			continue;
+		st->bin_edges = palloc(sizeof(double) * (HISTOGRAM_BINS + 1));
+		st->bin_counts = palloc(sizeof(int64) * HISTOGRAM_BINS);
+		st->bin_edges[0] = st->min;
+		st->n_bins = 0;
+		for (int c = 0; c < HISTOGRAM_CELLS; c++)
+		{
+			cum += cell[c];
+			bin_count += cell[c];
+			/* close a bin at the first cell boundary past the next quantile */
+			if (c == HISTOGRAM_CELLS - 1 ||
+				(bin_count > 0 && cum * HISTOGRAM_BINS >= next * total))
+			{
+				if (bin_count == 0 && st->n_bins > 0)
+				{
+					/* empty cells up to max: the last bin reaches max */
+					st->bin_edges[st->n_bins] = st->max;
+					break;
+				}
+				st->bin_counts[st->n_bins] = bin_count;
+				st->bin_edges[++st->n_bins] = c == HISTOGRAM_CELLS - 1 ? st->max
+					: st->min + (st->max - st->min) * (c + 1) / HISTOGRAM_CELLS;
+				bin_count = 0;
+				while (next <= HISTOGRAM_BINS && cum * HISTOGRAM_BINS >= next * total)
+					next++;
+			}
+		}
+		cell += HISTOGRAM_CELLS;
+	}
+}
+
 /* The classes of a classifier: the distinct targets, in the type's order. */
 static void
 LearnClasses(TrainJob *job)
@@ -1399,6 +1493,10 @@ TrainFit(TrainJob *job, const char *rows)
 				 errhint("Use fewer categorical features or group their rare levels.")));
 	if (AlgorithmIsClassifier(job->algorithm))
 		LearnClasses(job);
+	for (int i = 0; i < model->n_inputs; i++)
+		model->inputs[i].stats.n_bins = 0;
+	if (job->baseline)
+		LearnHistograms(job);
 	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
 	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
 	model->n_std_errors = 0;
@@ -1594,6 +1692,7 @@ ml_train(PG_FUNCTION_ARGS)
 	/* search and cross-validate on the training rows, then fit them all */
 	initStringInfo(&trials);
 	cv_metrics = TuneRun(job, &trials);
+	job->baseline = true;
 	TrainFit(job, job->train_rows);
 	metrics = job->test_fraction > 0 ? TrainEvaluate(job, job->test_rows, &v.n_test)
 		: JsonParse("{}");

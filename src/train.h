@@ -79,6 +79,7 @@ typedef struct TrainJob
 	int			n_iter;
 	int			cv;				/* folds, 0 for none */
 	char	   *metric;			/* what the search optimises */
+	bool		baseline;		/* this fit is the final one: record histograms */
 	Model	   *model;			/* inputs and classes; parameters once fitted */
 	int			iterations;
 } TrainJob;

@@ -1,0 +1,241 @@
+/*
+ * stats.c -- histograms of training columns, the baseline of drift checks.
+ *
+ * ml_bin_counts(x, edges, bins) counts, in one parallel-safe pass, how many
+ * values of each column fall in each of its bins. Column j has bins[j]
+ * bins, with bins[j] + 1 increasing edges taken in turn from edges; bin i
+ * holds edge_i <= v < edge_{i+1}, the last one also v = its upper edge.
+ * NULLs and values outside the edges are not counted. ml_train stores the
+ * edges (training quantiles) and counts with each numeric input.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+
+#include "model.h"
+
+/* Most bins of one column. */
+#define MAX_BINS_PER_COLUMN 65536
+
+typedef struct BinState
+{
+	int			n_columns;
+	int			total;			/* bins over all columns */
+	int		   *bins;			/* [n_columns], transition states only */
+	double	   *edges;			/* [total + n_columns] */
+	int64	   *counts;			/* [total] */
+} BinState;
+
+PG_FUNCTION_INFO_V1(bin_counts_accum);
+PG_FUNCTION_INFO_V1(bin_counts_combine);
+PG_FUNCTION_INFO_V1(bin_counts_serialize);
+PG_FUNCTION_INFO_V1(bin_counts_deserialize);
+PG_FUNCTION_INFO_V1(bin_counts_final);
+
+/* The bin of v among n bins with n + 1 increasing edges, or -1. */
+static int
+FindBin(const double *edges, int n, double v)
+{
+	int			lo = 0,
+				hi = n;
+
+	if (!(v >= edges[0] && v <= edges[n]))
+		return -1;
+	/* edges[lo] <= v < edges[hi] (or v = edges[n]) */
+	while (hi - lo > 1)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (v >= edges[mid])
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static BinState *
+StateCreate(int n_columns, int total)
+{
+	BinState   *s = palloc0(sizeof(BinState));
+
+	s->n_columns = n_columns;
+	s->total = total;
+	s->counts = palloc0(sizeof(int64) * Max(total, 1));
+	return s;
+}
+
+/* Transition: ml_bin_counts(x float8[], edges float8[], bins int[]). */
+Datum
+bin_counts_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	BinState   *s = PG_ARGISNULL(0) ? NULL : (BinState *) PG_GETARG_POINTER(0);
+	ArrayType  *xarr;
+	const double *x;
+	bits8	   *nulls;
+	const double *edges;
+	int			n;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "bin_counts_accum called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("edges and bins must not be NULL")));
+	xarr = PG_GETARG_ARRAYTYPE_P(1);
+	n = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
+	if (ARR_ELEMTYPE(xarr) != FLOAT8OID || ARR_NDIM(xarr) > 1)
+		elog(ERROR, "values must be a one-dimensional float8[]");
+
+	if (s == NULL)
+	{
+		ArrayType  *earr = PG_GETARG_ARRAYTYPE_P(2);
+		ArrayType  *barr = PG_GETARG_ARRAYTYPE_P(3);
+		int			n_edges = ArrayGetNItems(ARR_NDIM(earr), ARR_DIMS(earr));
+		const int32 *bins = (const int32 *) ARR_DATA_PTR(barr);
+		int			total = 0;
+		MemoryContext old;
+
+		if (ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr)) != n || ARR_HASNULL(barr) ||
+			ARR_HASNULL(earr) || ARR_ELEMTYPE(earr) != FLOAT8OID || ARR_ELEMTYPE(barr) != INT4OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("bins must give one count per value, edges must be float8[] without NULLs")));
+		for (int j = 0; j < n; j++)
+		{
+			if (bins[j] < 0 || bins[j] > MAX_BINS_PER_COLUMN)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("a column must have 0 to %d bins", MAX_BINS_PER_COLUMN)));
+			total += bins[j];
+		}
+		if (n_edges != total + n)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges)));
+		old = MemoryContextSwitchTo(aggctx);
+		s = StateCreate(n, total);
+		s->bins = palloc(sizeof(int) * Max(n, 1));
+		for (int j = 0; j < n; j++)
+			s->bins[j] = bins[j];
+		s->edges = palloc(sizeof(double) * Max(n_edges, 1));
+		memcpy(s->edges, ARR_DATA_PTR(earr), sizeof(double) * n_edges);
+		MemoryContextSwitchTo(old);
+	}
+	if (n != s->n_columns)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("values array has %d elements, but earlier rows had %d", n, s->n_columns)));
+
+	x = (const double *) ARR_DATA_PTR(xarr);
+	nulls = ARR_NULLBITMAP(xarr);
+	edges = s->edges;
+	for (int j = 0, bin0 = 0; j < n; j++)
+	{
+		if (!(nulls && !(nulls[j / 8] & (1 << (j % 8)))))
+		{
+			int			b = s->bins[j] > 0 ? FindBin(edges, s->bins[j], *x) : -1;
+
+			if (b >= 0)
+				s->counts[bin0 + b]++;
+			x++;				/* NULLs take no space in the data */
+		}
+		edges += s->bins[j] + 1;
+		bin0 += s->bins[j];
+	}
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+bin_counts_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	BinState   *s1 = PG_ARGISNULL(0) ? NULL : (BinState *) PG_GETARG_POINTER(0);
+	BinState   *s2 = PG_ARGISNULL(1) ? NULL : (BinState *) PG_GETARG_POINTER(1);
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "bin_counts_combine called in non-aggregate context");
+	if (s2 == NULL)
+		PG_RETURN_POINTER(s1);
+	if (s1 == NULL)
+	{
+		/* deserialised states live in short-lived memory: copy */
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
+
+		s1 = StateCreate(s2->n_columns, s2->total);
+		MemoryContextSwitchTo(old);
+	}
+	else if (s1->total != s2->total)
+		elog(ERROR, "cannot combine histograms of different shapes");
+	for (int i = 0; i < s1->total; i++)
+		s1->counts[i] += s2->counts[i];
+	PG_RETURN_POINTER(s1);
+}
+
+/* int32 columns, total; then the counts. */
+Datum
+bin_counts_serialize(PG_FUNCTION_ARGS)
+{
+	BinState   *s = (BinState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, s->n_columns);
+	pq_sendint32(&buf, s->total);
+	for (int i = 0; i < s->total; i++)
+		pq_sendint64(&buf, s->counts[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+bin_counts_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	BinState   *s;
+	int			n_columns,
+				total;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	n_columns = pq_getmsgint(&buf, 4);
+	total = pq_getmsgint(&buf, 4);
+	if (n_columns < 0 || n_columns > MLSYS_MAX_FEATURES || total < 0 ||
+		total > MLSYS_MAX_FEATURES * MAX_BINS_PER_COLUMN ||
+		(size_t) (buf.len - buf.cursor) != sizeof(int64) * total)
+		elog(ERROR, "invalid histogram aggregate state");
+	s = StateCreate(n_columns, total);
+	for (int i = 0; i < total; i++)
+		s->counts[i] = pq_getmsgint64(&buf);
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+/* Final: the counts of all bins, column after column. */
+Datum
+bin_counts_final(PG_FUNCTION_ARGS)
+{
+	BinState   *s = PG_ARGISNULL(0) ? NULL : (BinState *) PG_GETARG_POINTER(0);
+	Datum	   *out;
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	out = palloc(sizeof(Datum) * Max(s->total, 1));
+	for (int i = 0; i < s->total; i++)
+		out[i] = Int64GetDatum(s->counts[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, s->total, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
