@@ -903,25 +903,34 @@ DesignNamesJson(const Model *model)
 }
 
 /*
- * What ml_transform reads the inputs from: a float8[] of the columns when
- * every input is numeric (cheaper than forming and deforming each row),
- * else the whole row. Both take the same preprocessing path.
+ * SQL for a row's design vector during fitting, where $1 is the inputs'
+ * value (InputsDatum). With only numeric inputs and no imputation or
+ * scaling the design is the columns themselves; with only numeric inputs
+ * ml_transform reads a float8[] of them (cheaper than forming and deforming
+ * each row); else it reads the whole row. All take the preprocessing path
+ * of ml_predict or are equal to it.
  */
 static char *
-DesignSource(TrainJob *job)
+DesignSql(TrainJob *job)
 {
 	StringInfoData buf;
+	bool		identity = true;
 
 	for (int i = 0; i < job->model->n_inputs; i++)
-		if (job->model->inputs[i].type != INPUT_NUMERIC)
-			return SOURCE_ALIAS;
+	{
+		ModelInput *in = &job->model->inputs[i];
+
+		if (in->type != INPUT_NUMERIC)
+			return psprintf("%s($1, " SOURCE_ALIAS ")", MlsysQualify("ml_transform"));
+		identity &= in->impute == IMPUTE_ERROR && in->scale == SCALE_NONE;
+	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "ARRAY[");
 	for (int i = 0; i < job->model->n_inputs; i++)
 		appendStringInfo(&buf, "%s%s::pg_catalog.float8", i > 0 ? ", " : "",
 						 Column(job->model->inputs[i].name));
 	appendStringInfoChar(&buf, ']');
-	return buf.data;
+	return identity ? buf.data : psprintf("%s($1, %s)", MlsysQualify("ml_transform"), buf.data);
 }
 
 /* Linear regression: one pass of ml_linreg_fit over the design rows. */
@@ -963,9 +972,9 @@ FitLinear(TrainJob *job)
 					 job->fit_intercept ? "true" : "false", DesignNamesJson(model));
 	args[0] = InputsDatum(model);
 	args[1] = JsonbPGetDatum(JsonParse(params.data));
-	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s($1, %s), $2) FROM %s WHERE %s",
-				   MlsysQualify("ml_linreg_fit"), job->target_sql, MlsysQualify("ml_transform"),
-				   DesignSource(job), job->from, job->fit_rows),
+	RunQuery(psprintf("SELECT %s(%s::pg_catalog.float8, %s, $2) FROM %s WHERE %s",
+					  MlsysQualify("ml_linreg_fit"), job->target_sql, DesignSql(job),
+					  job->from, job->fit_rows),
 		  2, types, args);
 	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(Value(0, 1, &isnull)));
 	memcpy(model->coef, fitted->coef, sizeof(double) * (1 + model->n_design));
@@ -1067,9 +1076,9 @@ FitLogistic(TrainJob *job)
 	args[0] = InputsDatum(model);
 	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
 											  TYPALIGN_INT));
-	sql = psprintf("SELECT %s(%s::pg_catalog.text, %s($1, %s), $3, $2) FROM %s WHERE %s",
-				   MlsysQualify("ml_logreg_pass"), job->target_sql, MlsysQualify("ml_transform"),
-				   DesignSource(job), job->from, job->fit_rows);
+	sql = psprintf("SELECT %s(%s::pg_catalog.text, %s, $3, $2) FROM %s WHERE %s",
+				   MlsysQualify("ml_logreg_pass"), job->target_sql, DesignSql(job),
+				   job->from, job->fit_rows);
 
 	LogisticPass(job, sql, args, theta, dim, &pass);
 	passes++;
@@ -1153,9 +1162,9 @@ FitNaiveBayes(TrainJob *job)
 	args[0] = InputsDatum(model);
 	args[1] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
 											  TYPALIGN_INT));
-	RunQuery(psprintf("SELECT %s(%s::pg_catalog.text, %s($1, %s), $2) FROM %s WHERE %s",
-					  MlsysQualify("ml_naive_bayes_pass"), job->target_sql,
-					  MlsysQualify("ml_transform"), DesignSource(job), job->from, job->fit_rows),
+	RunQuery(psprintf("SELECT %s(%s::pg_catalog.text, %s, $2) FROM %s WHERE %s",
+					  MlsysQualify("ml_naive_bayes_pass"), job->target_sql, DesignSql(job),
+					  job->from, job->fit_rows),
 			 2, types, args);
 	NaiveBayesFromPass(model, DatumGetArrayTypeP(Value(0, 1, &isnull)), job->var_smoothing);
 	job->iterations = 1;
@@ -1186,7 +1195,7 @@ KMeansPlusPlus(TrainJob *job, Datum inputs, double *centers)
 	int			d = model->n_design;
 	Oid			types[2] = {MlsysModelTypeOid(), FLOAT8ARRAYOID};
 	Datum		args[2] = {inputs, 0};
-	char	   *design = psprintf("%s($1, %s)", MlsysQualify("ml_transform"), DesignSource(job));
+	char	   *design = DesignSql(job);
 
 	for (int c = 0; c < job->k; c++)
 	{
@@ -1257,8 +1266,8 @@ FitKMeans(TrainJob *job)
 	else
 		KMeansPlusPlus(job, args[0], centers);
 
-	sql = psprintf("SELECT %s(%s($1, %s), $2) FROM %s WHERE %s", MlsysQualify("ml_kmeans_pass"),
-				   MlsysQualify("ml_transform"), DesignSource(job), job->from, job->fit_rows);
+	sql = psprintf("SELECT %s(%s, $2) FROM %s WHERE %s", MlsysQualify("ml_kmeans_pass"),
+				   DesignSql(job), job->from, job->fit_rows);
 	for (job->iterations = 1; job->iterations <= job->max_iter; job->iterations++)
 	{
 		Datum	   *elems = palloc(sizeof(Datum) * job->k * d);

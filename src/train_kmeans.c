@@ -75,7 +75,8 @@ CheckVector(ArrayType *arr, int *n, const char *what)
 	if (ARR_NDIM(arr) != 1 || *n < 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != FLOAT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s must be a non-empty one-dimensional float8[] without NULLs", what)));
+				 errmsg("%s must be a non-empty one-dimensional float8[] without NULLs", what),
+				 errhint("Impute missing values with params like '{\"impute\": \"mean\"}', or filter such rows.")));
 	for (int j = 0; j < *n; j++)
 		if (!isfinite(((const double *) ARR_DATA_PTR(arr))[j]))
 			ereport(ERROR,

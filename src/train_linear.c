@@ -331,7 +331,7 @@ linreg_accum(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("feature \"%s\" is NULL", FeatureName(s, j)),
-						 errhint("Filter out such rows, or replace missing values with coalesce().")));
+						 errhint("Filter out such rows, replace missing values with coalesce(), or let ml_train impute them with params like '{\"impute\": \"mean\"}'.")));
 	}
 	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
 		elog(ERROR, "feature array must be float8[]");

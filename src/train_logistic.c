@@ -248,7 +248,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr) || d >= MLSYS_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("design array must be a non-empty one-dimensional array without NULLs")));
+				 errmsg("feature values must be a non-empty one-dimensional array without NULLs"),
+				 errhint("Impute missing values with params like '{\"impute\": \"mean\"}', or filter such rows.")));
 
 	if (s == NULL)
 	{
