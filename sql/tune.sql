@@ -66,6 +66,21 @@ SELECT v.n_test_rows = (SELECT count(*) FROM sales
        v.params->>'time_column' AS time_column
   FROM ml.model_versions v JOIN ml.models m USING (model_id) WHERE m.name = 'units_time';
 
+-- A long search honours statement_timeout (and cancellation), and leaves nothing behind.
+SET statement_timeout = '300ms';
+\set VERBOSITY terse
+SELECT * FROM ml_train('slow', 'ridge', 'sales', 'units', ARRAY['price', 'promo', 'store'],
+                       jsonb_build_object('alpha', (SELECT jsonb_agg(i) FROM generate_series(1, 1000) i)));
+\set VERBOSITY default
+RESET statement_timeout;
+SELECT count(*) AS models_named_slow FROM ml.models WHERE name = 'slow';
+
+-- As many classes as rows: a penalised model still exists and predicts each row's class.
+SELECT model_name FROM ml_train('few', 'logistic',
+                                'SELECT i::text AS label, i::float8 AS x FROM generate_series(1, 3) i',
+                                'label', params => '{"l2": 0.01}', test_fraction => 0);
+SELECT i, ml_predict_class('few', ARRAY[i::float8]) AS predicted FROM generate_series(1, 3) i;
+
 -- Errors.
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"search": "grid"}');
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"search": "bayes", "l2": [1]}');
