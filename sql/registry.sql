@@ -57,6 +57,25 @@ SELECT version, previous_version, reason FROM ml.deployments
 SELECT name, version, deployed, metric FROM ml.version_metrics
  WHERE name = 'price' ORDER BY version, metric;
 
+-- Aliases: other named pointers, addressed as name@alias; name@N is version N.
+SELECT ml_deploy('price', 3, 'challenger');
+SELECT ml_deploy('price', 1, 'champion');
+SELECT alias, version FROM ml.aliases a JOIN ml.models m USING (model_id)
+ WHERE m.name = 'price' ORDER BY alias;
+SELECT jsonb_path_query_array(ml_model_info(ml_model('price@challenger')), '$.inputs[*].name') AS challenger_inputs,
+       ml_model('price@1')::text = ml_model('price', 1)::text AS at_version,
+       ml_model('price@production')::text = ml_model('price')::text AS production_is_deployed;
+-- Rollback undoes deployments one at a time, per alias, and is recorded.
+SELECT ml_deploy('price', 3);
+SELECT ml_rollback('price') AS back_to, (SELECT deployed_version FROM ml.models WHERE name = 'price') AS deployed;
+SELECT ml_rollback('price') AS back_to;
+SELECT ml_rollback('price');
+SELECT ml_deploy('price', 2, 'challenger');
+SELECT ml_rollback('price', 'challenger') AS challenger_back_to;
+SELECT alias, version, previous_version, reason FROM ml.deployments
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY deployment_id;
+SELECT ml_deploy('price', 2);
+
 -- ml_model returns the deployed or a given version.
 SELECT jsonb_path_query_array(ml_model_info(ml_model('price')), '$.inputs[*].name') AS deployed_inputs,
        jsonb_path_query_array(ml_model_info(ml_model('price', 3)), '$.inputs[*].name') AS v3_inputs;
@@ -96,9 +115,18 @@ SELECT * FROM ml_train('a@b', 'linear', 'houses', 'price', ARRAY['area']);
 SELECT * FROM ml_train(NULL, 'linear', 'houses', 'price');
 SELECT ml_deploy('price', 9);
 SELECT ml_deploy('price', NULL);
+SELECT ml_deploy('price', 1, '42');
+SELECT ml_deploy('price', 1, 'bad alias');
+SELECT ml_model('price@nobody');
+SELECT ml_model('price@0');
+SELECT ml_model('price@2', 2);
+SELECT ml_rollback('nothing');
 -- The deployed version cannot be deleted; a deleted number is never reused.
 DELETE FROM ml.model_versions WHERE version = 2
    AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
+DELETE FROM ml.model_versions WHERE version = 1
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
+SELECT ml_deploy('price', 2, 'challenger');
 DELETE FROM ml.model_versions WHERE version = 3
    AND model_id = (SELECT model_id FROM ml.models WHERE name = 'price');
 SELECT version FROM ml_train('price', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
@@ -122,6 +150,7 @@ SELECT * FROM ml_train('spy', 'linear', 'secret_houses', 'price', ARRAY['area'])
 SELECT * FROM ml_train('spy', 'linear', 'SELECT area, price FROM secret_houses', 'price');
 SELECT model_name, version FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
 SELECT ml_deploy('analyst', 1);
+SELECT ml_rollback('analyst');
 INSERT INTO ml.models (name, created_by) VALUES ('forged', 'me');
 DELETE FROM ml.model_versions;
 RESET ROLE;

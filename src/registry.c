@@ -28,28 +28,38 @@
 
 PG_FUNCTION_INFO_V1(ml_register_model);
 PG_FUNCTION_INFO_V1(ml_deploy);
+PG_FUNCTION_INFO_V1(ml_rollback);
 PG_FUNCTION_INFO_V1(ml_model);
+
+/* The alias ml_predict(name) follows: ml.models.deployed_version. */
+#define DEFAULT_ALIAS "production"
 
 /* Saved plans of the read path, prepared once per backend. */
 static SPIPlanPtr resolve_plan = NULL;
 static SPIPlanPtr fetch_plan = NULL;
 
-/* Model names: 1-63 bytes; '@' is reserved for name@version addressing. */
-void
-RegistryCheckName(const char *name)
+/* Names of models and aliases: 1-63 bytes; '@' separates them in addresses. */
+static void
+CheckName(const char *what, const char *name)
 {
 	size_t		len = strlen(name);
 
 	if (len == 0 || len > MLSYS_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("model name must be 1 to %d bytes long", MLSYS_MAX_NAME_LEN)));
+				 errmsg("%s must be 1 to %d bytes long", what, MLSYS_MAX_NAME_LEN)));
 	for (const char *c = name; *c; c++)
 		if (*c == '@' || isspace((unsigned char) *c) || iscntrl((unsigned char) *c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid model name \"%s\"", name),
+					 errmsg("invalid %s \"%s\"", what, name),
 					 errhint("Use a name without spaces, control characters or \"@\".")));
+}
+
+void
+RegistryCheckName(const char *name)
+{
+	CheckName("model name", name);
 }
 
 static SPIPlanPtr
@@ -73,26 +83,76 @@ UnknownModel(const char *name)
 }
 
 /*
- * Find the model version named by (name, version); version 0 means the
- * deployed one. One indexed lookup with the current snapshot.
+ * Split a model address: "name" (the deployed version), "name@3" (version
+ * 3) or "name@alias" (the version an alias points to). The name is
+ * returned in place; *alias is NULL for the deployed version.
+ */
+static char *
+SplitAddress(const char *address, char **alias, int32 *version)
+{
+	char	   *name = pstrdup(address);
+	char	   *at = strrchr(name, '@');
+
+	*alias = NULL;
+	*version = 0;
+	if (at == NULL)
+		return name;
+	*at++ = '\0';
+	if (*at != '\0' && strspn(at, "0123456789") == strlen(at))
+	{
+		long		v = strtol(at, NULL, 10);
+
+		if (v < 1 || v > PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model version must be positive, got %s", at)));
+		*version = (int32) v;
+	}
+	else if (strcmp(at, DEFAULT_ALIAS) != 0)
+		*alias = at;
+	return name;
+}
+
+/*
+ * Find the model version an address names (see SplitAddress); a version
+ * given separately overrides none. One indexed lookup with the current
+ * snapshot.
  */
 void
-RegistryResolve(const char *name, int32 version, ModelRef *ref)
+RegistryResolve(const char *address, int32 version, ModelRef *ref)
 {
-	Datum		arg = CStringGetTextDatum(name);
+	char	   *alias;
+	int32		addressed;
+	char	   *name = SplitAddress(address, &alias, &addressed);
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
 	bool		isnull;
-	int32		deployed;
+	int32		deployed,
+				aliased;
+	bool		no_alias;
+
+	if (version != 0 && (addressed != 0 || alias != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" is given a version twice", address),
+				 errhint("Pass either \"name@version\" or a version argument.")));
+	version = Max(version, addressed);
+	args[0] = CStringGetTextDatum(name);
+	args[1] = alias ? CStringGetTextDatum(alias) : (Datum) 0;
+	nulls[1] = alias ? ' ' : 'n';
 
 	SPI_connect();
 	if (resolve_plan == NULL)
 	{
-		Oid			argtypes[1] = {TEXTOID};
+		Oid			argtypes[2] = {TEXTOID, TEXTOID};
 
-		resolve_plan = PrepareSaved("SELECT m.tableoid, m.model_id, m.deployed_version"
-									" FROM ml.models m WHERE m.name = $1",
-									1, argtypes);
+		resolve_plan = PrepareSaved("SELECT m.tableoid, m.model_id, m.deployed_version, a.version"
+									" FROM ml.models m LEFT JOIN ml.aliases a"
+									" ON a.model_id = m.model_id AND a.alias = $2"
+									" WHERE m.name = $1",
+									2, argtypes);
 	}
-	if (SPI_execute_plan(resolve_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(resolve_plan, args, nulls, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "registry lookup failed");
 	if (SPI_processed == 0)
 		UnknownModel(name);
@@ -100,12 +160,19 @@ RegistryResolve(const char *name, int32 version, ModelRef *ref)
 	ref->registry = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	ref->model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	deployed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (version == 0 && isnull)
+	if (version == 0 && alias == NULL && isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" has no deployed version", name),
 				 errhint("Deploy a version with ml_deploy('%s', version).", name)));
-	ref->version = version != 0 ? version : deployed;
+	aliased = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &no_alias));
+	if (alias != NULL && no_alias)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no alias \"%s\"", name, alias),
+				 errhint("ml.aliases lists the aliases; ml_deploy('%s', version, '%s') sets it.",
+						 name, alias)));
+	ref->version = version != 0 ? version : alias != NULL ? aliased : deployed;
 	SPI_finish();
 }
 
@@ -213,22 +280,47 @@ LockModel(const char *name, int32 *deployed)
 	return model_id;
 }
 
-/* Point the model at version and record the move in ml.deployments. */
-static void
-Deploy(int64 model_id, int32 version, int32 previous, Oid caller, const char *reason)
+/* The version an alias points to now (0 for none), under the model's row lock. */
+static int32
+AliasVersion(int64 model_id, const char *alias, int32 deployed)
 {
-	Oid			types[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[5] = {
-		Int64GetDatum(model_id), Int32GetDatum(version), Int32GetDatum(previous),
-		CStringGetTextDatum(GetUserNameFromId(caller, false)), CStringGetTextDatum(reason)
-	};
-	char		nulls[5] = {' ', ' ', previous ? ' ' : 'n', ' ', ' '};
+	Datum		args[2] = {Int64GetDatum(model_id), CStringGetTextDatum(alias)};
+	bool		isnull;
 
-	ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
-			  2, types, values, nulls, SPI_OK_UPDATE);
-	ExecWrite("INSERT INTO ml.deployments (model_id, version, previous_version, deployed_by, reason)"
-			  " VALUES ($1, $2, $3, $4, $5)",
-			  5, types, values, nulls, SPI_OK_INSERT);
+	if (strcmp(alias, DEFAULT_ALIAS) == 0)
+		return deployed;
+	ExecWrite("SELECT version FROM ml.aliases WHERE model_id = $1 AND alias = $2",
+			  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL, SPI_OK_SELECT);
+	return SPI_processed == 0 ? 0
+		: DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Point an alias of the model at version and record the move in
+ * ml.deployments. The default alias is ml.models.deployed_version.
+ */
+static void
+Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid caller,
+	   const char *reason)
+{
+	Oid			types[6] = {INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6] = {
+		Int64GetDatum(model_id), Int32GetDatum(version), Int32GetDatum(previous),
+		CStringGetTextDatum(GetUserNameFromId(caller, false)), CStringGetTextDatum(reason),
+		CStringGetTextDatum(alias)
+	};
+	char		nulls[6] = {' ', ' ', previous ? ' ' : 'n', ' ', ' ', ' '};
+
+	if (strcmp(alias, DEFAULT_ALIAS) == 0)
+		ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
+				  2, types, values, nulls, SPI_OK_UPDATE);
+	else
+		ExecWrite("INSERT INTO ml.aliases (model_id, alias, version) VALUES ($1, $6, $2)"
+				  " ON CONFLICT (model_id, alias) DO UPDATE SET version = EXCLUDED.version",
+				  6, types, values, nulls, SPI_OK_INSERT);
+	ExecWrite("INSERT INTO ml.deployments (model_id, version, previous_version, deployed_by, reason, alias)"
+			  " VALUES ($1, $2, $3, $4, $5, $6)",
+			  6, types, values, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -304,7 +396,7 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	}
 	*deployed = current == 0;
 	if (*deployed)
-		Deploy(model_id, version, 0, scope.caller, "first version");
+		Deploy(model_id, DEFAULT_ALIAS, version, 0, scope.caller, "first version");
 	RegistryEndWrite(&scope);
 	return version;
 }
@@ -339,7 +431,10 @@ ml_register_model(PG_FUNCTION_ARGS)
 				 errmsg("metrics must be a JSON object")));
 
 	model = ModelDeserialize(v.model);
-	v.algorithm = model->kind == MODEL_KIND_LINEAR_REGRESSION ? "linear" : "logistic";
+	/* the algorithm that ml_train names for the kind */
+	v.algorithm = model->kind == MODEL_KIND_LINEAR_REGRESSION ? "linear"
+		: model->kind == MODEL_KIND_LOGISTIC_REGRESSION ? "logistic"
+		: ModelKindName(model->kind);
 	initStringInfo(&params);
 	appendStringInfoChar(&params, '{');
 	ModelAppendParamsJson(&params, model);
@@ -355,26 +450,38 @@ ml_register_model(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(version);
 }
 
-/* ml_deploy(model_name, version): make version the one ml_predict serves. */
+/*
+ * ml_deploy(model_name, version, alias DEFAULT 'production'): point an
+ * alias at a version; the default alias is the one ml_predict(name) serves.
+ */
 Datum
 ml_deploy(PG_FUNCTION_ARGS)
 {
 	char	   *name;
+	char	   *alias;
 	int32		version;
 	RegistryWriteScope scope;
-	int32		current;
+	int32		deployed,
+				current;
 	int64		model_id;
 	Datum		args[2];
 	Oid			types[2] = {INT8OID, INT4OID};
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name and version must not be NULL")));
+				 errmsg("model name, version and alias must not be NULL")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	version = PG_GETARG_INT32(1);
+	alias = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	CheckName("alias", alias);
+	if (strspn(alias, "0123456789") == strlen(alias))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("alias \"%s\" would read as a version number", alias),
+				 errhint("Use an alias with at least one letter.")));
 	RegistryBeginWrite(&scope);
-	model_id = LockModel(name, &current);
+	model_id = LockModel(name, &deployed);
 	args[0] = Int64GetDatum(model_id);
 	args[1] = Int32GetDatum(version);
 	ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
@@ -384,13 +491,70 @@ ml_deploy(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" has no version %d", name, version),
 				 errhint("ml.model_versions lists the versions of each model.")));
+	current = AliasVersion(model_id, alias, deployed);
 	if (current == version)
 		ereport(NOTICE,
-				(errmsg("model \"%s\" version %d is already deployed", name, version)));
+				(errmsg("alias \"%s\" of model \"%s\" already points to version %d",
+						alias, name, version)));
 	else
-		Deploy(model_id, version, current, scope.caller, "ml_deploy");
+		Deploy(model_id, alias, version, current, scope.caller, "ml_deploy");
 	RegistryEndWrite(&scope);
 	PG_RETURN_VOID();
+}
+
+/*
+ * ml_rollback(model_name, alias DEFAULT 'production') -> int: move an alias
+ * back to the version it pointed to before its latest deployment that is
+ * still in effect, and return that version. The history is a stack:
+ * each rollback undoes one deployment, so repeated rollbacks walk back.
+ */
+Datum
+ml_rollback(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	RegistryWriteScope scope;
+	int32		deployed,
+				target = 0;
+	int64		model_id;
+	int			undone = 0;
+	Datum		args[2];
+
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &deployed);
+	args[0] = Int64GetDatum(model_id);
+	args[1] = CStringGetTextDatum(alias);
+	ExecWrite("SELECT reason = 'rollback', previous_version FROM ml.deployments"
+			  " WHERE model_id = $1 AND alias = $2 ORDER BY deployment_id DESC",
+			  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		bool		is_rollback = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		previous = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+		/* each rollback cancels the most recent deployment not yet cancelled */
+		if (is_rollback)
+			undone++;
+		else if (undone > 0)
+			undone--;
+		else
+		{
+			target = isnull ? 0 : DatumGetInt32(previous);
+			break;
+		}
+	}
+	if (target == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("alias \"%s\" of model \"%s\" has no earlier version to roll back to",
+						alias, name),
+				 errhint("ml.deployments shows the history of each alias.")));
+	Deploy(model_id, alias, target, AliasVersion(model_id, alias, deployed), scope.caller,
+		   "rollback");
+	RegistryEndWrite(&scope);
+	PG_RETURN_INT32(target);
 }
 
 /* ml_model(model_name [, version]) -> mlmodel: deployed or given version. */

@@ -41,6 +41,16 @@ CREATE TABLE ml.model_versions (
 COMMENT ON TABLE ml.model_versions IS
 	'one immutable row per trained version: algorithm, params, features, model, source, metrics';
 
+CREATE TABLE ml.aliases (
+	model_id bigint NOT NULL REFERENCES ml.models ON DELETE CASCADE,
+	alias text NOT NULL,
+	version int NOT NULL,
+	PRIMARY KEY (model_id, alias),
+	FOREIGN KEY (model_id, version) REFERENCES ml.model_versions
+);
+COMMENT ON TABLE ml.aliases IS
+	'named pointers to versions (champion, challenger, ...); production, the deployed one, is ml.models.deployed_version';
+
 CREATE SEQUENCE ml.deployments_deployment_id_seq;
 CREATE TABLE ml.deployments (
 	deployment_id bigint PRIMARY KEY DEFAULT nextval('ml.deployments_deployment_id_seq'),
@@ -50,10 +60,12 @@ CREATE TABLE ml.deployments (
 	deployed_at timestamptz NOT NULL DEFAULT now(),
 	deployed_by text NOT NULL,
 	reason text NOT NULL,
+	alias text NOT NULL DEFAULT 'production',
 	FOREIGN KEY (model_id, version) REFERENCES ml.model_versions ON DELETE CASCADE
 );
 ALTER SEQUENCE ml.deployments_deployment_id_seq OWNED BY ml.deployments.deployment_id;
-COMMENT ON TABLE ml.deployments IS 'append-only history of every change of a deployed version';
+COMMENT ON TABLE ml.deployments IS
+	'append-only history of every move of an alias (production: the deployed version): who, when, from, to, why';
 
 CREATE TABLE ml.training_trials (
 	model_id bigint NOT NULL,
@@ -83,11 +95,14 @@ CREATE TRIGGER model_versions_immutable BEFORE UPDATE ON ml.model_versions
 CREATE FUNCTION ml.forbid_deployed_delete() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
+	-- (when the whole model is being deleted, its row is gone already)
 	IF EXISTS (SELECT 1 FROM ml.models m
-				WHERE m.model_id = OLD.model_id AND m.deployed_version = OLD.version) THEN
-		RAISE EXCEPTION 'version % is deployed', OLD.version
+				WHERE m.model_id = OLD.model_id AND m.deployed_version = OLD.version)
+	   OR EXISTS (SELECT 1 FROM ml.aliases a JOIN ml.models m USING (model_id)
+				   WHERE a.model_id = OLD.model_id AND a.version = OLD.version) THEN
+		RAISE EXCEPTION 'version % is deployed or has an alias', OLD.version
 			USING ERRCODE = 'object_in_use',
-				  HINT = 'Deploy another version first, or delete the whole model from ml.models.';
+				  HINT = 'Point the aliases at another version first, or delete the whole model from ml.models.';
 	END IF;
 	RETURN OLD;
 END
@@ -100,12 +115,14 @@ SELECT pg_catalog.pg_extension_config_dump('ml.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.aliases', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.training_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
 
 -- Everyone may read the registry (ml_predict does); writes go through the
 -- registry functions below.
-GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials TO PUBLIC;
+GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases
+	TO PUBLIC;
 
 CREATE VIEW ml.deployed_models AS
 SELECT m.name, m.deployed_version AS version, v.algorithm, v.features, v.target,
@@ -139,11 +156,18 @@ CREATE FUNCTION ml_register_model(model_name text, model mlmodel,
 COMMENT ON FUNCTION ml_register_model(text, mlmodel, text, jsonb) IS
 	'store a model value (e.g. from ml_linreg_fit) as the next version; returns the version';
 
-CREATE FUNCTION ml_deploy(model_name text, version int) RETURNS void
+CREATE FUNCTION ml_deploy(model_name text, version int, alias text DEFAULT 'production')
+	RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION ml_deploy(text, int) IS
-	'make a version the one ml_predict serves; recorded in ml.deployments';
-REVOKE EXECUTE ON FUNCTION ml_deploy(text, int) FROM PUBLIC;
+COMMENT ON FUNCTION ml_deploy(text, int, text) IS
+	'point an alias at a version (production: the one ml_predict(name) serves); recorded in ml.deployments';
+REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text) FROM PUBLIC;
+
+CREATE FUNCTION ml_rollback(model_name text, alias text DEFAULT 'production') RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_rollback(text, text) IS
+	'move an alias back to the version before its latest deployment still in effect; returns it';
+REVOKE EXECUTE ON FUNCTION ml_rollback(text, text) FROM PUBLIC;
 
 CREATE FUNCTION ml_model(model_name text) RETURNS mlmodel
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

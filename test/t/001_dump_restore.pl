@@ -23,6 +23,7 @@ $node->safe_psql('src', q{
 	SELECT * FROM ml_train('minutes', 'linear', 'visits', 'minutes', ARRAY['pages', 'ads'],
 	                       '{"l2": 5}');
 	SELECT ml_deploy('minutes', 2);
+	SELECT ml_deploy('minutes', 1, 'champion');
 	CREATE TABLE saved (id int, m mlmodel);
 	INSERT INTO saved SELECT 1, ml_model('minutes', 1);
 	INSERT INTO saved VALUES (2, '{"format": 1, "kind": "linear_regression", "n_rows": 7,
@@ -40,8 +41,11 @@ my $snapshot = q{
 	SELECT string_agg(format('%s|%s|%s|%s|%s|%s', m.name, m.deployed_version, v.version,
 	                         v.model::text, v.metrics, v.params), E'\n' ORDER BY m.name, v.version)
 	  FROM ml.models m JOIN ml.model_versions v USING (model_id);
-	SELECT string_agg(format('%s|%s|%s|%s', model_id, version, previous_version, reason),
+	SELECT string_agg(format('%s|%s|%s|%s|%s', model_id, alias, version, previous_version, reason),
 	                  E'\n' ORDER BY deployment_id) FROM ml.deployments;
+	SELECT string_agg(format('%s|%s|%s', model_id, alias, version), E'\n' ORDER BY model_id, alias)
+	  FROM ml.aliases;
+	SELECT sum(ml_predict('minutes@champion', ARRAY[pages, ads])) FROM visits;
 	SELECT string_agg(m::text, E'\n' ORDER BY id) FROM saved;
 	SELECT sum(ml_predict('minutes', ARRAY[pages, ads])) FROM visits;
 	SELECT string_agg(ml_predict_class('churn', c) || ':' || round((ml_predict_proba('churn', c))[2]::numeric, 12),
