@@ -171,6 +171,9 @@ SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"va
 SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"l2": 1}');
 SELECT * FROM ml_train('x', 'naive_bayes', 'SELECT species, 1.0 AS c FROM flowers', 'species',
                        params => '{"var_smoothing": 0}');
+-- Newton's dense Hessian bounds a logistic model to 4096 parameters; naive Bayes has no such bound.
+SELECT * FROM ml_train('x', 'logistic', 'SELECT (i % 100)::text AS c, (i % 50)::text AS f FROM generate_series(1, 400) i',
+                       'c', params => '{"l2": 1}', test_fraction => 0);
 
 -- Each Newton step is one parallel-safe pass.
 SET parallel_setup_cost = 0;
@@ -194,6 +197,12 @@ SELECT ml_evaluate('churn', 'customers', 'churn');
 SELECT ml_evaluate('churn', 0, 'customers', 'churned');
 SELECT ml_evaluate('churn', 'customers WHERE true', 'churned');
 SELECT ml_evaluate('churn', NULL, 'churned');
+-- No rows to evaluate: empty metrics, also for a holdout whose rows all lack the target.
+SELECT ml_evaluate('churn', 'SELECT * FROM customers WHERE false', 'churned') AS no_rows;
+SELECT metrics FROM ml_train('few', 'logistic',
+                             'SELECT i % 2 = 0 AS y, i::float8 AS x FROM generate_series(1, 6) i',
+                             'y', params => '{"l2": 1}', test_fraction => 0.01);
+DELETE FROM ml.models WHERE name = 'few';
 SELECT * FROM ml_train('x', 'logistic', 'flowers', 'petal');
 SELECT * FROM ml_train('x', 'logistic', 'SELECT petal, true AS label FROM flowers', 'label');
 SELECT * FROM ml_train('x', 'logistic', 'flowers', 'species', params => '{"max_iter": 0}');

@@ -134,6 +134,12 @@ SELECT ml_deploy('nothing', 1);
 SELECT ml_model('nothing');
 SELECT ml_model('price', 0);
 SELECT ml_model('price', 42);
+-- A registered model records the algorithm ml_train would have named.
+SELECT version FROM ml_train('zones', 'kmeans', 'houses', NULL, ARRAY['area'], '{"k": 2}');
+SELECT ml_register_model('zones_copy', ml_model('zones'));
+SELECT m.name, v.algorithm FROM ml.models m JOIN ml.model_versions v USING (model_id)
+ WHERE m.name LIKE 'zones%' ORDER BY m.name;
+DELETE FROM ml.models WHERE name LIKE 'zones%';
 SELECT ml_register_model('x', NULL);
 SELECT ml_register_model('x', (SELECT ml_linreg_fit(price, ARRAY[area]) FROM houses), metrics => '[]');
 -- A failed training leaves nothing behind.

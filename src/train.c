@@ -1310,6 +1310,7 @@ EvaluateRows(Model *model, const char *from, const char *where, const char *targ
 	Oid			types[2] = {MlsysModelTypeOid(), TEXTARRAYOID};
 	Datum		args[2];
 	bool		isnull;
+	Datum		value;
 	Jsonb	   *result;
 
 	args[0] = ModelDatum(model);
@@ -1380,13 +1381,14 @@ EvaluateRows(Model *model, const char *from, const char *where, const char *targ
 						  MlsysQualify("ml_predict"), from, where),
 				 1, types, args);
 
-	result = DatumGetJsonbP(Value(0, 1, &isnull));
+	value = Value(0, 1, &isnull);
 	if (isnull)
 	{
 		/* no rows */
 		*n = 0;
 		return JsonParse("{}");
 	}
+	result = DatumGetJsonbP(value);
 	*n = pg_strtoint64(TextDatumGetCString(DirectFunctionCall2(jsonb_object_field_text,
 															   JsonbPGetDatum(result),
 															   CStringGetTextDatum("n"))));
@@ -1507,6 +1509,8 @@ TrainFit(TrainJob *job, const char *rows)
 	if (job->baseline)
 		LearnHistograms(job);
 	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
+	if (job->algorithm == ALGORITHM_LOGISTIC)
+		LogisticCheckSize(model->n_sets, 1 + model->n_design);
 	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
 	model->n_std_errors = 0;
 	/* (naive Bayes sets its own parameter sets from its pass) */

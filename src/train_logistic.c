@@ -35,6 +35,12 @@
 
 #define LOGREG_BATCH_ROWS 256
 
+/*
+ * Newton's method keeps a dense Hessian of (sets x width)^2 doubles per
+ * aggregate state: 4096 parameters make 128 MB, and each Newton step solves it.
+ */
+#define LOGREG_MAX_PARAMETERS 4096
+
 typedef struct LogregState
 {
 	int			n_classes;
@@ -68,6 +74,19 @@ LogisticSets(int n_classes, double l2)
 	if (n_classes == 2)
 		return 1;
 	return l2 > 0 ? n_classes : n_classes - 1;
+}
+
+/* Refuse a model whose Hessian would not fit LOGREG_MAX_PARAMETERS. */
+void
+LogisticCheckSize(int n_sets, int width)
+{
+	if ((int64) n_sets * width > LOGREG_MAX_PARAMETERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("logistic regression would have %lld parameters, more than %d",
+						(long long) n_sets * width, LOGREG_MAX_PARAMETERS),
+				 errdetail("There is one parameter per class and design column, plus intercepts."),
+				 errhint("Use fewer features or classes, or algorithm \"naive_bayes\".")));
 }
 
 /* The class a parameter set gives the logit of. */
@@ -245,7 +264,7 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
 	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
-	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr) || d >= MLSYS_MAX_FEATURES)
+	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("feature values must be a non-empty one-dimensional array without NULLs"),
@@ -268,6 +287,10 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("number of classes must be between 2 and %d, got %d",
 							MLSYS_MAX_CLASSES, n_classes)));
+		if (d > MLSYS_MAX_FEATURES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
 		if (ARR_NDIM(carr) != 1 || ARR_HASNULL(carr) || ncoef % (d + 1) != 0 ||
 			(ncoef / (d + 1) != LogisticSets(n_classes, 0) &&
 			 ncoef / (d + 1) != LogisticSets(n_classes, 1)))
@@ -275,6 +298,7 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("parameter array does not fit %d classes and %d design columns",
 							n_classes, d)));
+		LogisticCheckSize(ncoef / (d + 1), d + 1);
 		old = MemoryContextSwitchTo(aggctx);
 		s = LogregStateCreate(n_classes, ncoef / (d + 1), d + 1);
 		memcpy(s->coef, ARR_DATA_PTR(carr), sizeof(double) * s->dim);
@@ -401,7 +425,7 @@ logreg_pass_deserialize(PG_FUNCTION_ARGS)
 	n_sets = pq_getmsgint(&buf, 4);
 	width = pq_getmsgint(&buf, 4);
 	if (n_classes < 2 || n_classes > MLSYS_MAX_CLASSES || n_sets < 1 || n_sets > n_classes ||
-		width < 2 || width > MLSYS_MAX_FEATURES ||
+		width < 2 || width > MLSYS_MAX_FEATURES + 1 || n_sets * width > LOGREG_MAX_PARAMETERS ||
 		(size_t) (buf.len - buf.cursor) != sizeof(double) *
 		(1 + 1 + (size_t) n_sets * width + (size_t) n_sets * width * (n_sets * width + 1) / 2))
 		elog(ERROR, "invalid logistic regression aggregate state");

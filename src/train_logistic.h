@@ -25,6 +25,7 @@ typedef struct LogregPass
 extern void LogisticProbabilities(const double *coef, int n_sets, int n_classes,
 								  int width, const double *design, double *proba);
 extern int	LogisticSets(int n_classes, double l2);
+extern void LogisticCheckSize(int n_sets, int width);
 extern void LogregPassFromArray(ArrayType *arr, int dim, LogregPass *pass);
 
 #endif							/* MLSYS_TRAIN_LOGISTIC_H */
