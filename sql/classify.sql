@@ -197,6 +197,7 @@ SELECT ml_evaluate('churn', 'customers', 'churn');
 SELECT ml_evaluate('churn', 0, 'customers', 'churned');
 SELECT ml_evaluate('churn', 'customers WHERE true', 'churned');
 SELECT ml_evaluate('churn', NULL, 'churned');
+SELECT ml_evaluate('churn', 'customers');
 -- No rows to evaluate: empty metrics, also for a holdout whose rows all lack the target.
 SELECT ml_evaluate('churn', 'SELECT * FROM customers WHERE false', 'churned') AS no_rows;
 SELECT metrics FROM ml_train('few', 'logistic',

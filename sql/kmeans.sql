@@ -12,6 +12,14 @@ SELECT model_name, version, metrics ?& ARRAY['inertia', 'mean_squared_distance']
 SELECT i % 3 AS grp, count(DISTINCT ml_predict('groups', p)) AS clusters, count(*) AS n
   FROM points p GROUP BY 1 ORDER BY 1;
 SELECT count(DISTINCT ml_predict('groups', p)) AS distinct_clusters FROM points p;
+-- ml_evaluate needs no target for k-means: inertia is the sum of squared
+-- distances to the nearest centre, here computed in SQL.
+SELECT (e->>'n')::int AS n,
+       abs((e->>'inertia')::float8 - (SELECT sum(d) FROM (
+         SELECT min(((c->>0)::float8 - a) ^ 2 + ((c->>1)::float8 - b) ^ 2) AS d
+           FROM points p, jsonb_array_elements(ml_model_info(ml_model('groups'))->'centroids') c
+          GROUP BY p.i) s)) < 1e-9 * (e->>'inertia')::float8 AS inertia_ok
+  FROM (SELECT ml_evaluate('groups', 'points') AS e) s;
 SELECT v.params->'k' AS k, v.params->'init' AS init, (v.training_info->>'iterations')::int < 10 AS few_iterations,
        jsonb_array_length(ml_model_info(v.model)->'centroids') AS centroids
   FROM ml.model_versions v JOIN ml.models m USING (model_id) WHERE m.name = 'groups';

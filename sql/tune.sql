@@ -93,6 +93,7 @@ SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"cv": 
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"n_iter": 5, "l2": [1, 2]}');
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"metric": "accuracy", "cv": 2}');
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"time_column": "sold_on", "cv": 2}');
+SELECT * FROM ml_train('x', 'ridge', 'sales', 'units', ARRAY['price'], '{"time_column": "sold_on", "alpha": [1, 2]}');
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"time_column": "when"}');
 SELECT * FROM ml_train('x', 'elastic_net', 'sales', 'units', ARRAY['price'],
                        jsonb_build_object('alpha', (SELECT jsonb_agg(i) FROM generate_series(1, 40) i),

@@ -1576,7 +1576,9 @@ SplitRows(TrainJob *job, TupleDesc desc)
 		if (job->cv > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"cv\" cannot be combined with \"time_column\""),
+					 errmsg(job->n_search > 0
+							? "a search, which cross-validates its trials, cannot be combined with \"time_column\""
+							: "\"cv\" cannot be combined with \"time_column\""),
 					 errhint("Cross-validation folds are random; a time split holds out the latest rows.")));
 		time_sql = Column(job->time_column);
 		RunQuery(psprintf("SELECT pg_catalog.percentile_disc(%.17g) WITHIN GROUP (ORDER BY %s)::pg_catalog.text"
@@ -1753,7 +1755,6 @@ ml_evaluate(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *name,
 			   *from,
-			   *target,
 			   *target_sql;
 	int32		version = 0;
 	ModelRef	ref;
@@ -1761,8 +1762,12 @@ ml_evaluate(PG_FUNCTION_ARGS)
 	Jsonb	   *metrics;
 	int64		n;
 
+	int			target_arg = has_version ? 3 : 2;
+	const char *where = "true";
+
+	/* the target may be NULL for k-means, which has none */
 	for (int i = 0; i < PG_NARGS(); i++)
-		if (PG_ARGISNULL(i))
+		if (PG_ARGISNULL(i) && i != target_arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("arguments of ml_evaluate must not be NULL")));
@@ -1775,9 +1780,13 @@ ml_evaluate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("model version must be positive, got %d", version)));
 	}
-	target = text_to_cstring(PG_GETARG_TEXT_PP(has_version ? 3 : 2));
 	RegistryResolve(name, version, &ref);
 	model = ModelDeserialize(RegistryFetchModel(name, &ref));
+	if (PG_ARGISNULL(target_arg) && model->kind != MODEL_KIND_KMEANS)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the target column of ml_evaluate must not be NULL"),
+				 errhint("Only a k-means model, which has no target, is evaluated with target NULL.")));
 	from = SourceFromClause(text_to_cstring(PG_GETARG_TEXT_PP(has_version ? 2 : 1)));
 
 	SPI_connect();
@@ -1785,13 +1794,20 @@ ml_evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("evaluation source must be a table, a view or a query returning rows")));
-	if (FindColumn(SPI_tuptable->tupdesc, target) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("target column \"%s\" does not exist in the source", target),
-				 errhint("Column names are matched exactly, including case.")));
-	target_sql = Column(target);
-	metrics = EvaluateRows(model, from, psprintf("%s IS NOT NULL", target_sql), target_sql, &n);
+	target_sql = NULL;
+	if (!PG_ARGISNULL(target_arg))
+	{
+		char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(target_arg));
+
+		if (FindColumn(SPI_tuptable->tupdesc, target) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target column \"%s\" does not exist in the source", target),
+					 errhint("Column names are matched exactly, including case.")));
+		target_sql = Column(target);
+		where = psprintf("%s IS NOT NULL", target_sql);
+	}
+	metrics = EvaluateRows(model, from, where, target_sql, &n);
 	metrics = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(metrics), false, -1);
 	SPI_finish();
 	MemoryContextSwitchTo(caller);

@@ -10,9 +10,9 @@ COMMENT ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8) IS
 	'train a model on a table, view or query and add it to the registry as a new version';
 
 
-CREATE FUNCTION ml_evaluate(model_name text, source text, target text) RETURNS jsonb
+CREATE FUNCTION ml_evaluate(model_name text, source text, target text DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-CREATE FUNCTION ml_evaluate(model_name text, version int, source text, target text) RETURNS jsonb
+CREATE FUNCTION ml_evaluate(model_name text, version int, source text, target text DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION ml_evaluate(text, text, text) IS
 	'metrics of the deployed version on the rows of a table, view or query';
