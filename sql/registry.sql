@@ -76,6 +76,25 @@ SELECT alias, version, previous_version, reason FROM ml.deployments
  WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY deployment_id;
 SELECT ml_deploy('price', 2);
 
+-- "deploy": "if_better": a later version is deployed only if its holdout
+-- metric (r2 here, or the "metric" param) beats the deployed version's.
+SELECT version FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age']);
+SELECT version FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['area', 'rooms', 'age'],
+                             '{"deploy": "if_better"}');
+SELECT version FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['rooms'],
+                             '{"deploy": "if_better", "metric": "mae"}');
+SELECT m.deployed_version,
+       (SELECT (metrics->>'r2')::float8 > 0.99 FROM ml.model_versions WHERE model_id = m.model_id AND version = 2)
+         AS v2_good,
+       (SELECT reason LIKE 'if\_better: r2 % beats % of version 1' FROM ml.deployments
+         WHERE model_id = m.model_id AND version = 2) AS reason_ok,
+       (SELECT params->>'deploy' || ' ' || (params->>'metric') FROM ml.model_versions
+         WHERE model_id = m.model_id AND version = 3) AS v3_policy
+  FROM ml.models m WHERE m.name = 'pick';
+SELECT * FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age'], '{"deploy": "always"}');
+SELECT * FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age'], '{"deploy": "if_better"}', 0);
+DELETE FROM ml.models WHERE name = 'pick';
+
 -- ml_model returns the deployed or a given version.
 SELECT jsonb_path_query_array(ml_model_info(ml_model('price')), '$.inputs[*].name') AS deployed_inputs,
        jsonb_path_query_array(ml_model_info(ml_model('price', 3)), '$.inputs[*].name') AS v3_inputs;

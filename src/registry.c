@@ -324,8 +324,50 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 }
 
 /*
+ * "deploy": "if_better": compare the new version's holdout metric with the
+ * deployed version's, under the model's row lock. Returns the deployment
+ * reason when the new one is strictly better, else NULL with a NOTICE why.
+ */
+static char *
+BetterThanDeployed(const RegistryVersion *v, int64 model_id, int32 deployed)
+{
+	const JsonContext ctx = {ERRCODE_INTERNAL_ERROR, "metrics"};
+	const char *metric = v->deploy_metric;
+	Datum		args[3] = {Int64GetDatum(model_id), Int32GetDatum(deployed), CStringGetTextDatum(metric)};
+	double		new_value,
+				old_value;
+	bool		isnull;
+
+	if (!JsonGetNumber(&ctx, v->metrics, metric, &new_value))
+	{
+		ereport(NOTICE,
+				(errmsg("model \"%s\": the new version has no holdout \"%s\", so version %d stays deployed",
+						v->model_name, metric, deployed)));
+		return NULL;
+	}
+	ExecWrite("SELECT (metrics->>$3)::float8 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
+			  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, args, NULL, SPI_OK_SELECT);
+	old_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+	{
+		ereport(NOTICE,
+				(errmsg("model \"%s\": deployed version %d has no \"%s\" to compare with, so it stays deployed",
+						v->model_name, deployed, metric),
+				 errhint("Deploy the new version with ml_deploy() if it should serve.")));
+		return NULL;
+	}
+	if (v->deploy_higher_is_better ? new_value > old_value : new_value < old_value)
+		return psprintf("if_better: %s %.6g beats %.6g of version %d", metric, new_value, old_value, deployed);
+	ereport(NOTICE,
+			(errmsg("model \"%s\": %s %.6g does not beat %.6g of deployed version %d, which stays deployed",
+					v->model_name, metric, new_value, old_value, deployed)));
+	return NULL;
+}
+
+/*
  * Add version N+1 of v->model_name (creating the model on first use) and
- * return N+1. A model with no deployed version gets this one deployed.
+ * return N+1. A model with no deployed version gets this one deployed;
+ * otherwise it is deployed only under "deploy": "if_better" and if it wins.
  * Concurrent writers of one model are serialised by the model row's lock.
  */
 int32
@@ -397,6 +439,14 @@ RegistryAddVersion(const RegistryVersion *v, bool *deployed)
 	*deployed = current == 0;
 	if (*deployed)
 		Deploy(model_id, DEFAULT_ALIAS, version, 0, scope.caller, "first version");
+	else if (v->deploy_metric != NULL)
+	{
+		char	   *reason = BetterThanDeployed(v, model_id, current);
+
+		*deployed = reason != NULL;
+		if (*deployed)
+			Deploy(model_id, DEFAULT_ALIAS, version, current, scope.caller, reason);
+	}
 	RegistryEndWrite(&scope);
 	return version;
 }

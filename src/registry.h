@@ -32,6 +32,9 @@ typedef struct RegistryVersion
 	Jsonb	   *metrics;
 	Jsonb	   *info;			/* timings and iterations, or NULL */
 	Jsonb	   *trials;			/* hyper-parameter search trials (array), or NULL */
+	/* "deploy": "if_better": the holdout metric that must beat the deployed one's */
+	const char *deploy_metric;	/* NULL: deploy only a first version */
+	bool		deploy_higher_is_better;
 } RegistryVersion;
 
 extern void RegistryCheckName(const char *name);

@@ -294,7 +294,8 @@ CheckSettingColumns(TrainJob *job, const char *key)
 static void
 ParseParams(TrainJob *job)
 {
-#define COMMON_KEYS "intercept", "seed", "impute", "scale", "time_column", "search", "n_iter", "cv", "metric"
+#define COMMON_KEYS "intercept", "seed", "impute", "scale", "time_column", "search", "n_iter", "cv", \
+	"metric", "deploy"
 	static const char *const keys[][16] = {
 		[ALGORITHM_LINEAR] = {"l1", "l2", COMMON_KEYS, NULL},
 		[ALGORITHM_RIDGE] = {"alpha", COMMON_KEYS, NULL},
@@ -302,10 +303,11 @@ ParseParams(TrainJob *job)
 		[ALGORITHM_ELASTIC_NET] = {"alpha", "l1_ratio", COMMON_KEYS, NULL},
 		[ALGORITHM_LOGISTIC] = {"l2", "max_iter", "tol", COMMON_KEYS, NULL},
 		[ALGORITHM_NAIVE_BAYES] = {"var_smoothing", "seed", "impute", "scale", "time_column", "search",
-		"n_iter", "cv", "metric", NULL},
-		[ALGORITHM_KMEANS] = {"k", "init", "max_iter", "tol", "seed", "impute", "scale", NULL},
+		"n_iter", "cv", "metric", "deploy", NULL},
+		[ALGORITHM_KMEANS] = {"k", "init", "max_iter", "tol", "seed", "impute", "scale", "deploy", NULL},
 	};
 	double		num;
+	char	   *str;
 
 	JsonCheckKeys(&train_ctx, job->params, keys[job->algorithm]);
 	job->seed = 0;
@@ -319,6 +321,15 @@ ParseParams(TrainJob *job)
 	}
 	JsonGetString(&train_ctx, job->params, "time_column", &job->time_column);
 	TuneParseSearch(job);
+	if (JsonGetString(&train_ctx, job->params, "deploy", &str))
+	{
+		if (strcmp(str, "if_better") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown \"deploy\" policy \"%s\"", str),
+					 errhint("Use \"if_better\", or leave \"deploy\" out and call ml_deploy().")));
+		job->deploy_if_better = true;
+	}
 	if (job->algorithm == ALGORITHM_KMEANS)
 	{
 		if (!JsonGetNumber(&train_ctx, job->params, "k", &num))
@@ -1450,8 +1461,11 @@ RecordedParams(TrainJob *job)
 	if (job->cv > 0)
 		appendStringInfo(&buf, ", \"cv\": %d", job->cv);
 	if (job->n_search > 0)
-		appendStringInfo(&buf, ", \"search\": \"%s\", \"metric\": \"%s\"",
-						 job->random_search ? "random" : "grid", job->metric);
+		appendStringInfo(&buf, ", \"search\": \"%s\"", job->random_search ? "random" : "grid");
+	if (job->deploy_if_better)
+		appendStringInfoString(&buf, ", \"deploy\": \"if_better\"");
+	if (job->n_search > 0 || (job->deploy_if_better && job->algorithm != ALGORITHM_KMEANS))
+		appendStringInfo(&buf, ", \"metric\": \"%s\"", job->metric);
 	if (job->time_column)
 	{
 		appendStringInfoString(&buf, ", \"time_column\": ");
@@ -1684,6 +1698,11 @@ ml_train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("test_fraction must be at least 0 and less than 1, got %g", job->test_fraction),
 				 errhint("Use 0 to train on every row without holdout metrics.")));
+	if (job->deploy_if_better && job->test_fraction == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"deploy\": \"if_better\" compares holdout metrics, but test_fraction is 0"),
+				 errhint("Set test_fraction above 0.")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	job->from = SourceFromClause(job->source);
@@ -1731,6 +1750,13 @@ ml_train(PG_FUNCTION_ARGS)
 	v.model_name = job->model_name;
 	v.algorithm = algorithm;
 	v.source = job->source;
+	if (job->deploy_if_better)
+	{
+		/* k-means has no "metric" param: a closer fit to the holdout wins */
+		v.deploy_metric = job->algorithm == ALGORITHM_KMEANS ? "mean_squared_distance" : job->metric;
+		v.deploy_higher_is_better = job->algorithm != ALGORITHM_KMEANS &&
+			TuneHigherIsBetter(job->metric);
+	}
 	version = RegistryAddVersion(&v, &deployed);
 	if (deployed)
 		ereport(NOTICE,

@@ -78,7 +78,8 @@ typedef struct TrainJob
 	bool		random_search;
 	int			n_iter;
 	int			cv;				/* folds, 0 for none */
-	char	   *metric;			/* what the search optimises */
+	char	   *metric;			/* what the search and "deploy": "if_better" optimise */
+	bool		deploy_if_better;
 	bool		baseline;		/* this fit is the final one: record histograms */
 	Model	   *model;			/* inputs and classes; parameters once fitted */
 	int			iterations;
@@ -92,5 +93,6 @@ extern void TrainProgress(TrainJob *job, const char *fmt,...) pg_attribute_print
 
 extern void TuneParseSearch(TrainJob *job);
 extern Jsonb *TuneRun(TrainJob *job, StringInfo trials);
+extern bool TuneHigherIsBetter(const char *metric);
 
 #endif							/* MLSYS_TRAIN_H */

@@ -228,6 +228,16 @@ TuneParseSearch(TrainJob *job)
 	}
 }
 
+/* Whether a larger value of a metric that a search can optimise is better. */
+bool
+TuneHigherIsBetter(const char *metric)
+{
+	for (int m = 0; m < lengthof(metrics); m++)
+		if (strcmp(metrics[m].name, metric) == 0)
+			return metrics[m].higher_is_better;
+	elog(ERROR, "unknown metric \"%s\"", metric);
+}
+
 /* Mean of each numeric metric over the folds of k-fold cross-validation. */
 static Jsonb *
 CrossValidate(TrainJob *job)
@@ -340,16 +350,14 @@ TuneRun(TrainJob *job, StringInfo trials)
 	double		best_score = 0;
 	double	   *best_values = palloc0(sizeof(double) * MAX_SEARCH_PARAMS);
 	Jsonb	   *best_metrics = NULL;
-	bool		higher = true;
+	bool		higher;
 
 	if (job->cv == 0)
 		return NULL;
 	if (job->n_search == 0)
 		return CrossValidate(job);
 
-	for (int m = 0; m < lengthof(metrics); m++)
-		if (strcmp(metrics[m].name, job->metric) == 0)
-			higher = metrics[m].higher_is_better;
+	higher = TuneHigherIsBetter(job->metric);
 	if (job->random_search)
 		n_trials = job->n_iter;
 	else
