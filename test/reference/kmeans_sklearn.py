@@ -90,20 +90,23 @@ Error measures: "max rel err" is element-wise max |got - want| / |want|
 script also prints the largest absolute error); a NaN or a shape mismatch
 fails. Exit status 1 if any check failed, 0 otherwise.
 """
-import collections
 import math
-import re
+import os
 import sys
-import time
 import warnings
 
 import numpy as np
-import psycopg2
 import psycopg2.extras
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.datasets import load_iris, load_wine
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (PARALLEL_OFF, PARALLEL_ON, Table, as_arrays, auto_explain_workers,  # noqa: E402
+                      check_round_trip, explain, holdout_mask, load_numeric, max_abs_err,
+                      max_rel_err, model_rows, note, plan_workers, run_checks, set_gucs, sql_name,
+                      start_auto_explain, stop_auto_explain)
 
 SCRATCH_DB = "mlsys_ref_kmeans"
 
@@ -124,143 +127,18 @@ HOLDOUT_SEED = 7
 HOLDOUT_FRACTION = 0.3
 REPLICAS = 225       # big = 225 x 178 = 40,050 rows
 
-PARALLEL_ON = {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
-               "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}
-PARALLEL_OFF = {"max_parallel_workers_per_gather": 0}
-
-
-# ---------------------------------------------------------------- reporting
-
-class Report:
-    """Prints one TAP-like line per check, remembers failures and the
-    largest error per measure."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.worst = {}
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def close(self, what, err, tol, measure, group=None):
-        """A numeric comparison: ok iff err <= tol (NaN fails)."""
-        key = group or measure
-        prev = self.worst.get(key, 0.0)
-        self.worst[key] = err if math.isnan(err) or err > prev else prev
-        self.line(err <= tol, what, f"{measure} {err:.2e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        """An exact comparison."""
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
-
-def _pair(got, want):
-    try:
-        got = np.atleast_1d(np.asarray(got, dtype=float))
-        want = np.atleast_1d(np.asarray(want, dtype=float))
-    except (TypeError, ValueError):
-        return None, None
-    return (got, want) if got.shape == want.shape else (None, None)
-
-
-def max_abs_err(got, want):
-    """max |got - want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want)) if got.size else 0.0
-    return math.nan if np.isnan(err) else float(err)
-
-
-def max_rel_err(got, want):
-    """max |got - want| / |want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), np.finfo(float).tiny))
-    return math.nan if np.isnan(err) else float(err)
-
 
 # ---------------------------------------------------------------- database
-
-def connect(dbname=None):
-    """An autocommit connection from the libpq environment (optionally another database)."""
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    conn.notices = collections.deque(maxlen=1000)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-        cur.execute("SET client_min_messages = warning")  # no NOTICE per trained model
-    return conn
-
-
-class Table:
-    """A loaded table: name, feature columns (all float8, after `id`), and
-    the rows as read back from the database (ordered by id)."""
-
-    def __init__(self, name, features):
-        self.name = name
-        self.features = features
-        self.rows = None
-
-    def matrix(self):
-        return np.array([r[1:] for r in self.rows], dtype=float)
-
-    def ids(self):
-        return np.array([r[0] for r in self.rows])
-
-
-def load(cur, table, rows):
-    cols = ", ".join(["id int"] + [f"{c} float8" for c in table.features])
-    cur.execute(f"CREATE TABLE {table.name} ({cols})")
-    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
-    psycopg2.extras.execute_values(cur, f"INSERT INTO {table.name} VALUES %s", rows)
-    cur.execute(f"ANALYZE {table.name}")
-    cur.execute(f"SELECT id, {', '.join(table.features)} FROM {table.name} ORDER BY id")
-    table.rows = cur.fetchall()
-    return table
-
-
-def sql_name(feature_name):
-    return re.sub(r"[^a-z0-9_]", "_", feature_name.lower().replace(" (cm)", ""))
-
 
 def make_tables(cur):
     tables = {}
     iris = load_iris()
-    names = [sql_name(n) for n in iris.feature_names]
-    rows = [(i, *map(float, iris.data[i])) for i in range(len(iris.data))]
-    tables["iris"] = (load(cur, Table("iris", names), rows), rows)
+    tables["iris"] = load_numeric(cur, "iris", [sql_name(n) for n in iris.feature_names], iris.data)
 
     wine = load_wine()
     names = [sql_name(n) for n in wine.feature_names]
-    rows = [(i, *map(float, wine.data[i])) for i in range(len(wine.data))]
-    tables["wine_raw"] = (load(cur, Table("wine_raw", names), rows), rows)
-    Z = StandardScaler().fit_transform(wine.data)
-    rows = [(i, *map(float, Z[i])) for i in range(len(Z))]
-    tables["wine"] = (load(cur, Table("wine", names), rows), rows)
+    tables["wine_raw"] = load_numeric(cur, "wine_raw", names, wine.data)
+    tables["wine"] = load_numeric(cur, "wine", names, StandardScaler().fit_transform(wine.data))
     return tables
 
 
@@ -269,10 +147,7 @@ def make_big(cur, wine):
     cur.execute(f"CREATE TABLE big AS SELECT r * 1000 + w.id AS id, {feats} "
                 f"FROM wine w, generate_series(0, %s) r", (REPLICAS - 1,))
     cur.execute("ANALYZE big")
-    t = Table("big", wine.features)
-    cur.execute(f"SELECT id, {feats} FROM big ORDER BY id")
-    t.rows = cur.fetchall()
-    return t
+    return Table.numeric("big", wine.features).fetch(cur)
 
 
 def train(cur, model, table, params, test_fraction=0.0):
@@ -295,8 +170,7 @@ def centroids_of(info):
 
 def predictions(cur, model, table):
     """ml_predict(model, row) on every row, ordered by id."""
-    cur.execute(f"SELECT ml_predict(%s, t) FROM {table.name} t ORDER BY id", (model,))
-    return np.array([r[0] for r in cur.fetchall()], dtype=float)
+    return np.array(model_rows(cur, model, table, "ml_predict"), dtype=float)
 
 
 def sql_inertia(cur, model, table, centroids, where="true"):
@@ -307,11 +181,6 @@ def sql_inertia(cur, model, table, centroids, where="true"):
                 (model, [float(v) for v in np.ravel(centroids)]))
     total, n = cur.fetchone()
     return float(total), n
-
-
-def set_gucs(cur, gucs):
-    for name, value in gucs.items():
-        cur.execute(f"SET {name} = {value}")
 
 
 # ---------------------------------------------------------------- references
@@ -397,17 +266,10 @@ def lloyd_note(label, X, init, tol):
 
 # ---------------------------------------------------------------- checks
 
-def check_round_trip(rep, cur, tables):
-    for name, (table, sent) in tables.items():
-        same = [tuple(r) for r in table.rows] == [tuple(r) for r in sent]
-        rep.line(same, f"{name}: {len(sent)} rows round-trip bit for bit",
-                 "identical" if same else "DIFFERENT")
-
-
 def check_given_init(rep, cur, tables):
     for name in ("iris", "wine"):
         table = tables[name][0]
-        X = table.matrix()
+        X = table.matrix(order="C")
         idx = init_rows(X)
         init = X[idx]
         note(f"{name}: initial centres = rows with id {table.ids()[idx].tolist()}")
@@ -423,7 +285,7 @@ def check_given_init(rep, cur, tables):
 
 def check_scaled(rep, cur, tables):
     table = tables["wine_raw"][0]
-    X = table.matrix()
+    X = table.matrix(order="C")
     scaler = StandardScaler().fit(X)
     Z = scaler.transform(X)
     idx = init_rows(Z)
@@ -456,7 +318,7 @@ def binomial_tail(n, k, p):
 
 def check_kmeans_plus_plus(rep, cur, tables):
     table = tables["iris"][0]
-    X = table.matrix()
+    X = table.matrix(order="C")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         best = KMeans(n_clusters=K, n_init=10, random_state=0, algorithm="lloyd").fit(X).inertia_
@@ -520,18 +382,9 @@ def check_kmeans_plus_plus(rep, cur, tables):
              f"fail below {RATE_ALPHA:g}")
 
 
-def holdout_mask(cur, table, seed, test_fraction):
-    """ml_train's split predicate in SQL (features only: k-means has no target)."""
-    cut = math.floor(test_fraction * 2 ** 31)
-    cur.execute(f"SELECT (hash_record_extended(ROW({', '.join(table.features)}), %(seed)s) "
-                f"& 2147483647) < %(cut)s FROM {table.name} ORDER BY id",
-                {"seed": seed, "cut": cut})
-    return np.array([r[0] for r in cur.fetchall()], dtype=bool)
-
-
 def check_holdout(rep, cur, tables):
     table = tables["wine"][0]
-    X = table.matrix()
+    X = table.matrix(order="C")
     hold = holdout_mask(cur, table, HOLDOUT_SEED, HOLDOUT_FRACTION)
     Xtr, Xte = X[~hold], X[hold]
     idx = init_rows(Xtr)
@@ -567,34 +420,18 @@ def check_holdout(rep, cur, tables):
                   TOL_INERTIA, "max rel err", "inertia")
 
 
-def auto_explain_workers(conn):
-    """Workers launched by ml_train's ml_kmeans_pass queries (the last one
-    logged), per auto_explain's notices; (None, False) if none were logged."""
-    plans = [n for n in conn.notices if "ml_kmeans_pass" in n]
-    if not plans:
-        return None, False, 0
-    plan = plans[-1]
-    launched = sum(int(k) for k in re.findall(r"Workers Launched: (\d+)", plan))
-    partial = re.search(r"Partial \w*Aggregate", plan) is not None
-    return launched, partial, len(plans)
-
-
 def check_parallel(rep, cur, tables):
-    conn = cur.connection
     wine = tables["wine"][0]
     big = make_big(cur, wine)
-    X = big.matrix()
-    init = wine.matrix()[init_rows(wine.matrix())]
+    X = big.matrix(order="C")
+    init = wine.matrix(order="C")[init_rows(wine.matrix(order="C"))]
     flat = ", ".join(repr(float(v)) for v in init.ravel())
     pass_sql = (f"SELECT ml_kmeans_pass(ARRAY[{', '.join(big.features)}]::float8[], "
                 f"ARRAY[{flat}]::float8[]) FROM big")
     params = {"k": K, "init": init.tolist()}
     try:
         set_gucs(cur, PARALLEL_ON)
-        cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + pass_sql)
-        plan = "\n".join(r[0] for r in cur.fetchall())
-        launched = sum(int(k) for k in re.findall(r"Workers Launched: (\d+)", plan))
-        partial = re.search(r"Partial \w*Aggregate", plan) is not None
+        launched, partial = plan_workers(explain(cur, pass_sql))
         rep.line(partial and launched > 0,
                  f"parallel: EXPLAIN of ml_kmeans_pass over big ({len(X)} rows)",
                  f"partial aggregate: {partial}, workers launched: {launched}")
@@ -605,34 +442,21 @@ def check_parallel(rep, cur, tables):
         pass_parallel = cur.fetchone()[0]
         cur.execute("RESET parallel_leader_participation")
 
-        explained = True
-        try:
-            cur.execute("LOAD 'auto_explain'")
-            set_gucs(cur, {"auto_explain.log_min_duration": 0,
-                           "auto_explain.log_nested_statements": "on",
-                           "auto_explain.log_analyze": "on", "auto_explain.log_timing": "off",
-                           "auto_explain.log_level": "notice", "client_min_messages": "notice"})
-        except psycopg2.Error as exc:
-            explained = False
-            note(f"parallel: auto_explain unavailable ({str(exc).strip()}); "
-                 "workers inside ml_train not verified")
-        conn.notices.clear()
+        explained = start_auto_explain(cur)
         try:
             _, _, info_parallel, it_parallel, _, _ = train(cur, "big_parallel", big, params)
         finally:
             if explained:
-                set_gucs(cur, {"auto_explain.log_min_duration": -1,
-                               "client_min_messages": "warning"})
+                stop_auto_explain(cur)
         if explained:
-            workers, partial, n_plans = auto_explain_workers(conn)
+            workers, partial, n_plans = auto_explain_workers(cur.connection, "ml_kmeans_pass")
             rep.line(bool(workers) and partial,
                      "parallel: ml_train's ml_kmeans_pass queries ran with workers (auto_explain)",
                      f"{n_plans} passes logged; last: partial aggregate: {partial}, "
                      f"workers launched: {workers}")
 
         set_gucs(cur, PARALLEL_OFF)
-        cur.execute("EXPLAIN (COSTS OFF) " + pass_sql)
-        plan = "\n".join(r[0] for r in cur.fetchall())
+        plan = explain(cur, pass_sql, analyze=False)
         rep.line("Partial" not in plan, "parallel: serial plan has no partial aggregate",
                  "serial" if "Partial" not in plan else "PARTIAL")
         cur.execute(pass_sql)
@@ -649,7 +473,7 @@ def check_parallel(rep, cur, tables):
     magnitude = np.concatenate([[d2.sum()], np.bincount(labels, minlength=K),
                                 np.array([np.abs(X[labels == c]).sum(axis=0)
                                           for c in range(K)]).ravel(), (X ** 2).sum(axis=0)])
-    got, want = _pair(pass_parallel, pass_serial)
+    got, want = as_arrays(pass_parallel, pass_serial)
     err = float(np.max(np.abs(got - want) / magnitude)) if got is not None and \
         got.shape == magnitude.shape else math.inf
     note(f"parallel: ml_kmeans_pass parallel vs serial, element-wise max rel err "
@@ -675,29 +499,7 @@ CHECKS = [check_round_trip, check_given_init, check_scaled, check_kmeans_plus_pl
 # ---------------------------------------------------------------- main
 
 def main():
-    start = time.monotonic()
-    rep = Report()
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                tables = make_tables(cur)
-                for check in CHECKS:
-                    try:
-                        check(rep, cur, tables)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__,
-                                 f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    for key, err in rep.worst.items():
-        note(f"largest {key} error: {err:.2e}")
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    return run_checks(SCRATCH_DB, make_tables, CHECKS, show_worst=True)
 
 
 if __name__ == "__main__":

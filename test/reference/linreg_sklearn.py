@@ -80,9 +80,8 @@ Exit status 1 if any check failed, 0 otherwise.
 """
 import json
 import math
-import re
+import os
 import sys
-import time
 
 import numpy as np
 import psycopg2
@@ -93,6 +92,11 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
                              mean_squared_error, r2_score)
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (PARALLEL_OFF, PARALLEL_ON, TINY, explain, holdout_cut,  # noqa: E402
+                      info_vector, load_xy, max_rel_err, plan_workers, row_hash_sql, run_checks,
+                      set_gucs, sklearn_vector)
 
 SCRATCH_DB = "mlsys_ref_linreg"
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
@@ -120,81 +124,11 @@ TRAIN_PENALTIES = [(0.1, 1), (1, 1), (0.01, 0.5), (0.1, 0.9)]  # ml_train on dia
 P_GRID_T = [0, 1e-3, 0.5, 1, 1.96, 3, 5, 10, 30, 100, 1000]
 P_GRID_DF = [1, 2, 3, 5, 10, 30, 100, 431, 1000, 10 ** 4, 10 ** 5, 10 ** 6, 10 ** 7]
 
-PARALLEL_ON = {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
-               "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}
-PARALLEL_OFF = {"max_parallel_workers_per_gather": 0}
-
 TRAIN_SEED = 7
 TEST_FRACTION = 0.25
 
 
-# ---------------------------------------------------------------- reporting
-
-class Report:
-    """Prints one TAP-like line per check and remembers failures."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def close(self, what, err, tol):
-        """A numeric comparison: ok iff err <= tol (NaN fails)."""
-        self.line(err <= tol, what, f"max rel err {err:.2e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        """An exact comparison."""
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
-
-
-def max_rel_err(got, want, floor=np.finfo(float).tiny):
-    """max |got - want| / max(|want|, floor), element-wise; inf on a shape mismatch."""
-    got = np.atleast_1d(np.asarray(got, dtype=float))
-    want = np.atleast_1d(np.asarray(want, dtype=float))
-    if got.shape != want.shape:
-        return math.inf
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), floor))
-    return math.nan if np.isnan(err) else float(err)
-
-
-def params_vector(intercept, coef):
-    return np.concatenate([[intercept], np.asarray(coef, dtype=float)])
-
-
 # ---------------------------------------------------------------- database
-
-def connect(dbname=None):
-    """An autocommit connection from the libpq environment (optionally another database)."""
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-    return conn
-
-
-def set_gucs(cur, settings):
-    for name, value in settings.items():
-        cur.execute(f"SET {name} = {value}")
-
 
 def array_sql(columns):
     """SQL for the feature array of the given (constant, trusted) column names."""
@@ -203,12 +137,7 @@ def array_sql(columns):
 
 def load_table(cur, table, X, y):
     """diabetes-shaped table: the ten feature columns, then target (all float8)."""
-    cols = ", ".join(f"{c} float8" for c in FEATURES)
-    cur.execute(f"CREATE TABLE {table} ({cols}, target float8)")
-    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
-    rows = [tuple(r) for r in np.column_stack([X, y]).tolist()]
-    psycopg2.extras.execute_values(cur, f"INSERT INTO {table} VALUES %s", rows)
-    cur.execute(f"ANALYZE {table}")
+    load_xy(cur, table, FEATURES, X, "target", y)
 
 
 def fetch_rows(cur, table):
@@ -234,11 +163,12 @@ def fit_info(cur, table, columns, params=None):
     return cur.fetchone()[0]
 
 
-def info_vector(info):
-    return params_vector(info["intercept"], info["coefficients"])
-
-
 # ---------------------------------------------------------------- references
+
+def params_vector(intercept, coef):
+    """[intercept, b1..bk] as one vector."""
+    return np.concatenate([[intercept], np.asarray(coef, dtype=float)])
+
 
 def closed_form_centred(X, y, l2):
     """Ridge with unpenalised intercept: (Xc'Xc + l2 I) b = Xc'yc, b0 = ybar - xbar'b."""
@@ -256,10 +186,6 @@ def closed_form_raw(X, y, l2):
 def lstsq_with_intercept(X, y):
     """[intercept, b1..bk] by numpy's SVD-based least squares."""
     return np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
-
-
-def sklearn_vector(est):
-    return params_vector(est.intercept_, est.coef_)
 
 
 # ---------------------------------------------------------------- checks
@@ -325,7 +251,7 @@ def check_feature_stats(rep, cur, data):
         info = fit_info(cur, table, FEATURES)
         sd = X.std(axis=0, ddof=1)
         # Scaled columns have mean 0 up to rounding: measure against the column's scale.
-        floor = sd if TABLES[table] else np.finfo(float).tiny
+        floor = sd if TABLES[table] else TINY
         rep.close(f"{table}: input means vs numpy mean"
                   + (" (relative to the column's stddev)" if TABLES[table] else ""),
                   max_rel_err(input_stats(info, "mean"), X.mean(axis=0), floor), TOL_STATS)
@@ -353,18 +279,12 @@ def make_big_table(cur, X, y, reps=200, groups=4, seed=20240611):
     return g, np.array([r[1] for r in back]), np.array([r[2] for r in back])
 
 
-def explain(cur, sql, params):
-    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params)
-    return "\n".join(r[0] for r in cur.fetchall())
-
-
 def run_parallel_and_serial(rep, cur, label, sql, params):
     """Run sql under the parallel and the serial settings; check the parallel plan ran."""
     try:
         set_gucs(cur, PARALLEL_ON)
         plan = explain(cur, sql, params)
-        launched = sum(int(n) for n in re.findall(r"Workers Launched: (\d+)", plan))
-        partial = re.search(r"Partial \w*Aggregate", plan) is not None
+        launched, partial = plan_workers(plan)
         rep.line(partial and launched > 0, f"{label}: parallel plan has a Partial Aggregate, workers ran",
                  f"partial aggregate: {partial}, workers launched: {launched}")
         if not (partial and launched > 0):
@@ -450,11 +370,9 @@ def check_predict(rep, cur, data):
 def holdout_split(cur, table, seed, test_fraction):
     """The source rows with ml_train's split predicate evaluated in SQL: a
     seeded hash of (target, features...) below test_fraction * 2^31."""
-    cut = math.floor(test_fraction * 2 ** 31)
     cur.execute(f"SELECT {', '.join(FEATURES)}, target, "
-                f"(hash_record_extended(ROW(target, {', '.join(FEATURES)}), %(seed)s) "
-                f"& 2147483647) < %(cut)s AS holdout "
-                f"FROM {table} t", {"seed": seed, "cut": cut})
+                f"{row_hash_sql(['target'] + FEATURES)} < %(cut)s AS holdout "
+                f"FROM {table} t", {"seed": seed, "cut": holdout_cut(test_fraction)})
     rows = cur.fetchall()
     data = np.array([r[:-1] for r in rows], dtype=float)
     holdout = np.array([r[-1] for r in rows], dtype=bool)
@@ -710,29 +628,16 @@ CHECKS = [check_round_trip, check_ols, check_ridge, check_no_intercept, check_fe
 
 # ---------------------------------------------------------------- main
 
-def main():
-    start = time.monotonic()
-    rep = Report()
+def setup(cur):
+    """Loads the tables of TABLES; returns {table: (X, y)}."""
     data = {table: load_diabetes(return_X_y=True, scaled=scaled) for table, scaled in TABLES.items()}
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                for table, (X, y) in data.items():
-                    load_table(cur, table, X, y)
-                for check in CHECKS:
-                    try:
-                        check(rep, cur, data)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    for table, (X, y) in data.items():
+        load_table(cur, table, X, y)
+    return data
+
+
+def main():
+    return run_checks(SCRATCH_DB, setup, CHECKS)
 
 
 if __name__ == "__main__":

@@ -92,23 +92,25 @@ the loss by at most ~1e-16 per row.
 Exit status 1 if any check failed, 0 otherwise.
 """
 import math
+import os
 import sys
-import time
-import warnings
 
 import numpy as np
-import psycopg2
-import psycopg2.extras
 from scipy.special import expit, softmax
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (accuracy_score, f1_score, log_loss, precision_score, recall_score,
                              roc_auc_score)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (Table, check_predicted_classes, check_round_trip, class_index,  # noqa: E402
+                      holdout_mask, load_numeric, load_table, max_abs_err, max_rel_err,
+                      model_rows, norm_rel_err, note, quiet, registry_row_counts, run_checks,
+                      sql_name, train)
 
 SCRATCH_DB = "mlsys_ref_logistic"
 
@@ -130,130 +132,7 @@ MIXED_PARAMS = {
 MIXED_FEATURES = ["x_mean", "x_median", "x_const", "color", "flag"]
 
 
-# ---------------------------------------------------------------- reporting
-
-class Report:
-    """Prints one TAP-like line per check and remembers failures."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def close(self, what, err, tol, measure):
-        """A numeric comparison: ok iff err <= tol (NaN fails)."""
-        self.line(err <= tol, what, f"{measure} {err:.2e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        """An exact comparison."""
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
-
-def _pair(got, want):
-    got = np.atleast_1d(np.asarray(got, dtype=float))
-    want = np.atleast_1d(np.asarray(want, dtype=float))
-    return (got, want) if got.shape == want.shape else (None, None)
-
-
-def norm_rel_err(got, want):
-    """||got - want||_2 / ||want||_2; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.linalg.norm(got - want) / np.linalg.norm(want)
-    return math.nan if np.isnan(err) else float(err)
-
-
-def max_abs_err(got, want):
-    """max |got - want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want)) if got.size else 0.0
-    return math.nan if np.isnan(err) else float(err)
-
-
-def max_rel_err(got, want):
-    """max |got - want| / |want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), np.finfo(float).tiny))
-    return math.nan if np.isnan(err) else float(err)
-
-
 # ---------------------------------------------------------------- database
-
-def connect(dbname=None):
-    """An autocommit connection from the libpq environment (optionally another database)."""
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-        cur.execute("SET client_min_messages = warning")  # no NOTICE per trained model
-    return conn
-
-
-class Table:
-    """A loaded table: name, column names and types, target, and the rows as
-    read back from the database (ordered by id), so the references see
-    exactly the stored values."""
-
-    def __init__(self, name, columns, target, features):
-        self.name = name
-        self.columns = columns      # [(name, sql type)], id first
-        self.target = target
-        self.features = features
-        self.rows = None            # list of tuples as fetched, id first
-
-    def column(self, name):
-        j = [c for c, _ in self.columns].index(name)
-        return [r[j] for r in self.rows]
-
-    def matrix(self, names=None):
-        return np.array([self.column(c) for c in (names or self.features)], dtype=float).T
-
-    def labels(self):
-        return np.array(self.column(self.target))
-
-
-def load(cur, table, rows):
-    cols = ", ".join(f"{c} {t}" for c, t in table.columns)
-    cur.execute(f"CREATE TABLE {table.name} ({cols})")
-    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
-    psycopg2.extras.execute_values(cur, f"INSERT INTO {table.name} VALUES %s", rows)
-    cur.execute(f"ANALYZE {table.name}")
-    cur.execute(f"SELECT {', '.join(c for c, _ in table.columns)} FROM {table.name} ORDER BY id")
-    table.rows = cur.fetchall()
-    return table
-
-
-def sql_name(feature_name):
-    return feature_name.replace(" ", "_")
-
 
 def make_tables(cur):
     tables = {}
@@ -263,27 +142,17 @@ def make_tables(cur):
     diag = [str(bc.target_names[t]) for t in bc.target]
     X_std = StandardScaler().fit_transform(bc.data)
     for name, X in (("bc", X_std), ("bc_raw", bc.data)):
-        t = Table(name, [("id", "int")] + [(n, "float8") for n in names] + [("diagnosis", "text")],
-                  "diagnosis", names)
-        rows = [(i, *map(float, X[i]), diag[i]) for i in range(len(diag))]
-        tables[name] = (load(cur, t, rows), rows)
+        tables[name] = load_numeric(cur, name, names, X, "diagnosis", "text", diag)
 
     iris = load_iris()
-    names = [sql_name(n.replace(" (cm)", "")) for n in iris.feature_names]
-    t = Table("iris", [("id", "int")] + [(n, "float8") for n in names] + [("species", "text")],
-              "species", names)
-    rows = [(i, *map(float, iris.data[i]), str(iris.target_names[iris.target[i]]))
-            for i in range(len(iris.target))]
-    tables["iris"] = (load(cur, t, rows), rows)
+    tables["iris"] = load_numeric(cur, "iris", [sql_name(n) for n in iris.feature_names], iris.data,
+                                  "species", "text", [str(iris.target_names[t]) for t in iris.target])
 
     wine = load_wine()
-    names = [sql_name(n.replace("/", "_")) for n in wine.feature_names]
     relabel = {0: 100, 1: 20, 2: 3}
-    X = StandardScaler().fit_transform(wine.data)
-    t = Table("wine", [("id", "int")] + [(n, "float8") for n in names] + [("cultivar", "int")],
-              "cultivar", names)
-    rows = [(i, *map(float, X[i]), relabel[int(wine.target[i])]) for i in range(len(wine.target))]
-    tables["wine"] = (load(cur, t, rows), rows)
+    tables["wine"] = load_numeric(cur, "wine", [sql_name(n) for n in wine.feature_names],
+                                  StandardScaler().fit_transform(wine.data), "cultivar", "int",
+                                  [relabel[int(t)] for t in wine.target])
 
     tables["mixed"] = make_mixed(cur)
     return tables
@@ -315,24 +184,7 @@ def make_mixed(cur, n=400, seed=20240612):
     t = Table("mixed", [("id", "int"), ("x_mean", "float8"), ("x_median", "int"), ("x_const", "float8"),
                         ("color", "text"), ("flag", "boolean"), ("label", "boolean")],
               "label", MIXED_FEATURES)
-    return load(cur, t, rows), rows
-
-
-def train(cur, model, table, params, test_fraction=0.0):
-    """ml_train(model, 'logistic', table, target, features, params, test_fraction)
-    -> (model_name, version, metrics), then ml_model_info of that version."""
-    cur.execute("SELECT * FROM ml_train(%s, 'logistic', %s, %s, %s, %s, %s)",
-                (model, table.name, table.target, table.features,
-                 psycopg2.extras.Json(params), test_fraction))
-    result = cur.fetchone()
-    cur.execute("SELECT ml_model_info(ml_model(%s, %s))", (model, result[1]))
-    return result, cur.fetchone()[0]
-
-
-def model_rows(cur, model, table, func):
-    """func(model, row) on every row of the table, ordered by id."""
-    cur.execute(f"SELECT {func}(%s, t) FROM {table.name} t ORDER BY id", (model,))
-    return [r[0] for r in cur.fetchall()]
+    return load_table(cur, t, rows), rows
 
 
 def info_params(info):
@@ -352,13 +204,6 @@ def logistic(l2, multinomial=False):
     """
     kw = {"multi_class": "multinomial"} if multinomial else {}
     return LogisticRegression(C=1 / l2, tol=1e-12, max_iter=200, solver="newton-cg", **kw)
-
-
-def quiet_fit(est, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", message=".*[Ll]ine [Ss]earch.*")
-        return est.fit(X, y)
 
 
 def sklearn_params(lr):
@@ -389,22 +234,7 @@ def convergence_note(label, got, want, X, y_index, n_classes, l2):
          f"{penalised_gradient_max(got, X, y_index, n_classes, l2):.1e}")
 
 
-def class_index(labels, classes):
-    pos = {c: k for k, c in enumerate(classes)}
-    return np.array([pos[c] for c in labels])
-
-
 # ---------------------------------------------------------------- checks
-
-def check_round_trip(rep, cur, tables):
-    for name, (table, sent) in tables.items():
-        # Both in id order; compare types too (True == 1 in Python).
-        def typed(rows):
-            return [tuple((type(v), v) for v in r) for r in rows]
-        same = typed(table.rows) == typed(sent)
-        rep.line(same, f"{name}: {len(sent)} rows round-trip bit for bit",
-                 "identical" if same else "DIFFERENT")
-
 
 def compare_classifier(rep, cur, label, model, table, info, ref, X, y, l2, design):
     """Classes, parameters, probabilities and predicted classes of a model vs
@@ -424,11 +254,7 @@ def compare_classifier(rep, cur, label, model, table, info, ref, X, y, l2, desig
     proba = np.array(model_rows(cur, model, table, "ml_predict_proba"), dtype=float)
     rep.close(f"{label}: ml_predict_proba on all {len(proba)} rows vs sklearn predict_proba",
               max_abs_err(proba, ref.predict_proba(X)), TOL_FIT, "max abs err")
-    pred = model_rows(cur, model, table, "ml_predict_class")
-    want_pred = [str(c) for c in ref.predict(X)]
-    mismatch = sum(a != b for a, b in zip(pred, want_pred)) + abs(len(pred) - len(want_pred))
-    rep.line(mismatch == 0, f"{label}: ml_predict_class on all rows vs sklearn predict",
-             f"{mismatch} of {len(want_pred)} differ")
+    check_predicted_classes(rep, cur, label, model, table, ref, X)
     return got, want
 
 
@@ -437,8 +263,8 @@ def check_binary(rep, cur, tables):
     X, y = table.matrix(), table.labels()
     for l2 in (1, 0.1):
         model = f"bc_l2_{l2}"
-        _, info = train(cur, model, table, {"l2": l2})
-        ref = quiet_fit(logistic(l2), X, y)
+        _, info = train(cur, model, "logistic", table, {"l2": l2})
+        ref = quiet(logistic(l2).fit, X, y)
         compare_classifier(rep, cur, f"bc l2={l2}", model, table, info, ref, X, y, l2, X)
 
 
@@ -447,8 +273,8 @@ def check_scaled(rep, cur, tables):
     X, y = table.matrix(), table.labels()
     l2 = 1
     model = "bc_raw_standard"
-    _, info = train(cur, model, table, {"l2": l2, "scale": "standard"})
-    ref = quiet_fit(Pipeline([("scale", StandardScaler()), ("lr", logistic(l2))]), X, y)
+    _, info = train(cur, model, "logistic", table, {"l2": l2, "scale": "standard"})
+    ref = quiet(Pipeline([("scale", StandardScaler()), ("lr", logistic(l2))]).fit, X, y)
     center = [i.get("center", math.nan) for i in info["inputs"]]
     scale_by = [i.get("scale_by", math.nan) for i in info["inputs"]]
     rep.close("bc_raw: stored center vs StandardScaler mean_", max_rel_err(center, ref[0].mean_),
@@ -465,8 +291,8 @@ def check_multinomial(rep, cur, tables):
         table = tables[name][0]
         X, y = table.matrix(), table.labels()
         model = f"{name}_l2_1"
-        _, info = train(cur, model, table, {"l2": l2})
-        ref = quiet_fit(logistic(l2, multinomial=True), X, y)
+        _, info = train(cur, model, "logistic", table, {"l2": l2})
+        ref = quiet(logistic(l2, multinomial=True).fit, X, y)
         got, _ = compare_classifier(rep, cur, f"{name} multinomial l2=1", model, table, info, ref,
                                     X, y, l2, X)
         b = got[:, 0]
@@ -524,8 +350,8 @@ def check_preprocessing(rep, cur, tables):
     levels = {c: sorted({v for v in X[:, j] if isinstance(v, str)})
               for j, c in enumerate(MIXED_FEATURES) if c in ("color", "flag")}
     model = "mixed"
-    _, info = train(cur, model, table, MIXED_PARAMS)
-    ref = quiet_fit(mixed_reference(levels, l2), X, y)
+    _, info = train(cur, model, "logistic", table, MIXED_PARAMS)
+    ref = quiet(mixed_reference(levels, l2).fit, X, y)
     ct = ref[0]
 
     inputs = {i["name"]: i for i in info["inputs"]}
@@ -547,31 +373,19 @@ def check_preprocessing(rep, cur, tables):
     compare_classifier(rep, cur, "mixed l2=1", model, table, info, ref, X, y, l2, want_design)
 
 
-def holdout_mask(cur, table, seed, test_fraction):
-    """ml_train's split predicate in SQL, per row in id order."""
-    cut = math.floor(test_fraction * 2 ** 31)
-    cur.execute(f"SELECT (hash_record_extended(ROW({', '.join([table.target] + table.features)}), "
-                f"%(seed)s) & 2147483647) < %(cut)s FROM {table.name} ORDER BY id",
-                {"seed": seed, "cut": cut})
-    return np.array([r[0] for r in cur.fetchall()], dtype=bool)
-
-
 def check_holdout_metrics(rep, cur, tables):
     l2 = 1
     for name in ("bc", "wine"):
         table = tables[name][0]
         X, y = table.matrix(), table.labels()
         model = f"{name}_holdout"
-        (_, version, metrics), info = train(cur, model, table, {"l2": l2, "seed": TRAIN_SEED},
-                                            TEST_FRACTION)
+        (_, version, metrics), info = train(cur, model, "logistic", table,
+                                            {"l2": l2, "seed": TRAIN_SEED}, TEST_FRACTION)
         hold = holdout_mask(cur, table, TRAIN_SEED, TEST_FRACTION)
-        cur.execute("SELECT v.n_train_rows, v.n_test_rows FROM ml.model_versions v "
-                    "JOIN ml.models m USING (model_id) WHERE m.name = %s AND v.version = %s",
-                    (model, version))
         rep.equal(f"{name} holdout: registry n_train_rows, n_test_rows vs the SQL split",
-                  cur.fetchone(), (int((~hold).sum()), int(hold.sum())))
+                  registry_row_counts(cur, model, version), (int((~hold).sum()), int(hold.sum())))
 
-        ref = quiet_fit(logistic(l2, multinomial=len(set(y)) > 2), X[~hold], y[~hold])
+        ref = quiet(logistic(l2, multinomial=len(set(y)) > 2).fit, X[~hold], y[~hold])
         rep.close(f"{name} holdout: model vs sklearn on the {int((~hold).sum())} training rows",
                   norm_rel_err(info_params(info), sklearn_params(ref)), TOL_FIT, "norm rel err")
 
@@ -611,26 +425,7 @@ CHECKS = [check_round_trip, check_binary, check_scaled, check_multinomial, check
 # ---------------------------------------------------------------- main
 
 def main():
-    start = time.monotonic()
-    rep = Report()
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                tables = make_tables(cur)
-                for check in CHECKS:
-                    try:
-                        check(rep, cur, tables)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    return run_checks(SCRATCH_DB, make_tables, CHECKS)
 
 
 if __name__ == "__main__":

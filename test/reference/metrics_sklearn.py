@@ -49,50 +49,33 @@ equality where want is 0), counts and label lists exactly:
 Exit status 1 if any check failed, 0 otherwise.
 """
 import math
-import re
+import os
 import sys
-import time
 import warnings
 
 import numpy as np
-import psycopg2
-import psycopg2.extras
 from sklearn import metrics as skm
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (PARALLEL_OFF, PARALLEL_ON, TINY, Report, create_table, explain,  # noqa: E402
+                      plan_workers, scratch_cursor, set_gucs)
+
 SCRATCH_DB = "mlsys_ref_metrics"
 TOL = 1e-12
-
-PARALLEL_ON = {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
-               "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}
-PARALLEL_OFF = {"max_parallel_workers_per_gather": 0}
 
 
 # ---------------------------------------------------------------- reporting
 
-class Report:
-    """Prints one TAP-like line per check and remembers failures."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
+class ValueReport(Report):
+    """refcheck's Report whose close() takes the values and measures rel_err itself."""
 
     def close(self, what, got, want, tol=TOL):
         """got vs want (scalars or sequences), relative error <= tol; None must match None."""
         err = rel_err(got, want)
         self.line(err <= tol, what, f"got {fmt(got)}, want {fmt(want)}, rel err {err:.1e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
 
 
 def fmt(v):
@@ -113,47 +96,17 @@ def rel_err(got, want):
         return math.inf
     diff = np.abs(g - w)
     scale = np.abs(w)
-    err = np.where(diff == 0, 0.0, diff / np.where(scale == 0, np.finfo(float).tiny, scale))
+    err = np.where(diff == 0, 0.0, diff / np.where(scale == 0, TINY, scale))
     return float(err.max()) if err.size else 0.0
 
 
 # ---------------------------------------------------------------- database
 
-def connect(dbname=None):
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-    return conn
-
-
 def load(cur, table, columns, rows):
-    """CREATE TABLE table (columns) and insert rows; psycopg2 sends floats as repr()
-    (the shortest exact decimal), so values arrive bit for bit. Adds a row number
-    column rn (insertion order) for reading back in order."""
-    cur.execute(f"CREATE TABLE {table} (rn int, {', '.join(f'{n} {t}' for n, t in columns)})")
-    psycopg2.extras.execute_values(
-        cur, f"INSERT INTO {table} VALUES %s", [(i,) + tuple(r) for i, r in enumerate(rows)],
-        page_size=5000)
-    cur.execute(f"ANALYZE {table}")
-
-
-def set_gucs(cur, settings):
-    for name, value in settings.items():
-        cur.execute(f"SET {name} = {value}")
+    """refcheck.create_table with a leading row number column rn (insertion
+    order) for reading back in order."""
+    create_table(cur, table, [("rn", "int")] + list(columns),
+                 [(i,) + tuple(r) for i, r in enumerate(rows)], page_size=5000)
 
 
 def one(cur, sql, params=None):
@@ -357,11 +310,6 @@ def check_classification(rep, cur, data):
                   list(macro[:3]) + np.column_stack([prec, rec, f1]).ravel().tolist())
 
 
-def explain(cur, sql):
-    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
-    return "\n".join(r[0] for r in cur.fetchall())
-
-
 def check_parallel(rep, cur, reg, scores, classes):
     """60,000 rows: 20 copies of subsets of the data sets, aggregated with and without workers."""
     yr, pr = reg["far"]                               # the combine step must keep R^2's digits
@@ -382,8 +330,7 @@ def check_parallel(rep, cur, reg, scores, classes):
         for mode, settings in (("parallel", PARALLEL_ON), ("serial", PARALLEL_OFF)):
             set_gucs(cur, settings)
             plan = explain(cur, sql)
-            launched = sum(int(k) for k in re.findall(r"Workers Launched: (\d+)", plan))
-            partial = re.search(r"Partial \w*Aggregate", plan) is not None
+            launched, partial = plan_workers(plan)
             ok = (partial and launched > 0) if mode == "parallel" else not partial
             rep.line(ok, f"parallel: {mode} plan", f"partial aggregate: {partial}, workers launched: {launched}")
             if not ok:
@@ -414,28 +361,14 @@ def check_parallel(rep, cur, reg, scores, classes):
 # ---------------------------------------------------------------- main
 
 def main():
-    start = time.monotonic()
-    rep = Report()
+    rep = ValueReport()
     reg, scores, classes = regression_data(), score_data(), class_data()
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                for check, args in ((check_regression, (reg,)), (check_scores, (scores,)),
-                                    (check_classification, (classes,)),
-                                    (check_parallel, (reg, scores, classes))):
-                    try:
-                        check(rep, cur, *args)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    with scratch_cursor(SCRATCH_DB) as cur:
+        rep.run(check_regression, cur, reg)
+        rep.run(check_scores, cur, scores)
+        rep.run(check_classification, cur, classes)
+        rep.run(check_parallel, cur, reg, scores, classes)
+    return rep.finish()
 
 
 if __name__ == "__main__":

@@ -77,21 +77,24 @@ in sklearn. The script notes how many holdout rows each clip touches.
 
 Exit status 1 if any check failed, 0 otherwise.
 """
-import collections
 import math
-import re
+import os
 import sys
-import time
 
 import numpy as np
-import psycopg2
-import psycopg2.extras
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.metrics import (accuracy_score, f1_score, log_loss, precision_score, recall_score,
                              roc_auc_score)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (PARALLEL_OFF, PARALLEL_ON, Table, auto_explain_workers,  # noqa: E402
+                      check_predicted_classes, check_round_trip, class_index, explain,
+                      holdout_mask, load_numeric, max_abs_err, max_rel_err, model_rows, note,
+                      plan_workers, registry_row_counts, run_checks, set_gucs, sql_name,
+                      start_auto_explain, stop_auto_explain, train)
 
 SCRATCH_DB = "mlsys_ref_nb"
 
@@ -104,166 +107,24 @@ HOLDOUT_SEED = 9
 HOLDOUT_FRACTION = 0.25
 REPLICAS = 200       # big = 200 x 178 = 35,600 rows
 
-PARALLEL_ON = {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
-               "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}
-PARALLEL_OFF = {"max_parallel_workers_per_gather": 0}
-
-
-# ---------------------------------------------------------------- reporting
-
-class Report:
-    """Prints one TAP-like line per check, remembers failures and the
-    largest error per measure."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.worst = {}
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def close(self, what, err, tol, measure, group=None):
-        """A numeric comparison: ok iff err <= tol (NaN fails)."""
-        key = group or measure
-        prev = self.worst.get(key, 0.0)
-        self.worst[key] = err if math.isnan(err) or err > prev else prev
-        self.line(err <= tol, what, f"{measure} {err:.2e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        """An exact comparison."""
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
-
-def _pair(got, want):
-    try:
-        got = np.atleast_1d(np.asarray(got, dtype=float))
-        want = np.atleast_1d(np.asarray(want, dtype=float))
-    except (TypeError, ValueError):
-        return None, None
-    return (got, want) if got.shape == want.shape else (None, None)
-
-
-def max_abs_err(got, want):
-    """max |got - want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want)) if got.size else 0.0
-    return math.nan if np.isnan(err) else float(err)
-
-
-def max_rel_err(got, want):
-    """max |got - want| / |want|, element-wise; inf on a shape mismatch."""
-    got, want = _pair(got, want)
-    if got is None:
-        return math.inf
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), np.finfo(float).tiny))
-    return math.nan if np.isnan(err) else float(err)
-
 
 # ---------------------------------------------------------------- database
-
-def connect(dbname=None):
-    """An autocommit connection from the libpq environment (optionally another database)."""
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    conn.notices = collections.deque(maxlen=1000)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-        cur.execute("SET client_min_messages = warning")  # no NOTICE per trained model
-    return conn
-
-
-class Table:
-    """A loaded table: name, column names and types, target, and the rows as
-    read back from the database (ordered by id), so the references see
-    exactly the stored values."""
-
-    def __init__(self, name, columns, target, features):
-        self.name = name
-        self.columns = columns      # [(name, sql type)], id first
-        self.target = target
-        self.features = features
-        self.rows = None            # list of tuples as fetched, id first
-
-    def column(self, name):
-        j = [c for c, _ in self.columns].index(name)
-        return [r[j] for r in self.rows]
-
-    def matrix(self):
-        return np.array([self.column(c) for c in self.features], dtype=float).T
-
-    def labels(self):
-        return np.array(self.column(self.target))
-
-    def ids(self):
-        return np.array(self.column("id"))
-
-
-def load(cur, table, rows):
-    cols = ", ".join(f"{c} {t}" for c, t in table.columns)
-    cur.execute(f"CREATE TABLE {table.name} ({cols})")
-    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
-    psycopg2.extras.execute_values(cur, f"INSERT INTO {table.name} VALUES %s", rows)
-    cur.execute(f"ANALYZE {table.name}")
-    cur.execute(f"SELECT {', '.join(c for c, _ in table.columns)} FROM {table.name} ORDER BY id")
-    table.rows = cur.fetchall()
-    return table
-
-
-def sql_name(feature_name):
-    return re.sub(r"[^a-z0-9_]", "_", feature_name.lower().replace(" (cm)", ""))
-
 
 def make_tables(cur):
     tables = {}
 
     iris = load_iris()
-    names = [sql_name(n) for n in iris.feature_names]
-    t = Table("iris", [("id", "int")] + [(n, "float8") for n in names] + [("species", "text")],
-              "species", names)
-    rows = [(i, *map(float, iris.data[i]), str(iris.target_names[iris.target[i]]))
-            for i in range(len(iris.target))]
-    tables["iris"] = (load(cur, t, rows), rows)
+    tables["iris"] = load_numeric(cur, "iris", [sql_name(n) for n in iris.feature_names], iris.data,
+                                  "species", "text", [str(iris.target_names[t]) for t in iris.target])
 
     wine = load_wine()
-    names = [sql_name(n) for n in wine.feature_names]
     relabel = {0: 100, 1: 20, 2: 3}
-    t = Table("wine", [("id", "int")] + [(n, "float8") for n in names] + [("cultivar", "int")],
-              "cultivar", names)
-    rows = [(i, *map(float, wine.data[i]), relabel[int(wine.target[i])])
-            for i in range(len(wine.target))]
-    tables["wine"] = (load(cur, t, rows), rows)
+    tables["wine"] = load_numeric(cur, "wine", [sql_name(n) for n in wine.feature_names], wine.data,
+                                  "cultivar", "int", [relabel[int(t)] for t in wine.target])
 
     bc = load_breast_cancer()
-    names = [sql_name(n) for n in bc.feature_names]
-    t = Table("bc", [("id", "int")] + [(n, "float8") for n in names] + [("diagnosis", "text")],
-              "diagnosis", names)
-    rows = [(i, *map(float, bc.data[i]), str(bc.target_names[bc.target[i]]))
-            for i in range(len(bc.target))]
-    tables["bc"] = (load(cur, t, rows), rows)
+    tables["bc"] = load_numeric(cur, "bc", [sql_name(n) for n in bc.feature_names], bc.data,
+                                "diagnosis", "text", [str(bc.target_names[t]) for t in bc.target])
     return tables
 
 
@@ -274,33 +135,7 @@ def make_big(cur, wine):
                 f"CASE cultivar WHEN 100 THEN 'a' WHEN 20 THEN 'b' ELSE 'c' END AS label "
                 f"FROM wine w, generate_series(0, %s) r", (REPLICAS - 1,))
     cur.execute("ANALYZE big")
-    t = Table("big", [("id", "int")] + [(n, "float8") for n in wine.features] + [("label", "text")],
-              "label", wine.features)
-    cur.execute(f"SELECT id, {feats}, label FROM big ORDER BY id")
-    t.rows = cur.fetchall()
-    return t
-
-
-def train(cur, model, table, params, test_fraction=0.0):
-    """ml_train(model, 'naive_bayes', table, target, features, params, test_fraction)
-    -> (model_name, version, metrics), then ml_model_info of that version."""
-    cur.execute("SELECT * FROM ml_train(%s, 'naive_bayes', %s, %s, %s, %s, %s)",
-                (model, table.name, table.target, table.features,
-                 psycopg2.extras.Json(params), test_fraction))
-    result = cur.fetchone()
-    cur.execute("SELECT ml_model_info(ml_model(%s, %s))", (model, result[1]))
-    return result, cur.fetchone()[0]
-
-
-def model_rows(cur, model, table, func):
-    """func(model, row) on every row of the table, ordered by id."""
-    cur.execute(f"SELECT {func}(%s, t) FROM {table.name} t ORDER BY id", (model,))
-    return [r[0] for r in cur.fetchall()]
-
-
-def set_gucs(cur, gucs):
-    for name, value in gucs.items():
-        cur.execute(f"SET {name} = {value}")
+    return Table.numeric("big", wine.features, "label", "text").fetch(cur)
 
 
 # ---------------------------------------------------------------- references
@@ -362,36 +197,17 @@ def compare_classifier(rep, cur, label, model, table, info, ref, X, reference_na
               max_abs_err(proba, want), TOL_PROBA, "max abs err", "probabilities")
     proba_note(label, proba, want, table.ids(), classes)
 
-    pred = model_rows(cur, model, table, "ml_predict_class")
-    want_pred = [str(c) for c in ref.predict(X)]
-    mismatch = sum(a != b for a, b in zip(pred, want_pred)) + abs(len(pred) - len(want_pred))
-    rep.line(mismatch == 0, f"{label}: ml_predict_class on all rows vs sklearn predict",
-             f"{mismatch} of {len(want_pred)} differ")
-
-
-def class_index(labels, classes):
-    pos = {c: k for k, c in enumerate(classes)}
-    return np.array([pos[c] for c in labels])
+    check_predicted_classes(rep, cur, label, model, table, ref, X)
 
 
 # ---------------------------------------------------------------- checks
-
-def check_round_trip(rep, cur, tables):
-    for name, (table, sent) in tables.items():
-        # Both in id order; compare types too (True == 1 in Python).
-        def typed(rows):
-            return [tuple((type(v), v) for v in r) for r in rows]
-        same = typed(table.rows) == typed(sent)
-        rep.line(same, f"{name}: {len(sent)} rows round-trip bit for bit",
-                 "identical" if same else "DIFFERENT")
-
 
 def check_defaults(rep, cur, tables):
     for name in ("iris", "wine", "bc"):
         table = tables[name][0]
         X, y = table.matrix(), table.labels()
         model = f"{name}_nb"
-        _, info = train(cur, model, table, {})
+        _, info = train(cur, model, "naive_bayes", table, {})
         ref = GaussianNB().fit(X, y)
         compare_classifier(rep, cur, f"{name} defaults", model, table, info, ref, X)
 
@@ -401,7 +217,7 @@ def check_var_smoothing(rep, cur, tables):
     X, y = table.matrix(), table.labels()
     for vs in VAR_SMOOTHINGS:
         model = f"wine_vs_{vs:g}"
-        _, info = train(cur, model, table, {"var_smoothing": vs})
+        _, info = train(cur, model, "naive_bayes", table, {"var_smoothing": vs})
         ref = GaussianNB(var_smoothing=vs).fit(X, y)
         compare_classifier(rep, cur, f"wine var_smoothing={vs:g}", model, table, info, ref, X,
                            f"GaussianNB(var_smoothing={vs:g})")
@@ -412,7 +228,7 @@ def check_scaled(rep, cur, tables):
         table = tables[name][0]
         X, y = table.matrix(), table.labels()
         model = f"{name}_standard"
-        _, info = train(cur, model, table, {"scale": "standard"})
+        _, info = train(cur, model, "naive_bayes", table, {"scale": "standard"})
         ref = Pipeline([("scale", StandardScaler()), ("nb", GaussianNB())]).fit(X, y)
         inputs = info.get("inputs", [])
         center = [i.get("center", math.nan) for i in inputs]
@@ -423,15 +239,6 @@ def check_scaled(rep, cur, tables):
                   max_rel_err(scale_by, ref[0].scale_), TOL_PARAM, "max rel err", "parameters")
         compare_classifier(rep, cur, f"{name} scale=standard", model, table, info, ref, X,
                            "Pipeline(StandardScaler, GaussianNB)")
-
-
-def holdout_mask(cur, table, seed, test_fraction):
-    """ml_train's split predicate in SQL, per row in id order."""
-    cut = math.floor(test_fraction * 2 ** 31)
-    cur.execute(f"SELECT (hash_record_extended(ROW({', '.join([table.target] + table.features)}), "
-                f"%(seed)s) & 2147483647) < %(cut)s FROM {table.name} ORDER BY id",
-                {"seed": seed, "cut": cut})
-    return np.array([r[0] for r in cur.fetchall()], dtype=bool)
 
 
 def sklearn_metrics(y_test, proba, classes):
@@ -452,14 +259,12 @@ def check_holdout(rep, cur, tables):
     table = tables["bc"][0]
     X, y = table.matrix(), table.labels()
     model = "bc_holdout"
-    (_, version, metrics), info = train(cur, model, table, {"seed": HOLDOUT_SEED}, HOLDOUT_FRACTION)
+    (_, version, metrics), info = train(cur, model, "naive_bayes", table, {"seed": HOLDOUT_SEED},
+                                        HOLDOUT_FRACTION)
     hold = holdout_mask(cur, table, HOLDOUT_SEED, HOLDOUT_FRACTION)
-    cur.execute("SELECT v.n_train_rows, v.n_test_rows FROM ml.model_versions v "
-                "JOIN ml.models m USING (model_id) WHERE m.name = %s AND v.version = %s",
-                (model, version))
     rep.equal(f"bc holdout (seed {HOLDOUT_SEED}, test_fraction {HOLDOUT_FRACTION}): registry "
               "n_train_rows, n_test_rows vs the SQL split",
-              cur.fetchone(), (int((~hold).sum()), int(hold.sum())))
+              registry_row_counts(cur, model, version), (int((~hold).sum()), int(hold.sum())))
 
     ref = GaussianNB().fit(X[~hold], y[~hold])
     compare_params(rep, f"bc holdout: model on the {int((~hold).sum())} training rows", info, ref,
@@ -494,21 +299,7 @@ def check_holdout(rep, cur, tables):
                   "max rel err", "metrics")
 
 
-def auto_explain_workers(conn, cur):
-    """Workers launched by ml_train's ml_naive_bayes_pass query, per the
-    auto_explain notices of the last statement; None if auto_explain is
-    unavailable."""
-    plans = [n for n in conn.notices if "ml_naive_bayes_pass" in n]
-    if not plans:
-        return None, False
-    plan = plans[-1]
-    launched = sum(int(k) for k in re.findall(r"Workers Launched: (\d+)", plan))
-    partial = re.search(r"Partial \w*Aggregate", plan) is not None
-    return launched, partial
-
-
 def check_parallel(rep, cur, tables):
-    conn = cur.connection
     wine = tables["wine"][0]
     big = make_big(cur, wine)
     X, y = big.matrix(), big.labels()
@@ -516,10 +307,7 @@ def check_parallel(rep, cur, tables):
                 f"ARRAY['a', 'b', 'c']) FROM big")
     try:
         set_gucs(cur, PARALLEL_ON)
-        cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + pass_sql)
-        plan = "\n".join(r[0] for r in cur.fetchall())
-        launched = sum(int(k) for k in re.findall(r"Workers Launched: (\d+)", plan))
-        partial = re.search(r"Partial \w*Aggregate", plan) is not None
+        launched, partial = plan_workers(explain(cur, pass_sql))
         rep.line(partial and launched > 0,
                  f"parallel: EXPLAIN of ml_naive_bayes_pass over big ({len(y)} rows)",
                  f"partial aggregate: {partial}, workers launched: {launched}")
@@ -527,37 +315,25 @@ def check_parallel(rep, cur, tables):
         pass_parallel = cur.fetchone()[0]
 
         # ml_train in the same session, with auto_explain reporting its nested queries.
-        explained = True
+        explained = start_auto_explain(cur)
         try:
-            cur.execute("LOAD 'auto_explain'")
-            set_gucs(cur, {"auto_explain.log_min_duration": 0,
-                           "auto_explain.log_nested_statements": "on",
-                           "auto_explain.log_analyze": "on", "auto_explain.log_timing": "off",
-                           "auto_explain.log_level": "notice", "client_min_messages": "notice"})
-        except psycopg2.Error as exc:
-            explained = False
-            note(f"parallel: auto_explain unavailable ({str(exc).strip()}); "
-                 "workers inside ml_train not verified")
-        conn.notices.clear()
-        try:
-            _, info_parallel = train(cur, "big_parallel", big, {}, 0.0)
+            _, info_parallel = train(cur, "big_parallel", "naive_bayes", big, {}, 0.0)
         finally:
             if explained:
-                set_gucs(cur, {"auto_explain.log_min_duration": -1, "client_min_messages": "warning"})
+                stop_auto_explain(cur)
         if explained:
-            workers, partial = auto_explain_workers(conn, cur)
+            workers, partial, _ = auto_explain_workers(cur.connection, "ml_naive_bayes_pass")
             rep.line(bool(workers) and partial,
                      "parallel: ml_train's ml_naive_bayes_pass query ran with workers (auto_explain)",
                      f"partial aggregate: {partial}, workers launched: {workers}")
 
         set_gucs(cur, PARALLEL_OFF)
-        cur.execute("EXPLAIN (COSTS OFF) " + pass_sql)
-        plan = "\n".join(r[0] for r in cur.fetchall())
+        plan = explain(cur, pass_sql, analyze=False)
         rep.line("Partial" not in plan, "parallel: serial plan has no partial aggregate",
                  "serial" if "Partial" not in plan else "PARTIAL")
         cur.execute(pass_sql)
         pass_serial = cur.fetchone()[0]
-        _, info_serial = train(cur, "big_serial", big, {}, 0.0)
+        _, info_serial = train(cur, "big_serial", "naive_bayes", big, {}, 0.0)
     finally:
         cur.execute("RESET ALL")
         cur.execute("SET client_min_messages = warning")
@@ -583,28 +359,7 @@ CHECKS = [check_round_trip, check_defaults, check_var_smoothing, check_scaled, c
 # ---------------------------------------------------------------- main
 
 def main():
-    start = time.monotonic()
-    rep = Report()
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                tables = make_tables(cur)
-                for check in CHECKS:
-                    try:
-                        check(rep, cur, tables)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    for key, err in rep.worst.items():
-        note(f"largest {key} error: {err:.2e}")
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    return run_checks(SCRATCH_DB, make_tables, CHECKS, show_worst=True)
 
 
 if __name__ == "__main__":

@@ -85,21 +85,22 @@ NaN or a shape mismatch fails.
 Exit status 1 if any check failed, 0 otherwise.
 """
 import math
+import os
 import sys
-import time
-import warnings
 
 import numpy as np
-import psycopg2
 import psycopg2.extras
 from sklearn.datasets import load_breast_cancer, load_diabetes
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.metrics import (accuracy_score, f1_score, log_loss, mean_absolute_error,
                              mean_absolute_percentage_error, mean_squared_error,
                              precision_score, r2_score, recall_score, roc_auc_score)
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from refcheck import (holdout_cut, info_vector, load_xy, max_rel_err, norm_rel_err,  # noqa: E402
+                      note, quiet, row_hash_sql, run_checks, sklearn_vector)
 
 SCRATCH_DB = "mlsys_ref_tune"
 DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
@@ -137,56 +138,7 @@ SK_LASSO = {"tol": 1e-12, "max_iter": 10 ** 6}
 SK_LOGISTIC = {"tol": 1e-12, "max_iter": 10000, "solver": "newton-cg"}
 
 
-# ---------------------------------------------------------------- reporting
-
-class Report:
-    """Prints one TAP-like line per check and remembers failures."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def line(self, ok, what, detail):
-        print(f"{'ok' if ok else 'not ok'} - {what} ({detail})", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def close(self, what, err, tol):
-        """A numeric comparison: ok iff err <= tol (NaN fails)."""
-        self.line(err <= tol, what, f"max rel err {err:.2e}, tol {tol:.0e}")
-
-    def equal(self, what, got, want):
-        """An exact comparison."""
-        self.line(got == want, what, f"got {got!r}" + ("" if got == want else f", want {want!r}"))
-
-    @staticmethod
-    def note(text):
-        print(f"# {text}", flush=True)
-
-
-def max_rel_err(got, want, floor=np.finfo(float).tiny):
-    """max |got - want| / max(|want|, floor), element-wise; inf on a shape mismatch."""
-    try:
-        got = np.atleast_1d(np.asarray(got, dtype=float))
-    except (TypeError, ValueError):
-        return math.nan
-    want = np.atleast_1d(np.asarray(want, dtype=float))
-    if got.shape != want.shape:
-        return math.inf
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), floor))
-    return math.nan if np.isnan(err) else float(err)
-
-
-def norm_rel_err(got, want):
-    got = np.asarray(got, dtype=float)
-    want = np.asarray(want, dtype=float)
-    if got.shape != want.shape:
-        return math.inf
-    err = np.linalg.norm(got - want) / np.linalg.norm(want)
-    return math.nan if np.isnan(err) else float(err)
-
+# ---------------------------------------------------------------- helpers
 
 def metric_values(metrics, keys):
     """The values of keys in a metrics object, NaN where missing."""
@@ -195,29 +147,9 @@ def metric_values(metrics, keys):
 
 # ---------------------------------------------------------------- database
 
-def connect(dbname=None):
-    """An autocommit connection from the libpq environment (optionally another database)."""
-    conn = psycopg2.connect("", **({"dbname": dbname} if dbname else {}))
-    conn.autocommit = True
-    return conn
-
-
-def drop_scratch_db(admin):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-
-
-def create_scratch_db(admin):
-    drop_scratch_db(admin)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    conn = connect(SCRATCH_DB)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION mlsys")
-    return conn
-
-
 class Table:
+    """A source table of ml_train: name, target column and its type, feature columns (float8)."""
+
     def __init__(self, name, target, target_type, features):
         self.name, self.target, self.target_type, self.features = name, target, target_type, features
 
@@ -227,24 +159,18 @@ BC = Table("bc", "label", "int", BC_FEATURES)
 
 
 def load_table(cur, table, X, y):
-    cols = ", ".join(f"{c} float8" for c in table.features)
-    cur.execute(f"CREATE TABLE {table.name} ({cols}, {table.target} {table.target_type})")
-    # psycopg2 sends Python floats as repr(): the shortest exact decimal.
-    rows = [tuple(r) + (t,) for r, t in zip(X.tolist(), y.tolist())]
-    psycopg2.extras.execute_values(cur, f"INSERT INTO {table.name} VALUES %s", rows)
-    cur.execute(f"ANALYZE {table.name}")
+    load_xy(cur, table.name, table.features, X, table.target, y, table.target_type)
 
 
 def split_rows(cur, table, seed, k):
     """The rows with ml_train's holdout predicate and fold, both evaluated in
     SQL: h = seeded hash of (target, features...); holdout iff
     h < floor(test_fraction * 2^31); fold = h % k."""
-    cut = math.floor(TEST_FRACTION * 2 ** 31)
     cols = ", ".join(table.features)
     cur.execute(f"SELECT {cols}, {table.target}, h < %(cut)s AS holdout, h %% %(k)s AS fold "
-                f"FROM (SELECT *, (hash_record_extended(ROW({table.target}, {cols}), %(seed)s) "
-                f"& 2147483647) AS h FROM {table.name}) s",
-                {"seed": seed, "cut": cut, "k": k})
+                f"FROM (SELECT *, {row_hash_sql([table.target] + table.features)} AS h "
+                f"FROM {table.name}) s",
+                {"seed": seed, "cut": holdout_cut(TEST_FRACTION), "k": k})
     rows = cur.fetchall()
     nf = len(table.features)
     X = np.array([r[:nf] for r in rows], dtype=float)
@@ -279,13 +205,6 @@ def version_of(cur, name, version):
 
 # ---------------------------------------------------------------- references
 
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", message=".*[Ll]ine [Ss]earch.*")
-        return fn(*args, **kwargs)
-
-
 def grid_search_regression(estimator, X, y, fold, alphas):
     """GridSearchCV over alpha on mlsys's folds, all five regression scorers,
     refit by r2. Returns (search, {metric: [mean fold value per alpha]})."""
@@ -314,14 +233,6 @@ def by_hand_regression(make, X, y, fold, k, alphas):
         for m in REG_METRICS:
             out[m].append(float(np.mean(per_fold[m])))
     return {m: np.asarray(v) for m, v in out.items()}
-
-
-def model_vector(info):
-    return np.concatenate([[info["intercept"]], np.asarray(info["coefficients"], dtype=float)])
-
-
-def sklearn_vector(est):
-    return np.concatenate([np.atleast_1d(est.intercept_), np.ravel(est.coef_)])
 
 
 # ---------------------------------------------------------------- checks
@@ -355,8 +266,8 @@ def check_regression_search(rep, label, trials, version_row, X, y, fold, k, alph
         rep.close(f"{label}: trial {trial} alpha={tparams.get('alpha')}: r2 {want[0]:.6g}, "
                   f"mse {want[1]:.6g}, rmse {want[2]:.6g}, mae {want[3]:.6g}, mape {want[4]:.6g} "
                   f"vs GridSearchCV mean fold scores", err, tol_metric)
-    rep.note(f"{label}: smallest |mean fold r2| {np.min(np.abs(means['r2'])):.3g}; "
-             f"max rel err of the trial metrics {max(errs, default=math.nan):.2e}")
+    note(f"{label}: smallest |mean fold r2| {np.min(np.abs(means['r2'])):.3g}; "
+         f"max rel err of the trial metrics {max(errs, default=math.nan):.2e}")
 
     best = search.best_params_["alpha"]
     rep.equal(f"{label}: chosen alpha (registry params) vs GridSearchCV best_params_",
@@ -369,7 +280,7 @@ def check_regression_search(rep, label, trials, version_row, X, y, fold, k, alph
               max_rel_err(metrics.get("cv_r2", math.nan), search.best_score_), tol_metric)
 
     ref = quiet(make(best).fit, X, y)
-    got = model_vector(info)
+    got = info_vector(info)
     rep.close(f"{label}: final model (intercept+coefficients) vs {type(ref).__name__}(alpha={best}) "
               f"on all {len(y)} training rows", max_rel_err(got, sklearn_vector(ref)), tol_fit)
     rep.close(f"{label}: final model vs GridSearchCV best_estimator_",
@@ -493,8 +404,8 @@ def check_logistic_grid(rep, cur, data):
                      f"{what}: mean fold roc_auc {want['roc_auc']:.9g} vs sklearn, up to the "
                      f"{n_near_pairs} pairs of rows of different classes within {NEAR:g} (may swap)",
                      f"got {got!r}, |diff| {abs(got - want['roc_auc']):.2e}, allowed {bound:.2e}")
-    rep.note(f"{label}: max rel err log_loss {max(errs_ll):.2e}, "
-             f"accuracy & co. {max(errs_cls, default=math.nan):.2e}")
+    note(f"{label}: max rel err log_loss {max(errs_ll):.2e}, "
+         f"accuracy & co. {max(errs_cls, default=math.nan):.2e}")
 
     best_sk = LOGISTIC_L2[int(np.argmin(mean_ll))]
     got_ll = [float(tm.get("log_loss", math.nan)) for _, _, tm in trials]
@@ -550,31 +461,16 @@ CHECKS = [check_ridge_grid, check_lasso_grid, check_logistic_grid, check_random_
 
 # ---------------------------------------------------------------- main
 
-def main():
-    start = time.monotonic()
-    rep = Report()
+def setup(cur):
+    """Loads DIABETES and BC (standardised); the checks take no data (None)."""
     Xd, yd = load_diabetes(return_X_y=True)
     Xb, yb = load_breast_cancer(return_X_y=True)
-    Xb = StandardScaler().fit_transform(Xb)
-    admin = connect()
-    try:
-        conn = create_scratch_db(admin)
-        try:
-            with conn.cursor() as cur:
-                load_table(cur, DIABETES, Xd, yd)
-                load_table(cur, BC, Xb, yb.astype(int))
-                for check in CHECKS:
-                    try:
-                        check(rep, cur, None)
-                    except Exception as exc:  # report, then go on with the next check
-                        rep.line(False, check.__name__, f"raised {type(exc).__name__}: {exc}".strip())
-        finally:
-            conn.close()
-    finally:
-        drop_scratch_db(admin)
-        admin.close()
-    print(f"# {rep.passed} passed, {rep.failed} failed, {time.monotonic() - start:.1f} s")
-    return 1 if rep.failed else 0
+    load_table(cur, DIABETES, Xd, yd)
+    load_table(cur, BC, StandardScaler().fit_transform(Xb), yb.astype(int))
+
+
+def main():
+    return run_checks(SCRATCH_DB, setup, CHECKS)
 
 
 if __name__ == "__main__":
