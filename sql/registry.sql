@@ -164,23 +164,90 @@ SELECT ml_register_model('x', (SELECT ml_linreg_fit(price, ARRAY[area]) FROM hou
 -- A failed training leaves nothing behind.
 SELECT count(*) AS models_named_x FROM ml.models WHERE name = 'x';
 
--- Privileges: training reads the source as the caller; only the registry
--- functions write the registry; deploying is not for everyone.
+-- Privileges: three roles, each including the one before. Without any,
+-- a user can use model values but not read the registry or train.
 CREATE ROLE regress_mlsys_analyst;
 CREATE TABLE secret_houses AS SELECT * FROM houses;
 CREATE TABLE shared_houses AS SELECT area, price FROM houses;
 GRANT SELECT ON shared_houses TO regress_mlsys_analyst;
+SELECT r.rolname, array_agg(m.rolname ORDER BY m.rolname) FILTER (WHERE m.rolname IS NOT NULL) AS member_of
+  FROM pg_roles r LEFT JOIN pg_auth_members a ON a.member = r.oid LEFT JOIN pg_roles m ON m.oid = a.roleid
+ WHERE r.rolname IN ('ml_reader', 'ml_trainer', 'ml_admin') GROUP BY r.rolname ORDER BY r.rolname;
+SET ROLE regress_mlsys_analyst;
+SELECT ml_predict('price@1', ARRAY[100.0, 2.0, 5.0]);
+SELECT ml_model('price@1');
+SELECT count(*) FROM ml.models;
+SELECT * FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
+SELECT ml_predict(m, ARRAY[100.0]) > 0 AS value_works
+  FROM (SELECT ml_linreg_fit(price, ARRAY[area]) AS m FROM shared_houses) s;
+RESET ROLE;
+-- ml_reader: read and predict by name, nothing more.
+GRANT ml_reader TO regress_mlsys_analyst;
+SET ROLE regress_mlsys_analyst;
+SELECT ml_predict('price@1', ARRAY[100.0, 2.0, 5.0]) = ml_predict(ml_model('price', 1), ARRAY[100.0, 2.0, 5.0])
+         AS predicts,
+       (SELECT count(*) FROM ml.deployed_models WHERE name = 'price') AS listed;
+SELECT * FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
+SELECT ml_register_model('analyst', ml_model('price'));
+SELECT ml_tag('price', '{"mine": true}');
+SELECT length(ml_model_card('price')) > 0 AS card_readable;
+RESET ROLE;
+-- ml_trainer: training reads the source as the caller; writes only through
+-- the registry functions; no deploying or deleting.
+GRANT ml_trainer TO regress_mlsys_analyst;
 SET ROLE regress_mlsys_analyst;
 SELECT * FROM ml_train('spy', 'linear', 'secret_houses', 'price', ARRAY['area']);
 SELECT * FROM ml_train('spy', 'linear', 'SELECT area, price FROM secret_houses', 'price');
 SELECT model_name, version FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
-SELECT ml_deploy('analyst', 1);
+SELECT ml_register_model('analyst', ml_model('analyst'));
+SELECT ml_deploy('analyst', 2);
 SELECT ml_rollback('analyst');
 INSERT INTO ml.models (name, created_by) VALUES ('forged', 'me');
+UPDATE ml.models SET deployed_version = 2 WHERE name = 'analyst';
 DELETE FROM ml.model_versions;
 RESET ROLE;
-SELECT name, created_by, (SELECT trained_by FROM ml.model_versions v WHERE v.model_id = m.model_id)
+SELECT name, created_by, (SELECT array_agg(trained_by) FROM ml.model_versions v WHERE v.model_id = m.model_id)
   FROM ml.models m WHERE name = 'analyst';
+-- ml_admin: deploys, rolls back and deletes, but still not a deployed version.
+GRANT ml_admin TO regress_mlsys_analyst;
+SET ROLE regress_mlsys_analyst;
+SELECT ml_deploy('analyst', 2);
+SELECT ml_rollback('analyst');
+DELETE FROM ml.model_versions WHERE version = 1
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'analyst');
+DELETE FROM ml.model_versions WHERE version = 2
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'analyst');
+UPDATE ml.models SET deployed_version = 2 WHERE name = 'analyst';
+RESET ROLE;
+SELECT m.deployed_version, array_agg(v.version) AS versions,
+       (SELECT array_agg(deployed_by || ':' || reason ORDER BY deployment_id) FROM ml.deployments d
+         WHERE d.model_id = m.model_id) AS history
+  FROM ml.models m JOIN ml.model_versions v USING (model_id) WHERE m.name = 'analyst'
+ GROUP BY m.model_id, m.deployed_version;
+
+-- Descriptions and tags (the only changes a version accepts) and the model card.
+SELECT ml_register_model('card', '{"format": 1, "kind": "linear_regression", "n_rows": 40,
+  "inputs": [{"name": "area", "type": "numeric", "impute": "mean", "fill": 100,
+              "stats": {"mean": 100, "stddev": 20, "min": 50, "max": 150, "n_null": 2}}],
+  "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 5, "coefficients": [2]}', 'houses', '{"r2": 0.5}');
+SELECT ml_register_model('card', ml_model('card'), 'houses again');
+SELECT ml_deploy('card', 2, 'challenger');
+SELECT ml_describe('card', 'Prices houses by area.');
+SELECT ml_describe('card', 'Same as version 1.', 2);
+SELECT ml_tag('card', '{"team": "pricing", "pii": false}') AS tags,
+       ml_tag('card', '{"pii": null, "tier": 1}') AS after_removal,
+       ml_tag('card', '{"reviewed": "yes"}', 1) AS version_tags;
+SELECT line FROM regexp_split_to_table(ml_model_card('card'), E'\n') AS line
+ WHERE line !~ '\d{4}-\d\d-\d\d' AND line !~ 'Trained';
+SELECT ml_model_card('card', 2) ~ 'Version\*\*: 2 of 2, not deployed \(version 1 is\)' AS other_version,
+       ml_model_card('card', 2) ~ 'This version\*\*: Same as version 1.' AS its_description;
+SELECT ml_tag('card', '["x"]');
+SELECT ml_tag('card', '{}', 7);
+SELECT ml_describe('nothing', 'x');
+SELECT ml_model_card('nothing');
+UPDATE ml.model_versions SET n_train_rows = 1 WHERE version = 1
+   AND model_id = (SELECT model_id FROM ml.models WHERE name = 'card');
+DELETE FROM ml.models WHERE name = 'card';
 
 -- Deleting a model removes its versions and history.
 DELETE FROM ml.models WHERE name IN ('analyst', 'price_again');
@@ -188,6 +255,7 @@ SELECT count(*) FROM ml.deployments d
  WHERE NOT EXISTS (SELECT 1 FROM ml.models m WHERE m.model_id = d.model_id);
 
 DROP TABLE secret_houses, shared_houses;
+REVOKE ml_admin, ml_trainer, ml_reader FROM regress_mlsys_analyst;
 DROP ROLE regress_mlsys_analyst;
 DROP VIEW big_houses;
 DROP TABLE houses;

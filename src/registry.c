@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -114,6 +115,23 @@ SplitAddress(const char *address, char **alias, int32 *version)
 }
 
 /*
+ * The lookups below read the registry as the caller: say plainly what is
+ * missing rather than "permission denied for table models".
+ */
+static void
+CheckCanRead(const char *name)
+{
+	Oid			models = get_relname_relid("models", get_namespace_oid("ml", false));
+
+	if (pg_class_aclcheck(models, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read model \"%s\" from the registry", name),
+				 errhint("Grant the role ml_reader: GRANT ml_reader TO %s;",
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+/*
  * Find the model version an address names (see SplitAddress); a version
  * given separately overrides none. One indexed lookup with the current
  * snapshot.
@@ -137,6 +155,7 @@ RegistryResolve(const char *address, int32 version, ModelRef *ref)
 				 errmsg("model \"%s\" is given a version twice", address),
 				 errhint("Pass either \"name@version\" or a version argument.")));
 	version = Max(version, addressed);
+	CheckCanRead(name);
 	args[0] = CStringGetTextDatum(name);
 	args[1] = alias ? CStringGetTextDatum(alias) : (Datum) 0;
 	nulls[1] = alias ? ' ' : 'n';

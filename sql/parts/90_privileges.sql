@@ -1,0 +1,46 @@
+---------------------------------------------------------------- privileges
+
+-- Three roles, each a member of the one before: ml_reader reads the
+-- registry and predicts by model name; ml_trainer also trains and registers
+-- versions; ml_admin also deploys, rolls back and deletes. Roles belong to
+-- the cluster, so a second database (or a re-created extension) reuses them.
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM (VALUES ('ml_reader', NULL), ('ml_trainer', 'ml_reader'),
+								   ('ml_admin', 'ml_trainer')) AS t(role, member_of)
+	LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r.role) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r.role);
+		END IF;
+		IF r.member_of IS NOT NULL
+		   AND NOT pg_catalog.pg_has_role(r.role, r.member_of, 'MEMBER') THEN
+			EXECUTE pg_catalog.format('GRANT %I TO %I', r.member_of, r.role);
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Reading: name lookups of ml_predict and friends read these tables as the
+-- caller. Functions on an mlmodel value, the training aggregates and the
+-- metrics stay open to everyone: they touch no registry row.
+GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases,
+	ml.deployed_models, ml.version_metrics TO ml_reader;
+
+-- Training and registering: the registry functions write as the schema
+-- owner, so no table privilege is needed.
+REVOKE EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8),
+	ml_register_model(text, mlmodel, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8),
+	ml_register_model(text, mlmodel, text, jsonb) TO ml_trainer;
+
+-- Deploying, rolling back and deleting (the triggers still keep deployed
+-- and aliased versions).
+REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text) TO ml_admin;
+GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
+
+-- Notes on models and versions: for those who train them.
+REVOKE EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int) TO ml_trainer;
