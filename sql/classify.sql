@@ -168,6 +168,7 @@ SELECT abs((SELECT sum(exp(p::float8)) FROM jsonb_array_elements_text(m->'class_
   FROM (SELECT ml_model_info(ml_model('species_nb')) AS m) s;
 SELECT ml_model('species_nb')::text::mlmodel::text = ml_model('species_nb')::text AS text_round_trip;
 SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"var_smoothing": -1}');
+SELECT ml_naive_bayes_pass('a', array_fill(0.0::float8, ARRAY[1001]), ARRAY['a', 'b']);
 SELECT * FROM ml_train('x', 'naive_bayes', 'flowers', 'species', params => '{"l2": 1}');
 SELECT * FROM ml_train('x', 'naive_bayes', 'SELECT species, 1.0 AS c FROM flowers', 'species',
                        params => '{"var_smoothing": 0}');

@@ -138,6 +138,8 @@ SELECT ml_deploy('price', 1, '42');
 SELECT ml_deploy('price', 1, 'bad alias');
 SELECT ml_model('price@nobody');
 SELECT ml_model('price@0');
+SELECT ml_model('price@99999999999');
+SELECT ml_model('price@');
 SELECT ml_model('price@2', 2);
 SELECT ml_rollback('nothing');
 -- The deployed version cannot be deleted; a deleted number is never reused.
@@ -224,6 +226,13 @@ SELECT m.deployed_version, array_agg(v.version) AS versions,
          WHERE d.model_id = m.model_id) AS history
   FROM ml.models m JOIN ml.model_versions v USING (model_id) WHERE m.name = 'analyst'
  GROUP BY m.model_id, m.deployed_version;
+
+-- Rolling back to a version deleted since gives a clear error.
+SELECT count(*) FROM (SELECT ml_register_model('gone', ml_model('price')) FROM generate_series(1, 3)) s;
+SELECT ml_deploy('gone', 2), ml_deploy('gone', 3);
+DELETE FROM ml.model_versions WHERE version = 2 AND model_id = (SELECT model_id FROM ml.models WHERE name = 'gone');
+SELECT ml_rollback('gone');
+DELETE FROM ml.models WHERE name = 'gone';
 
 -- Descriptions and tags (the only changes a version accepts) and the model card.
 SELECT ml_register_model('card', '{"format": 1, "kind": "linear_regression", "n_rows": 40,

@@ -99,14 +99,19 @@ SplitAddress(const char *address, char **alias, int32 *version)
 	if (at == NULL)
 		return name;
 	*at++ = '\0';
-	if (*at != '\0' && strspn(at, "0123456789") == strlen(at))
+	if (*at == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model address \"%s\" ends in \"@\"", address),
+				 errhint("Write \"name@version\" or \"name@alias\", or just the name for the deployed version.")));
+	if (strspn(at, "0123456789") == strlen(at))
 	{
 		long		v = strtol(at, NULL, 10);
 
-		if (v < 1 || v > PG_INT32_MAX)
+		if (v < 1 || v > PG_INT32_MAX || strlen(at) > 10)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model version must be positive, got %s", at)));
+					 errmsg("model version must be between 1 and %d, got %s", PG_INT32_MAX, at)));
 		*version = (int32) v;
 	}
 	else if (strcmp(at, DEFAULT_ALIAS) != 0)
@@ -620,6 +625,15 @@ ml_rollback(PG_FUNCTION_ARGS)
 				 errmsg("alias \"%s\" of model \"%s\" has no earlier version to roll back to",
 						alias, name),
 				 errhint("ml.deployments shows the history of each alias.")));
+	args[1] = Int32GetDatum(target);
+	ExecWrite("SELECT FROM ml.model_versions WHERE model_id = $1 AND version = $2",
+			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("alias \"%s\" of model \"%s\" would roll back to version %d, which was deleted",
+						alias, name, target),
+				 errhint("Deploy an existing version with ml_deploy().")));
 	Deploy(model_id, alias, target, AliasVersion(model_id, alias, deployed), scope.caller,
 		   "rollback");
 	RegistryEndWrite(&scope);

@@ -114,11 +114,15 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 				 errmsg("classes must not be NULL")));
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
 	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
-	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr) || d > MLSYS_MAX_FEATURES)
+	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("feature values must be a non-empty one-dimensional array without NULLs"),
 				 errhint("Impute missing values with params like '{\"impute\": \"mean\"}', or filter such rows.")));
+	if (d > MLSYS_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
 
 	if (s == NULL)
 	{
