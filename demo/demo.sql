@@ -87,9 +87,21 @@ SELECT * FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
 SELECT name, version, deployed, metric, round(value::numeric, 4) AS value
   FROM ml.version_metrics WHERE name = 'revenue' ORDER BY metric, version;
 SELECT ml_deploy('revenue', 2);
-SELECT d.version, d.previous_version, d.reason, d.deployed_by
+-- Version 1 stays addressable as revenue@1, or by an alias of your own;
+-- ml_rollback undoes the last deployment, and every move is kept.
+SELECT ml_deploy('revenue', 1, 'previous');
+SELECT id, round(ml_predict('revenue', c)::numeric, 2) AS production,
+       round(ml_predict('revenue@previous', c)::numeric, 2) AS previous
+  FROM customers c ORDER BY id LIMIT 3;
+SELECT ml_rollback('revenue') AS serving_again;
+SELECT d.alias, d.version, d.previous_version, d.reason, d.deployed_by
   FROM ml.deployments d JOIN ml.models m USING (model_id)
  WHERE m.name = 'revenue' ORDER BY d.deployment_id;
+-- With "deploy": "if_better", a retrained version replaces the deployed one
+-- only if it beats it on the holdout (here on mae).
+SELECT version FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
+                             ARRAY['tenure_months', 'monthly_charges'],
+                             '{"impute": "median", "deploy": "if_better", "metric": "mae"}');
 
 -- 7. Training is an aggregate too: one model per region in a single
 --    GROUP BY query (parallel query can split the scan), then register one.
@@ -110,7 +122,27 @@ SELECT ml_register_model('revenue_north',
 SELECT round(ml_predict('revenue_north', c)::numeric, 2) AS north_model
   FROM customers c WHERE id = 4;
 
--- 8. Bad input is refused with a reason and a hint, never a crash.
+-- 8. Who may do what: applications get ml_reader (read the registry,
+--    predict), data scientists ml_trainer, release managers ml_admin.
+CREATE ROLE mlsys_demo_app LOGIN;
+GRANT ml_reader TO mlsys_demo_app;
+GRANT SELECT ON customers TO mlsys_demo_app;
+SET ROLE mlsys_demo_app;
+SELECT round((ml_predict_proba('churn', c))[2]::numeric, 3) AS churn_risk FROM customers c WHERE id = 1;
+\set ON_ERROR_STOP 0
+SELECT ml_deploy('churn', 1);
+\set ON_ERROR_STOP 1
+RESET ROLE;
+
+-- 9. A model card, generated from the registry.
+SELECT ml_describe('churn', 'Probability that a customer cancels within the next month; '
+                            'used to plan retention calls.');
+SELECT ml_tag('churn', '{"team": "customer success", "review": "2026-Q4"}');
+\pset format unaligned
+SELECT ml_model_card('churn');
+\pset format aligned
+
+-- 10. Bad input is refused with a reason and a hint, never a crash.
 \set ON_ERROR_STOP 0
 SELECT ml_predict('revenue', ARRAY[12, 50.0]);
 SELECT ml_predict('churn', c) FROM (SELECT 'gold' AS plan) c;
@@ -119,3 +151,4 @@ SELECT ml_predict('attrition', ARRAY[1.0]);
 
 \c postgres
 DROP DATABASE mlsys_demo;
+DROP ROLE mlsys_demo_app;
