@@ -227,6 +227,30 @@ SELECT m.deployed_version, array_agg(v.version) AS versions,
   FROM ml.models m JOIN ml.model_versions v USING (model_id) WHERE m.name = 'analyst'
  GROUP BY m.model_id, m.deployed_version;
 
+-- A version number freed by an aborted transaction is reused; the session
+-- that served the aborted version must serve the new one.
+SELECT ml_register_model('reuse', '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+    "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 1, "coefficients": [0]}');
+BEGIN;
+SELECT ml_register_model('reuse', '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+    "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 100, "coefficients": [0]}');
+SELECT ml_predict('reuse@2', ARRAY[0.0]) AS aborted_version;
+ROLLBACK;
+SELECT ml_register_model('reuse', '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+    "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 200, "coefficients": [0]}');
+SELECT ml_predict('reuse@2', ARRAY[0.0]) AS new_version;
+BEGIN;
+SAVEPOINT s;
+SELECT ml_register_model('reuse', '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+    "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 300, "coefficients": [0]}');
+SELECT ml_predict('reuse@3', ARRAY[0.0]) AS in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT ml_register_model('reuse', '{"format": 1, "kind": "linear_regression", "n_rows": 1, "inputs": [{"name": "a", "type": "numeric"}],
+    "fit_intercept": true, "l1": 0, "l2": 0, "intercept": 400, "coefficients": [0]}');
+SELECT ml_predict('reuse@3', ARRAY[0.0]) AS after_savepoint;
+COMMIT;
+DELETE FROM ml.models WHERE name = 'reuse';
+
 -- Rolling back to a version deleted since gives a clear error.
 SELECT count(*) FROM (SELECT ml_register_model('gone', ml_model('price')) FROM generate_series(1, 3)) s;
 SELECT ml_deploy('gone', 2), ml_deploy('gone', 3);

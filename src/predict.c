@@ -11,8 +11,9 @@
  *    mixes two versions, and a deploy committed meanwhile is seen by the
  *    next statement (or the next snapshot, inside a function);
  *  - per backend: deserialised models keyed by (registry, model id,
- *    version). Versions are immutable, so entries never go stale; a new
- *    deployment is a new key. Resolving a name is one indexed lookup.
+ *    version, xmin of the version's row). Versions are immutable, so
+ *    entries never go stale; a new deployment is a new key, and so is a
+ *    version number reused after an aborted transaction. Resolving a name is one indexed lookup.
  *    When the cache is full it is emptied at the end of the transaction,
  *    never while a statement may still hold one of its models.
  */
@@ -170,6 +171,7 @@ ModelCacheGet(const char *name, const ModelRef *ref)
 	key.registry = ref->registry;
 	key.model_id = ref->model_id;
 	key.version = ref->version;
+	key.row_xmin = ref->row_xmin;
 
 	if (model_cache == NULL)
 		ModelCacheReset();

@@ -147,8 +147,8 @@ RegistryResolve(const char *address, int32 version, ModelRef *ref)
 	char	   *alias;
 	int32		addressed;
 	char	   *name = SplitAddress(address, &alias, &addressed);
-	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
 	int32		deployed,
 				aliased;
@@ -164,17 +164,20 @@ RegistryResolve(const char *address, int32 version, ModelRef *ref)
 	args[0] = CStringGetTextDatum(name);
 	args[1] = alias ? CStringGetTextDatum(alias) : (Datum) 0;
 	nulls[1] = alias ? ' ' : 'n';
+	args[2] = Int32GetDatum(version);
 
 	SPI_connect();
 	if (resolve_plan == NULL)
 	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, INT4OID};
 
-		resolve_plan = PrepareSaved("SELECT m.tableoid, m.model_id, m.deployed_version, a.version"
+		resolve_plan = PrepareSaved("SELECT m.tableoid, m.model_id, m.deployed_version, a.version, v.xmin"
 									" FROM ml.models m LEFT JOIN ml.aliases a"
 									" ON a.model_id = m.model_id AND a.alias = $2"
+									" LEFT JOIN ml.model_versions v ON v.model_id = m.model_id"
+									" AND v.version = coalesce(nullif($3, 0), a.version, m.deployed_version)"
 									" WHERE m.name = $1",
-									2, argtypes);
+									3, argtypes);
 	}
 	if (SPI_execute_plan(resolve_plan, args, nulls, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "registry lookup failed");
@@ -197,6 +200,8 @@ RegistryResolve(const char *address, int32 version, ModelRef *ref)
 				 errhint("ml.aliases lists the aliases; ml_deploy('%s', version, '%s') sets it.",
 						 name, alias)));
 	ref->version = version != 0 ? version : alias != NULL ? aliased : deployed;
+	ref->row_xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														5, &isnull));
 	SPI_finish();
 }
 

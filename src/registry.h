@@ -17,6 +17,11 @@ typedef struct ModelRef
 	Oid			registry;
 	int64		model_id;
 	int32		version;
+	/*
+	 * The version row's xmin: a version number freed by an aborted
+	 * (sub)transaction is reused, and the new row is a different model.
+	 */
+	TransactionId row_xmin;
 } ModelRef;
 
 /* What ml_train and ml_register_model record for a new version. */
