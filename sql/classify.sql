@@ -103,6 +103,22 @@ SELECT count(*) AS rows,
 SELECT churned, ml_predict_class('churn', c) AS predicted, count(*)
   FROM customers c GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- ml_explain on a binary model: one logit, of the second class; a scaled
+-- input contributes coefficient x (x - mean) / sd, the plan its level's
+-- coefficient ("coefficients" of set 0: plan=plus, plan=pro, support_calls,
+-- tenure_months, promo).
+SELECT bool_and(abs(1 / (1 + exp(-(e->'logits'->0->>'logit')::float8)) - (ml_predict_proba('churn', c))[2]) < 1e-12)
+         AS sigmoid_of_logit,
+       bool_and(abs((e->'logits'->0->'contributions'->>'tenure_months')::float8
+                    - (m->'coefficients'->0->>3)::float8
+                      * (c.tenure_months - (m->'inputs'->2->>'center')::float8)
+                      / (m->'inputs'->2->>'scale_by')::float8) < 1e-12) AS scaled_input,
+       bool_and((e->'logits'->0->'contributions'->>'plan')::float8
+                = CASE c.plan WHEN 'basic' THEN 0 ELSE (m->'coefficients'->0->>(CASE c.plan WHEN 'plus' THEN 0 ELSE 1 END))::float8 END)
+         AS categorical_input,
+       min(e->'logits'->0->>'class') AS class
+  FROM customers c, LATERAL ml_explain('churn', c) e, (SELECT ml_model_info(ml_model('churn')) AS m) mm;
+
 -- ml_evaluate: the metrics of a model on any rows, against plain SQL.
 SELECT e->'n' AS n, e ?& ARRAY['accuracy', 'precision_macro', 'recall_macro', 'f1_macro',
                               'log_loss', 'roc_auc'] AS has_metrics,
@@ -138,6 +154,20 @@ SELECT species, ml_predict_class('species', f) AS predicted, count(*)
   FROM flowers f GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT array_length(ml_predict_proba('species', ARRAY[2.0, -1.0]), 1) AS n_proba;
 SELECT jsonb_object_keys(ml_evaluate('species', 'flowers', 'species')) AS multiclass_metrics ORDER BY 1;
+-- ml_explain: per input, coefficient x preprocessed value; with the bias
+-- they add up to each class's logit, whose softmax is ml_predict_proba.
+SELECT bool_and(abs(exp(z[1]) / (exp(z[1]) + exp(z[2]) + exp(z[3])) - p[1]) < 1e-12
+                AND abs(exp(z[3]) / (exp(z[1]) + exp(z[2]) + exp(z[3])) - p[3]) < 1e-12) AS softmax_of_logits,
+       bool_and(sums_ok) AS contributions_sum_to_logits
+  FROM (SELECT ml_predict_proba('species', f) AS p,
+               ARRAY(SELECT (l->>'logit')::float8 FROM jsonb_array_elements(e->'logits') l) AS z,
+               (SELECT bool_and(abs((l->>'bias')::float8
+                                    + (SELECT sum(value::float8) FROM jsonb_each_text(l->'contributions'))
+                                    - (l->>'logit')::float8) < 1e-12)
+                  FROM jsonb_array_elements(e->'logits') l) AS sums_ok
+          FROM flowers f, LATERAL ml_explain('species', f) e) s;
+SELECT jsonb_path_query_array(ml_explain('species', ARRAY[1.0, 0.5]), '$.logits[*].class') AS classes;
+
 -- Without a penalty the last class is the reference: one set fewer.
 SELECT model_name FROM ml_train('species_ols', 'logistic', 'flowers', 'species', ARRAY['petal', 'sepal']);
 SELECT jsonb_array_length(ml_model_info(ml_model('species_ols'))->'coefficients') AS parameter_sets;
@@ -199,6 +229,7 @@ SELECT ml_evaluate('churn', 0, 'customers', 'churned');
 SELECT ml_evaluate('churn', 'customers WHERE true', 'churned');
 SELECT ml_evaluate('churn', NULL, 'churned');
 SELECT ml_evaluate('churn', 'customers');
+SELECT ml_explain('species_nb', ARRAY[1.0, 2.0]);
 -- No rows to evaluate: empty metrics, also for a holdout whose rows all lack the target.
 SELECT ml_evaluate('churn', 'SELECT * FROM customers WHERE false', 'churned') AS no_rows;
 SELECT metrics FROM ml_train('few', 'logistic',

@@ -13,6 +13,15 @@ SELECT round(ml_predict('units', ARRAY[2, 3])::numeric, 8) AS by_name,
                           "inputs": [{"name": "a", "type": "numeric"}, {"name": "b", "type": "numeric"}],
                           "fit_intercept": true, "l2": 0, "intercept": 1,
                           "coefficients": [2, -3]}'::mlmodel, ARRAY[10, 1])::numeric, 8) AS literal;
+-- ml_explain: bias + coefficient x value per input = the prediction.
+SELECT ml_explain('{"format": 1, "kind": "linear_regression", "n_rows": 1,
+                    "inputs": [{"name": "a", "type": "numeric"}, {"name": "b", "type": "numeric"}],
+                    "fit_intercept": true, "l2": 0, "intercept": 1,
+                    "coefficients": [2, -3]}'::mlmodel, ARRAY[10, 1]);
+SELECT count(*) FILTER (WHERE abs((e->>'bias')::float8 + (e->'contributions'->>'ads')::float8
+                                  + (e->'contributions'->>'price')::float8 - ml_predict('units', s)) > 1e-9
+                           OR (e->>'prediction')::float8 <> ml_predict('units', s)) AS wrong
+  FROM sales s, LATERAL ml_explain('units', s) e;
 -- Integer and numeric arrays are cast to float8[].
 SELECT round(ml_predict('units', ARRAY[2, 3]::int[]::float8[])::numeric, 8) AS from_int;
 -- A whole scan: the same as the formula, row by row.

@@ -26,11 +26,13 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "jsonopt.h"
 #include "model.h"
 #include "preprocess.h"
 #include "registry.h"
@@ -86,6 +88,7 @@ PG_FUNCTION_INFO_V1(ml_predict);
 PG_FUNCTION_INFO_V1(ml_predict_proba);
 PG_FUNCTION_INFO_V1(ml_predict_class);
 PG_FUNCTION_INFO_V1(ml_transform);
+PG_FUNCTION_INFO_V1(ml_explain);
 
 static void
 ModelCacheReset(void)
@@ -309,13 +312,14 @@ PrepareCall(FunctionCallInfo fcinfo)
 	return served;
 }
 
+/* One parameter set's linear value: intercept + coefficients . design. */
 static double
-LinearValue(const Model *model, const double *design)
+LinearValue(const Model *model, const double *coef, const double *design)
 {
-	double		sum = model->coef[0];
+	double		sum = coef[0];
 
 	for (int j = 0; j < model->n_design; j++)
-		sum += model->coef[1 + j] * design[j];
+		sum += coef[1 + j] * design[j];
 	return sum;
 }
 
@@ -355,7 +359,7 @@ ml_predict(PG_FUNCTION_ARGS)
 									   served->model->n_design, served->design, &dist2));
 	}
 	if (!ModelIsClassifier(served->model))
-		PG_RETURN_FLOAT8(LinearValue(served->model, served->design));
+		PG_RETURN_FLOAT8(LinearValue(served->model, served->model->coef, served->design));
 	if (served->class_number == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -415,4 +419,84 @@ ml_transform(PG_FUNCTION_ARGS)
 		out[j] = Float8GetDatum(served->design[j]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(double),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Append one parameter set's explanation: its intercept as "bias" and, per
+ * input, the sum of coefficient x design value over the input's design
+ * columns. They add up to the set's linear value (the prediction of a
+ * linear regression, the logit of a class). With standard scaling a design
+ * value is measured from the training mean.
+ */
+static void
+AppendContributions(StringInfo buf, const Model *model, const double *coef, const double *design)
+{
+	int			j = 0;
+
+	appendStringInfoString(buf, "\"bias\": ");
+	JsonAppendNumber(buf, coef[0]);
+	appendStringInfoString(buf, ", \"contributions\": {");
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		const ModelInput *input = &model->inputs[i];
+		int			width = input->type == INPUT_CATEGORICAL ? input->n_levels - 1 : 1;
+		double		sum = 0;
+
+		for (int c = 0; c < width; c++, j++)
+			sum += coef[1 + j] * design[j];
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, input->name);
+		appendStringInfoString(buf, ": ");
+		JsonAppendNumber(buf, sum);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * ml_explain(model, features) -> jsonb: each input's additive contribution
+ * to a linear or logistic regression's output (for logistic regression, to
+ * the logit of every class that has a parameter set).
+ */
+Datum
+ml_explain(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCall(fcinfo);
+	const Model *model = served->model;
+	int			width = 1 + model->n_design;
+	StringInfoData buf;
+
+	if (model->kind != MODEL_KIND_LINEAR_REGRESSION && model->kind != MODEL_KIND_LOGISTIC_REGRESSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ml_explain does not explain %s models", ModelKindName(model->kind)),
+				 errhint("Linear and logistic regression models can be explained.")));
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"kind\": \"%s\", ", ModelKindName(model->kind));
+	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
+	{
+		appendStringInfoString(&buf, "\"prediction\": ");
+		JsonAppendNumber(&buf, LinearValue(model, model->coef, served->design));
+		appendStringInfoString(&buf, ", ");
+		AppendContributions(&buf, model, model->coef, served->design);
+	}
+	else
+	{
+		appendStringInfoString(&buf, "\"logits\": [");
+		for (int set = 0; set < model->n_sets; set++)
+		{
+			const double *coef = model->coef + set * width;
+			/* binary models have one set, for the second class */
+			appendStringInfoString(&buf, set > 0 ? ", {\"class\": " : "{\"class\": ");
+			escape_json(&buf, model->classes[model->n_classes == 2 ? 1 : set]);
+			appendStringInfoString(&buf, ", \"logit\": ");
+			JsonAppendNumber(&buf, LinearValue(model, coef, served->design));
+			appendStringInfoString(&buf, ", ");
+			AppendContributions(&buf, model, coef, served->design);
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_JSONB_P(JsonParse(buf.data));
 }

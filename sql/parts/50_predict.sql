@@ -82,3 +82,23 @@ CREATE FUNCTION ml_transform(model mlmodel, features record) RETURNS float8[]
 	AS 'MODULE_PATHNAME', 'ml_transform' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ml_transform(mlmodel, record) IS
 	'the design vector the model computes from the features (after imputation, scaling and encoding)';
+
+CREATE FUNCTION ml_explain(model_name text, features float8[]) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'ml_explain' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_explain(text, float8[]) IS
+	'each input''s additive contribution to a linear model''s prediction or a logistic model''s logits, with the bias';
+
+CREATE FUNCTION ml_explain(model_name text, features record) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'ml_explain' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_explain(text, record) IS
+	'each input''s additive contribution to a linear model''s prediction or a logistic model''s logits, with the bias';
+
+CREATE FUNCTION ml_explain(model mlmodel, features float8[]) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'ml_explain' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_explain(mlmodel, float8[]) IS
+	'each input''s additive contribution to a linear model''s prediction or a logistic model''s logits, with the bias';
+
+CREATE FUNCTION ml_explain(model mlmodel, features record) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'ml_explain' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_explain(mlmodel, record) IS
+	'each input''s additive contribution to a linear model''s prediction or a logistic model''s logits, with the bias';
