@@ -76,6 +76,35 @@ SELECT alias, version, previous_version, reason FROM ml.deployments
  WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY deployment_id;
 SELECT ml_deploy('price', 2);
 
+-- A traffic split: with a key, 30% of the keys (by a hash of the key seeded
+-- with the model id, in buckets of 0.01%) get the challenger's version.
+SELECT ml_split('price', 'challenger', 30);
+SELECT alias, percent FROM ml.splits;
+WITH routed AS (
+  SELECT h.id, ml_predict('price', h, h.id) AS split_value,
+         ml_predict('price@challenger', h) AS challenger_value, ml_predict('price', h) AS production_value,
+         (SELECT CASE WHEN x < 0 THEN x::numeric + 18446744073709551616 ELSE x END % 10000 < 3000
+            FROM (SELECT hashint4extended(h.id, (SELECT model_id FROM ml.models WHERE name = 'price')) AS x) s)
+           AS expect_challenger
+    FROM houses h)
+SELECT count(*) FILTER (WHERE expect_challenger) AS to_challenger,
+       bool_and(split_value = CASE WHEN expect_challenger THEN challenger_value ELSE production_value END)
+         AS routed_as_expected,
+       bool_and(challenger_value <> production_value) AS versions_differ
+  FROM routed;
+SELECT ml_predict('price', h, NULL::int) = ml_predict('price', h) AS null_key_is_production,
+       ml_predict('price@2', h, h.id) = ml_predict('price@2', h) AS address_is_not_split,
+       ml_predict('price', NULL::record, 1) IS NULL AS null_row
+  FROM houses h WHERE id = 1;
+SELECT ml_split('price', 'challenger', 0);
+SELECT count(*) FROM ml.splits;
+SELECT count(*) FILTER (WHERE ml_predict('price', h, h.id) <> ml_predict('price', h)) AS split_after_end
+  FROM houses h;
+SELECT ml_split('price', 'challenger', 100);
+SELECT ml_split('price', 'production', 10);
+SELECT ml_split('price', 'nobody', 10);
+SELECT ml_predict('price', h, point(1, 1)) FROM houses h LIMIT 1;
+
 -- "deploy": "if_better": a later version is deployed only if its holdout
 -- metric (r2 here, or the "metric" param) beats the deployed version's.
 SELECT version FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age']);
@@ -204,6 +233,7 @@ SELECT model_name, version FROM ml_train('analyst', 'linear', 'shared_houses', '
 SELECT ml_register_model('analyst', ml_model('analyst'));
 SELECT ml_deploy('analyst', 2);
 SELECT ml_rollback('analyst');
+SELECT ml_split('analyst', 'x', 1);
 INSERT INTO ml.models (name, created_by) VALUES ('forged', 'me');
 UPDATE ml.models SET deployed_version = 2 WHERE name = 'analyst';
 DELETE FROM ml.model_versions;

@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -31,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "jsonopt.h"
 #include "model.h"
@@ -82,6 +84,13 @@ typedef struct CallCache
 	ServedModel value_served;
 	/* by row */
 	RowBinding *binding;
+	/* by name with a key: the traffic split (ml_split), if any */
+	bool		with_key;
+	ServedModel *split_served;	/* NULL: every key gets the deployed version */
+	double		split_percent;
+	uint64		split_seed;		/* the model id: each model splits keys its own way */
+	RowBinding *split_binding;
+	FmgrInfo   *key_hash;		/* the key type's extended hash function */
 } CallCache;
 
 PG_FUNCTION_INFO_V1(ml_predict);
@@ -227,6 +236,62 @@ SnapshotChanged(CallCache *cc, bool remember)
 	return changed;
 }
 
+/*
+ * The split of a model addressed by its bare name: the alias's version and
+ * its share of the keys. An address with "@" names one version: no split.
+ */
+static void
+ResolveSplit(CallCache *cc)
+{
+	char	   *alias;
+	int64		model_id;
+
+	cc->split_served = NULL;
+	if (strchr(cc->name, '@') == NULL &&
+		RegistryResolveSplit(cc->name, &alias, &cc->split_percent, &model_id))
+	{
+		char	   *address = psprintf("%s@%s", cc->name, alias);
+		ModelRef	ref;
+
+		RegistryResolve(address, 0, &ref);
+		cc->split_served = ModelCacheGet(address, &ref);
+		cc->split_seed = (uint64) model_id;
+	}
+}
+
+/* The extended hash function of the key's type, or an error. */
+static FmgrInfo *
+KeyHashFunction(FunctionCallInfo fcinfo)
+{
+	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	TypeCacheEntry *typentry = lookup_type_cache(key_type, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+	FmgrInfo   *finfo;
+
+	if (!OidIsValid(typentry->hash_extended_proc))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("a key of type %s cannot be hashed", format_type_be(key_type)),
+				 errhint("Pass a key of a type with a hash function, such as the row's id or a text.")));
+	finfo = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+	fmgr_info_copy(finfo, &typentry->hash_extended_proc_finfo, fcinfo->flinfo->fn_mcxt);
+	return finfo;
+}
+
+/* Does the split send this key to the alias's version? */
+static bool
+KeyGoesToSplit(FunctionCallInfo fcinfo, CallCache *cc)
+{
+	Oid			collation = PG_GET_COLLATION();
+	uint64		hash;
+
+	if (!OidIsValid(collation))
+		collation = DEFAULT_COLLATION_OID;
+	hash = DatumGetUInt64(FunctionCall2Coll(cc->key_hash, collation, PG_GETARG_DATUM(2),
+											UInt64GetDatum(cc->split_seed)));
+	/* buckets of 1/100 percent */
+	return (double) (hash % 10000) < cc->split_percent * 100;
+}
+
 /* The model of argument 0: a registry name (deployed version) or a value. */
 static ServedModel *
 ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
@@ -247,6 +312,8 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 			cc->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
 			RegistryResolve(cc->name, 0, &ref);
 			cc->served = ModelCacheGet(cc->name, &ref);
+			if (cc->with_key)
+				ResolveSplit(cc);
 			SnapshotChanged(cc, true);
 		}
 	}
@@ -280,31 +347,45 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 }
 
 /*
- * Common start of every function here: the call-site cache, the model,
- * and its design vector for argument 1.
+ * Common start of every function here: the call-site cache, the model
+ * (with a key: the one the split chooses), and its design vector for
+ * argument 1. NULL when the model or the features are NULL (the functions
+ * with a key are not strict: a NULL key means the deployed version).
  */
 static ServedModel *
 PrepareCall(FunctionCallInfo fcinfo)
 {
 	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
 	ServedModel *served;
+	RowBinding **binding;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return NULL;
 	if (cc == NULL)
 	{
 		cc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallCache));
 		cc->by_name = get_fn_expr_argtype(fcinfo->flinfo, 0) == TEXTOID;
 		cc->by_row = get_fn_expr_argtype(fcinfo->flinfo, 1) != FLOAT8ARRAYOID;
+		cc->with_key = PG_NARGS() == 3;
+		if (cc->with_key)
+			cc->key_hash = KeyHashFunction(fcinfo);
 		fcinfo->flinfo->fn_extra = cc;
 	}
 	served = ResolveModel(fcinfo, cc);
+	binding = &cc->binding;
+	if (cc->split_served != NULL && !PG_ARGISNULL(2) && KeyGoesToSplit(fcinfo, cc))
+	{
+		served = cc->split_served;
+		binding = &cc->split_binding;
+	}
 
 	if (cc->by_row)
 	{
 		HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
 
-		cc->binding = PreprocessBindRow(served->model, served->tag, row, cc->binding,
-										fcinfo->flinfo->fn_mcxt);
-		PreprocessRecord(served->model, cc->binding, row, served->design);
+		*binding = PreprocessBindRow(served->model, served->tag, row, *binding,
+									 fcinfo->flinfo->fn_mcxt);
+		PreprocessRecord(served->model, *binding, row, served->design);
 	}
 	else
 		PreprocessArray(served->model, cc->by_name ? cc->name : NULL,
@@ -351,6 +432,9 @@ ml_predict(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
 
+	if (served == NULL)
+		PG_RETURN_NULL();
+
 	if (served->model->kind == MODEL_KIND_KMEANS)
 	{
 		double		dist2;
@@ -374,6 +458,9 @@ ml_predict_class(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
 
+	if (served == NULL)
+		PG_RETURN_NULL();
+
 	if (!ModelIsClassifier(served->model))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -392,6 +479,9 @@ ml_predict_proba(PG_FUNCTION_ARGS)
 	ServedModel *served = PrepareCall(fcinfo);
 	Datum	   *out;
 	int			n;
+
+	if (served == NULL)
+		PG_RETURN_NULL();
 
 	if (!ModelIsClassifier(served->model))
 		ereport(ERROR,

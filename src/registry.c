@@ -30,6 +30,7 @@
 PG_FUNCTION_INFO_V1(ml_register_model);
 PG_FUNCTION_INFO_V1(ml_deploy);
 PG_FUNCTION_INFO_V1(ml_rollback);
+PG_FUNCTION_INFO_V1(ml_split);
 PG_FUNCTION_INFO_V1(ml_model);
 
 /* The alias ml_predict(name) follows: ml.models.deployed_version. */
@@ -37,6 +38,7 @@ PG_FUNCTION_INFO_V1(ml_model);
 
 /* Saved plans of the read path, prepared once per backend. */
 static SPIPlanPtr resolve_plan = NULL;
+static SPIPlanPtr split_plan = NULL;
 static SPIPlanPtr fetch_plan = NULL;
 
 /* Names of models and aliases: 1-63 bytes; '@' separates them in addresses. */
@@ -235,6 +237,43 @@ RegistryFetchModel(const char *name, const ModelRef *ref)
 																 SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return value;
+}
+
+/*
+ * The traffic split of a model (ml_split), if any: the alias that serves
+ * percent % of the keys. The caller resolves "name@alias" itself.
+ */
+bool
+RegistryResolveSplit(const char *name, char **alias, double *percent, int64 *model_id)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		arg = CStringGetTextDatum(name);
+	bool		isnull;
+	bool		found;
+
+	SPI_connect();
+	if (split_plan == NULL)
+	{
+		Oid			argtype = TEXTOID;
+
+		split_plan = PrepareSaved("SELECT s.alias, s.percent, s.model_id FROM ml.splits s"
+								  " JOIN ml.models m USING (model_id) WHERE m.name = $1",
+								  1, &argtype);
+	}
+	if (SPI_execute_plan(split_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "registry lookup failed");
+	found = SPI_processed > 0;
+	if (found)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		*alias = MemoryContextStrdup(caller, TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull)));
+		*percent = DatumGetFloat8(SPI_getbinval(row, desc, 2, &isnull));
+		*model_id = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+	}
+	SPI_finish();
+	return found;
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -577,6 +616,64 @@ ml_deploy(PG_FUNCTION_ARGS)
 						alias, name, version)));
 	else
 		Deploy(model_id, alias, version, current, scope.caller, "ml_deploy");
+	RegistryEndWrite(&scope);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ml_split(model_name, alias, percent) -> void: route percent % of the keys
+ * passed to ml_predict(name, features, key) to the version the alias points
+ * to (at each statement), the rest to the deployed version; 0 ends the split.
+ */
+Datum
+ml_split(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *alias;
+	double		percent;
+	RegistryWriteScope scope;
+	int32		deployed;
+	int64		model_id;
+	Datum		args[4];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name, alias and percent must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	percent = PG_GETARG_FLOAT8(2);
+	if (!(percent >= 0 && percent < 100))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("percent must be at least 0 and below 100, got %g", percent),
+				 errhint("Use 0 to end the split; to send every key to the alias, deploy its version.")));
+	if (strcmp(alias, DEFAULT_ALIAS) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a split sends keys away from \"%s\", not to it", DEFAULT_ALIAS),
+				 errhint("Name another alias, set with ml_deploy(name, version, alias).")));
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &deployed);
+	args[0] = Int64GetDatum(model_id);
+	args[1] = CStringGetTextDatum(alias);
+	args[2] = Float8GetDatum(percent);
+	args[3] = CStringGetTextDatum(GetUserNameFromId(scope.caller, false));
+	if (percent == 0)
+		ExecWrite("DELETE FROM ml.splits WHERE model_id = $1",
+				  1, (Oid[]) {INT8OID}, args, NULL, SPI_OK_DELETE);
+	else
+	{
+		if (AliasVersion(model_id, alias, deployed) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" has no alias \"%s\"", name, alias),
+					 errhint("Set it first with ml_deploy('%s', version, '%s').", name, alias)));
+		ExecWrite("INSERT INTO ml.splits (model_id, alias, percent, set_by) VALUES ($1, $2, $3, $4)"
+				  " ON CONFLICT (model_id) DO UPDATE SET alias = EXCLUDED.alias,"
+				  " percent = EXCLUDED.percent, set_at = now(), set_by = EXCLUDED.set_by",
+				  4, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, TEXTOID}, args, NULL, SPI_OK_INSERT);
+	}
 	RegistryEndWrite(&scope);
 	PG_RETURN_VOID();
 }

@@ -56,6 +56,16 @@ CREATE TABLE ml.aliases (
 COMMENT ON TABLE ml.aliases IS
 	'named pointers to versions (champion, challenger, ...); production, the deployed one, is ml.models.deployed_version';
 
+CREATE TABLE ml.splits (
+	model_id bigint PRIMARY KEY REFERENCES ml.models ON DELETE CASCADE,
+	alias text NOT NULL,
+	percent float8 NOT NULL CHECK (percent > 0 AND percent < 100),
+	set_at timestamptz NOT NULL DEFAULT now(),
+	set_by text NOT NULL
+);
+COMMENT ON TABLE ml.splits IS
+	'traffic splits: ml_predict(name, features, key) sends percent % of the keys to the alias''s version';
+
 CREATE SEQUENCE ml.deployments_deployment_id_seq;
 CREATE TABLE ml.deployments (
 	deployment_id bigint PRIMARY KEY DEFAULT nextval('ml.deployments_deployment_id_seq'),
@@ -124,6 +134,7 @@ SELECT pg_catalog.pg_extension_config_dump('ml.models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.aliases', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.splits', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.training_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
 
@@ -169,6 +180,11 @@ CREATE FUNCTION ml_rollback(model_name text, alias text DEFAULT 'production') RE
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ml_rollback(text, text) IS
 	'move an alias back to the version before its latest deployment still in effect; returns it';
+
+CREATE FUNCTION ml_split(model_name text, alias text, percent float8) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_split(text, text, float8) IS
+	'send percent % of the keys of ml_predict(name, features, key) to an alias''s version; 0 ends the split';
 
 CREATE FUNCTION ml_model(model_name text) RETURNS mlmodel
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

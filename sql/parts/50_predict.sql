@@ -102,3 +102,30 @@ CREATE FUNCTION ml_explain(model mlmodel, features record) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'ml_explain' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ml_explain(mlmodel, record) IS
 	'each input''s additive contribution to a linear model''s prediction or a logistic model''s logits, with the bias';
+
+-- By name with a key: a traffic split (ml_split) routes the key's share to another
+-- version; a NULL key, or no split, serves the deployed version.
+CREATE FUNCTION ml_predict(model_name text, features float8[], key anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(text, float8[], anyelement) IS
+	'ml_predict with traffic splitting by a hash of key (see ml_split)';
+CREATE FUNCTION ml_predict(model_name text, features record, key anyelement) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(text, record, anyelement) IS
+	'ml_predict with traffic splitting by a hash of key (see ml_split)';
+CREATE FUNCTION ml_predict_class(model_name text, features float8[], key anyelement) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(text, float8[], anyelement) IS
+	'ml_predict_class with traffic splitting by a hash of key (see ml_split)';
+CREATE FUNCTION ml_predict_class(model_name text, features record, key anyelement) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(text, record, anyelement) IS
+	'ml_predict_class with traffic splitting by a hash of key (see ml_split)';
+CREATE FUNCTION ml_predict_proba(model_name text, features float8[], key anyelement) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(text, float8[], anyelement) IS
+	'ml_predict_proba with traffic splitting by a hash of key (see ml_split)';
+CREATE FUNCTION ml_predict_proba(model_name text, features record, key anyelement) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_proba(text, record, anyelement) IS
+	'ml_predict_proba with traffic splitting by a hash of key (see ml_split)';

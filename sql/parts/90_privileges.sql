@@ -25,7 +25,7 @@ $$;
 -- Reading: name lookups of ml_predict and friends read these tables as the
 -- caller. Functions on an mlmodel value, the training aggregates and the
 -- metrics stay open to everyone: they touch no registry row.
-GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases,
+GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases, ml.splits,
 	ml.deployed_models, ml.version_metrics TO ml_reader;
 
 -- Training and registering: the registry functions write as the schema
@@ -37,8 +37,10 @@ GRANT EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8
 
 -- Deploying, rolling back and deleting (the triggers still keep deployed
 -- and aliased versions).
-REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text) TO ml_admin;
+REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
+	ml_split(text, text, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
+	ml_split(text, text, float8) TO ml_admin;
 GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
 
 -- Notes on models and versions: for those who train them.
