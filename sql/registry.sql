@@ -87,7 +87,7 @@ WITH routed AS (
             FROM (SELECT hashint4extended(h.id, (SELECT model_id FROM ml.models WHERE name = 'price')) AS x) s)
            AS expect_challenger
     FROM houses h)
-SELECT count(*) FILTER (WHERE expect_challenger) AS to_challenger,
+SELECT count(*) FILTER (WHERE expect_challenger) BETWEEN 240 AND 360 AS about_30_percent,
        bool_and(split_value = CASE WHEN expect_challenger THEN challenger_value ELSE production_value END)
          AS routed_as_expected,
        bool_and(challenger_value <> production_value) AS versions_differ
@@ -120,6 +120,11 @@ SELECT m.deployed_version,
        (SELECT params->>'deploy' || ' ' || (params->>'metric') FROM ml.model_versions
          WHERE model_id = m.model_id AND version = 3) AS v3_policy
   FROM ml.models m WHERE m.name = 'pick';
+-- An undefined metric (r2 of a constant target is null) never wins.
+SELECT version, metrics->'r2' AS r2 FROM ml_train('flat', 'linear', 'SELECT area, 5.0 AS price FROM houses', 'price');
+SELECT version FROM ml_train('flat', 'linear', 'SELECT area, 5.0 AS price FROM houses', 'price',
+                             params => '{"deploy": "if_better"}');
+DELETE FROM ml.models WHERE name = 'flat';
 SELECT * FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age'], '{"deploy": "always"}');
 SELECT * FROM ml_train('pick', 'linear', 'houses', 'price', ARRAY['age'], '{"deploy": "if_better"}', 0);
 DELETE FROM ml.models WHERE name = 'pick';

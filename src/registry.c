@@ -399,24 +399,28 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 static char *
 BetterThanDeployed(const RegistryVersion *v, int64 model_id, int32 deployed)
 {
-	const JsonContext ctx = {ERRCODE_INTERNAL_ERROR, "metrics"};
 	const char *metric = v->deploy_metric;
-	Datum		args[3] = {Int64GetDatum(model_id), Int32GetDatum(deployed), CStringGetTextDatum(metric)};
+	Datum		args[4] = {Int64GetDatum(model_id), Int32GetDatum(deployed), CStringGetTextDatum(metric),
+	JsonbPGetDatum(v->metrics)};
 	double		new_value,
 				old_value;
-	bool		isnull;
+	bool		new_null,
+				old_null;
 
-	if (!JsonGetNumber(&ctx, v->metrics, metric, &new_value))
+	/* ->> reads a JSON null (an undefined metric) as SQL NULL */
+	ExecWrite("SELECT ($4->>$3)::float8, (metrics->>$3)::float8 FROM ml.model_versions"
+			  " WHERE model_id = $1 AND version = $2",
+			  4, (Oid[]) {INT8OID, INT4OID, TEXTOID, JSONBOID}, args, NULL, SPI_OK_SELECT);
+	new_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &new_null));
+	old_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &old_null));
+	if (new_null)
 	{
 		ereport(NOTICE,
 				(errmsg("model \"%s\": the new version has no holdout \"%s\", so version %d stays deployed",
 						v->model_name, metric, deployed)));
 		return NULL;
 	}
-	ExecWrite("SELECT (metrics->>$3)::float8 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
-			  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, args, NULL, SPI_OK_SELECT);
-	old_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
+	if (old_null)
 	{
 		ereport(NOTICE,
 				(errmsg("model \"%s\": deployed version %d has no \"%s\" to compare with, so it stays deployed",
