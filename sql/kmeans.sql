@@ -62,6 +62,7 @@ SELECT * FROM ml_train('x', 'kmeans', 'SELECT 1.0 AS a FROM generate_series(1, 1
 SELECT * FROM ml_train('x', 'linear', 'points', NULL, ARRAY['b']);
 SELECT ml_predict_proba('groups', ARRAY[1.0, 2.0]);
 SELECT ml_predict_class('groups', ARRAY[1.0, 2.0]);
+SELECT ml_kmeans_pass(array_fill(0.0::float8, ARRAY[1001]), array_fill(0.0::float8, ARRAY[1001]));
 
 DROP TABLE points;
 DELETE FROM ml.models;

@@ -212,6 +212,7 @@ SELECT r.rolname, array_agg(m.rolname ORDER BY m.rolname) FILTER (WHERE m.rolnam
 SET ROLE regress_mlsys_analyst;
 SELECT ml_predict('price@1', ARRAY[100.0, 2.0, 5.0]);
 SELECT ml_model('price@1');
+SELECT ml_model_card('price');
 SELECT count(*) FROM ml.models;
 SELECT * FROM ml_train('analyst', 'linear', 'shared_houses', 'price');
 SELECT ml_predict(m, ARRAY[100.0]) > 0 AS value_works
@@ -239,6 +240,7 @@ SELECT ml_register_model('analyst', ml_model('analyst'));
 SELECT ml_deploy('analyst', 2);
 SELECT ml_rollback('analyst');
 SELECT ml_split('analyst', 'x', 1);
+SELECT * FROM ml_train('analyst', 'linear', 'shared_houses', 'price', params => '{"deploy": "if_better"}');
 INSERT INTO ml.models (name, created_by) VALUES ('forged', 'me');
 UPDATE ml.models SET deployed_version = 2 WHERE name = 'analyst';
 DELETE FROM ml.model_versions;

@@ -95,6 +95,12 @@ SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"metri
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"time_column": "sold_on", "cv": 2}');
 SELECT * FROM ml_train('x', 'ridge', 'sales', 'units', ARRAY['price'], '{"time_column": "sold_on", "alpha": [1, 2]}');
 SELECT * FROM ml_train('x', 'linear', 'sales', 'units', ARRAY['price'], '{"time_column": "when"}');
+-- No row has a time: nothing can be held out, all rows train.
+SELECT version, metrics FROM ml_train('no_time', 'linear', 'SELECT price, units, NULL::date AS sold_on FROM sales',
+                                      'units', ARRAY['price'], '{"time_column": "sold_on"}');
+SELECT n_train_rows = (SELECT count(*) FROM sales) AS all_rows_train, n_test_rows
+  FROM ml.model_versions JOIN ml.models USING (model_id) WHERE name = 'no_time';
+DELETE FROM ml.models WHERE name = 'no_time';
 SELECT * FROM ml_train('x', 'elastic_net', 'sales', 'units', ARRAY['price'],
                        jsonb_build_object('alpha', (SELECT jsonb_agg(i) FROM generate_series(1, 40) i),
                                           'l1_ratio', (SELECT jsonb_agg(i / 30.0) FROM generate_series(1, 30) i)));

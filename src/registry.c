@@ -407,9 +407,10 @@ BetterThanDeployed(const RegistryVersion *v, int64 model_id, int32 deployed)
 	bool		new_null,
 				old_null;
 
-	/* ->> reads a JSON null (an undefined metric) as SQL NULL */
-	ExecWrite("SELECT ($4->>$3)::float8, (metrics->>$3)::float8 FROM ml.model_versions"
-			  " WHERE model_id = $1 AND version = $2",
+	/* only a JSON number counts: null (undefined) or text is no value */
+	ExecWrite("SELECT CASE WHEN jsonb_typeof($4->$3) = 'number' THEN ($4->>$3)::float8 END,"
+			  " CASE WHEN jsonb_typeof(metrics->$3) = 'number' THEN (metrics->>$3)::float8 END"
+			  " FROM ml.model_versions WHERE model_id = $1 AND version = $2",
 			  4, (Oid[]) {INT8OID, INT4OID, TEXTOID, JSONBOID}, args, NULL, SPI_OK_SELECT);
 	new_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &new_null));
 	old_value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &old_null));

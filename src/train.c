@@ -1581,6 +1581,7 @@ SplitRows(TrainJob *job, TupleDesc desc)
 		int			col = FindColumn(desc, job->time_column);
 		char	   *time_sql;
 		char	   *cutoff;
+		Datum		value;
 		bool		isnull;
 
 		if (col < 0)
@@ -1599,7 +1600,7 @@ SplitRows(TrainJob *job, TupleDesc desc)
 						  " FROM %s WHERE %s AND %s IS NOT NULL",
 						  1 - job->test_fraction, time_sql, job->from, known, time_sql),
 				 0, NULL, NULL);
-		cutoff = TextDatumGetCString(Value(0, 1, &isnull));
+		value = Value(0, 1, &isnull);
 		if (isnull)
 		{
 			/* no row has a time: nothing to hold out */
@@ -1607,11 +1608,31 @@ SplitRows(TrainJob *job, TupleDesc desc)
 			job->test_rows = "false";
 			return;
 		}
-		cutoff = psprintf("%s::%s", quote_literal_cstr(cutoff),
+		cutoff = psprintf("%s::%s", quote_literal_cstr(TextDatumGetCString(value)),
 						  format_type_be(TupleDescAttr(desc, col)->atttypid));
 		job->train_rows = psprintf("%s < %s AND %s", time_sql, cutoff, known);
 		job->test_rows = psprintf("%s >= %s AND %s", time_sql, cutoff, known);
 	}
+}
+
+/*
+ * "deploy": "if_better" changes what production serves: only for those who
+ * may run ml_deploy (ml_admin), checked before any training work.
+ */
+static void
+CheckMayDeploy(void)
+{
+	bool		isnull;
+
+	RunQuery(psprintf("SELECT pg_catalog.has_function_privilege(%s, 'EXECUTE')",
+					  quote_literal_cstr(psprintf("%s(pg_catalog.text, pg_catalog.int4, pg_catalog.text)",
+												  MlsysQualify("ml_deploy")))),
+			 0, NULL, NULL);
+	if (!DatumGetBool(Value(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("\"deploy\": \"if_better\" may deploy, which needs permission to run ml_deploy"),
+				 errhint("Grant the role ml_admin, or train without \"deploy\" and let an admin deploy.")));
 }
 
 /* Add "cv_<metric>" members of cross-validation to the holdout metrics. */
@@ -1713,6 +1734,8 @@ ml_train(PG_FUNCTION_ARGS)
 	model->target = job->target ? job->target : "";
 
 	SPI_connect();
+	if (job->deploy_if_better)
+		CheckMayDeploy();
 	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", job->from), true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

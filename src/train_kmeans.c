@@ -151,7 +151,11 @@ kmeans_accum(PG_FUNCTION_ARGS)
 		const double *centers = CheckVector(PG_GETARG_ARRAYTYPE_P(2), &n, "centers");
 		MemoryContext old;
 
-		if (n % d != 0 || n / d > MLSYS_MAX_CLASSES || d > MLSYS_MAX_FEATURES)
+		if (d > MLSYS_MAX_FEATURES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
+		if (n % d != 0 || n / d > MLSYS_MAX_CLASSES)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("centers hold %d values, not up to %d centres of %d values",

@@ -13,6 +13,11 @@ BEGIN
 	IF model_name IS NULL THEN
 		RAISE EXCEPTION 'model name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF NOT has_table_privilege('ml.models', 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied to read model "%" from the registry', model_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('Grant the role ml_reader: GRANT ml_reader TO %I;', current_user);
+	END IF;
 	SELECT * INTO m FROM ml.models WHERE name = model_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', model_name

@@ -1,0 +1,175 @@
+---------------------------------------------------------------- drift statistics
+-- Plain aggregates comparing current values with a binned baseline (a
+-- training histogram), usable in any query (GROUP BY, FILTER, parallel).
+-- Every row of a group passes the same baseline (checked). Cells: the k
+-- bins (numeric: [e_i, e_{i+1}), the last one closed; categorical: the
+-- levels), plus "below" (< e_0), "above" (> e_k, +Infinity, NaN; for
+-- categorical values: unseen levels) and "null"; the baseline counts 0 in
+-- below/above and baseline_n_null (default 0) in null. The state is bounded
+-- by the number of bins (internal, with serial/deserial for parallel query).
+
+CREATE FUNCTION drift_numeric_accum(internal, float8, float8[], float8[]) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_numeric_accum(internal, float8, float8[], float8[], float8) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_categorical_accum(internal, text, text[], float8[]) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_categorical_accum(internal, text, text[], float8[], float8) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_combine(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_serialize(internal) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION drift_deserialize(bytea, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION drift_psi_final(internal) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_js_final(internal) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_chi_square_final(internal) RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION drift_ks_final(internal) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+-- PSI
+CREATE AGGREGATE ml_psi(value float8, bin_edges float8[], baseline_counts float8[]) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_psi(value float8, bin_edges float8[], baseline_counts float8[],
+						baseline_n_null float8) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_psi(value text, levels text[], baseline_counts float8[]) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_psi(value text, levels text[], baseline_counts float8[],
+						baseline_n_null float8) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_psi_categorical(value text, levels text[], baseline_counts float8[]) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_psi_categorical(value text, levels text[], baseline_counts float8[],
+									baseline_n_null float8) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_psi_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_psi(float8, float8[], float8[]) IS
+	'population stability index sum((p - q) ln(p / q)) of the values against a baseline histogram: bins [e_i, e_i+1) (last one closed) plus below-range, above-range (also +Infinity, NaN) and NULL cells with baseline count 0; proportions p (current) and q (baseline) floored at 1e-4; NULL without rows';
+COMMENT ON AGGREGATE ml_psi(float8, float8[], float8[], float8) IS
+	'ml_psi with the baseline''s NULL count (the NULL cell''s baseline count) as fourth argument';
+COMMENT ON AGGREGATE ml_psi(text, text[], float8[]) IS
+	'population stability index of categorical values against baseline level counts: one cell per level (matched byte for byte) plus unseen-level and NULL cells with baseline count 0; proportions floored at 1e-4; NULL without rows';
+COMMENT ON AGGREGATE ml_psi(text, text[], float8[], float8) IS
+	'categorical ml_psi with the baseline''s NULL count as fourth argument';
+COMMENT ON AGGREGATE ml_psi_categorical(text, text[], float8[]) IS
+	'the same as ml_psi(text, text[], float8[]): PSI of categorical values against baseline level counts, unseen levels and NULLs as extra cells with baseline count 0, proportions floored at 1e-4';
+COMMENT ON AGGREGATE ml_psi_categorical(text, text[], float8[], float8) IS
+	'the same as ml_psi(text, text[], float8[], float8): categorical PSI with the baseline''s NULL count';
+
+-- Jensen-Shannon divergence
+CREATE AGGREGATE ml_js_divergence(value float8, bin_edges float8[], baseline_counts float8[]) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_js_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_js_divergence(value float8, bin_edges float8[], baseline_counts float8[],
+								  baseline_n_null float8) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_js_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_js_divergence(value text, levels text[], baseline_counts float8[]) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_js_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_js_divergence(value text, levels text[], baseline_counts float8[],
+								  baseline_n_null float8) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_js_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_js_divergence(float8, float8[], float8[]) IS
+	'Jensen-Shannon divergence in bits (base 2, between 0 and 1) of the values'' distribution over the cells of ml_psi and the baseline''s, without smoothing (0 log 0 = 0); the square of scipy''s jensenshannon(p, q, base=2); NULL without rows';
+COMMENT ON AGGREGATE ml_js_divergence(float8, float8[], float8[], float8) IS
+	'ml_js_divergence with the baseline''s NULL count as fourth argument';
+COMMENT ON AGGREGATE ml_js_divergence(text, text[], float8[]) IS
+	'Jensen-Shannon divergence in bits of categorical values against baseline level counts, cells as in ml_psi_categorical';
+COMMENT ON AGGREGATE ml_js_divergence(text, text[], float8[], float8) IS
+	'categorical ml_js_divergence with the baseline''s NULL count as fourth argument';
+
+-- Chi-square test of homogeneity
+CREATE AGGREGATE ml_chi_square(value float8, bin_edges float8[], baseline_counts float8[]) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_chi_square_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_chi_square(value float8, bin_edges float8[], baseline_counts float8[],
+							   baseline_n_null float8) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_chi_square_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_chi_square(value text, levels text[], baseline_counts float8[]) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_chi_square_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+CREATE AGGREGATE ml_chi_square(value text, levels text[], baseline_counts float8[],
+							   baseline_n_null float8) (
+	SFUNC = drift_categorical_accum, STYPE = internal, FINALFUNC = drift_chi_square_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_chi_square(text, text[], float8[]) IS
+	'{statistic, p_value, dof}: Pearson chi-square test of homogeneity of the 2 x m table (baseline level counts; current counts) over the cells of ml_psi_categorical, cells empty on both sides dropped, dof = m - 1, no continuity correction (scipy chi2_contingency, correction=False); NULL without rows';
+COMMENT ON AGGREGATE ml_chi_square(text, text[], float8[], float8) IS
+	'categorical ml_chi_square with the baseline''s NULL count as fourth argument';
+COMMENT ON AGGREGATE ml_chi_square(float8, float8[], float8[]) IS
+	'{statistic, p_value, dof}: Pearson chi-square test of homogeneity of the baseline histogram and the current values over the cells of ml_psi, cells empty on both sides dropped, dof = m - 1, no continuity correction; NULL without rows';
+COMMENT ON AGGREGATE ml_chi_square(float8, float8[], float8[], float8) IS
+	'numeric ml_chi_square with the baseline''s NULL count as fourth argument';
+
+-- Binned Kolmogorov-Smirnov distance
+CREATE AGGREGATE ml_ks(value float8, bin_edges float8[], baseline_counts float8[]) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_ks_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_ks(float8, float8[], float8[]) IS
+	'binned two-sample Kolmogorov-Smirnov distance: max |F_current - F_baseline| of the cumulative proportions over the cells below-range, bin 1 .. bin k, above-range (the CDFs compared at the bin edges); NULLs ignored; NULL without non-NULL values';
+
+-- The drift baselines a model stores, as the arrays the aggregates take.
+CREATE FUNCTION ml_drift_baseline(model mlmodel)
+	RETURNS TABLE(input text, type text, bin_edges float8[], levels text[],
+				  baseline_counts float8[], baseline_n_null float8)
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT i->>'name', i->>'type',
+		   CASE WHEN i->'stats' ? 'bin_edges' THEN
+				ARRAY(SELECT e::float8 FROM jsonb_array_elements_text(i->'stats'->'bin_edges')
+									 WITH ORDINALITY AS t(e, o) ORDER BY o) END,
+		   CASE WHEN i ? 'levels' THEN
+				ARRAY(SELECT e FROM jsonb_array_elements_text(i->'levels')
+							   WITH ORDINALITY AS t(e, o) ORDER BY o) END,
+		   ARRAY(SELECT e::float8
+				   FROM jsonb_array_elements_text(COALESCE(i->'stats'->'bin_counts', i->'stats'->'counts'))
+						WITH ORDINALITY AS t(e, o) ORDER BY o),
+		   (i->'stats'->>'n_null')::float8
+	  FROM jsonb_array_elements(@extschema@.ml_model_info(model)->'inputs') WITH ORDINALITY AS x(i, n)
+	 ORDER BY n
+	$$;
+COMMENT ON FUNCTION ml_drift_baseline(mlmodel) IS
+	'one row per input of the model: its training histogram (numeric: bin_edges and baseline_counts; categorical: levels and baseline_counts) and NULL count, as the drift aggregates take them; a numeric input without a histogram (constant in training) has NULL bin_edges and an empty baseline_counts';
