@@ -56,6 +56,13 @@ SELECT id, plan, tenure_months, contract_months, support_calls_90d,
   FROM customers c
  ORDER BY churn_risk DESC, id LIMIT 5;
 
+--    Why is the first one at risk? Each input's share of the logit
+--    (coefficient x standardised value; plan and region by their level).
+SELECT key AS input, round(value::numeric, 3) AS contribution
+  FROM customers c, jsonb_each_text(ml_explain('churn', c)->'logits'->0->'contributions')
+ WHERE c.id = (SELECT id FROM customers c2 ORDER BY (ml_predict_proba('churn', c2))[2] DESC, id LIMIT 1)
+ ORDER BY abs(value::numeric) DESC;
+
 -- 4. A revenue model: linear regression, same one-call training.
 SELECT * FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
                        ARRAY['tenure_months', 'monthly_charges', 'logins_30d',
@@ -97,6 +104,14 @@ SELECT ml_rollback('revenue') AS serving_again;
 SELECT d.alias, d.version, d.previous_version, d.reason, d.deployed_by
   FROM ml.deployments d JOIN ml.models m USING (model_id)
  WHERE m.name = 'revenue' ORDER BY d.deployment_id;
+-- A canary: 10% of customers, chosen by a hash of their id, get version 2;
+-- the same customer always gets the same version.
+SELECT ml_deploy('revenue', 2, 'canary');
+SELECT ml_split('revenue', 'canary', 10);
+SELECT count(*) FILTER (WHERE ml_predict('revenue', c, c.id) <> ml_predict('revenue', c)) AS canary_customers,
+       count(*) AS customers
+  FROM customers c;
+SELECT ml_split('revenue', 'canary', 0);
 -- With "deploy": "if_better", a retrained version replaces the deployed one
 -- only if it beats it on the holdout (here on mae).
 SELECT version FROM ml_train('revenue', 'linear', 'customers', 'revenue_next_12m',
