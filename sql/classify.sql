@@ -103,6 +103,17 @@ SELECT count(*) AS rows,
 SELECT churned, ml_predict_class('churn', c) AS predicted, count(*)
   FROM customers c GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- Unpenalised binary logistic regression reports standard errors, Wald z
+-- and normal p-values (checked against numpy in test/reference); they
+-- survive the text form.
+SELECT model_name FROM ml_train('churn_plain', 'logistic', 'customers', 'churned',
+                                ARRAY['plan', 'support_calls', 'tenure_months', 'promo'],
+                                '{"impute": "mean", "scale": "standard"}');
+SELECT jsonb_array_length(m->'std_errors') AS std_errors, m ? 'z_values' AS z, m ? 't_values' AS t,
+       ml_model('churn_plain')::text::mlmodel::text = ml_model('churn_plain')::text AS text_round_trip
+  FROM (SELECT ml_model_info(ml_model('churn_plain')) AS m) s;
+DELETE FROM ml.models WHERE name = 'churn_plain';
+
 -- ml_explain on a binary model: one logit, of the second class; a scaled
 -- input contributes coefficient x (x - mean) / sd, the plan its level's
 -- coefficient ("coefficients" of set 0: plan=plus, plan=pro, support_calls,

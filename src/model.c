@@ -278,7 +278,9 @@ ModelValidate(const Model *model)
 	if (model->l1 != 0 && model->kind != MODEL_KIND_LINEAR_REGRESSION)
 		InvalidModel("Only linear regression has a lasso penalty.", NULL);
 	if (model->n_std_errors != 0 &&
-		(model->n_std_errors != 1 + model->n_design || model->kind != MODEL_KIND_LINEAR_REGRESSION))
+		(model->n_std_errors != 1 + model->n_design ||
+		 !(model->kind == MODEL_KIND_LINEAR_REGRESSION ||
+		   (model->kind == MODEL_KIND_LOGISTIC_REGRESSION && model->n_sets == 1))))
 		InvalidModel("The standard errors do not match the parameters.", NULL);
 	ValidateFinite(model->std_errors, model->n_std_errors, true, "standard errors");
 	if (model->n_sets != ExpectedSets(model))
@@ -758,13 +760,8 @@ ModelAppendJson(StringInfo buf, const Model *model)
 		AppendMember(buf, "intercept", model->coef[0]);
 		appendStringInfoString(buf, ", \"coefficients\": ");
 		AppendNumberArray(buf, model->coef + 1, model->n_design);
-		if (model->n_std_errors > 0)
-		{
-			appendStringInfoString(buf, ", \"std_errors\": ");
-			AppendNumberArray(buf, model->std_errors, model->n_std_errors);
-		}
-		return;
 	}
+	else
 	{
 		const SetLayout *layout = &set_layouts[model->kind];
 		int			width = ModelSetWidth(model);
@@ -793,6 +790,11 @@ ModelAppendJson(StringInfo buf, const Model *model)
 			}
 			appendStringInfoChar(buf, ']');
 		}
+	}
+	if (model->n_std_errors > 0)
+	{
+		appendStringInfoString(buf, ", \"std_errors\": ");
+		AppendNumberArray(buf, model->std_errors, model->n_std_errors);
 	}
 }
 
@@ -1050,7 +1052,6 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		model->coef = palloc(sizeof(double) * width);
 		model->coef[0] = RequireNumber(&ctx, jb, "intercept");
 		ReadSet(&ctx, jb, "coefficients", model->coef + 1, model->n_design);
-		model->n_std_errors = Max(JsonGetNumberArray(&ctx, jb, "std_errors", &model->std_errors), 0);
 	}
 	else
 	{
@@ -1085,6 +1086,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 						model->n_design);
 		}
 	}
+	model->n_std_errors = Max(JsonGetNumberArray(&ctx, jb, "std_errors", &model->std_errors), 0);
 
 	value = ModelSerialize(model);
 
@@ -1155,6 +1157,8 @@ ml_model_info(PG_FUNCTION_ARGS)
 	ModelAppendText(&buf, model, value);
 	if (model->n_std_errors > 0)
 	{
+		/* least squares: Student's t; logistic regression: Wald z, normal */
+		bool		wald = model->kind == MODEL_KIND_LOGISTIC_REGRESSION;
 		int			n = model->n_std_errors;
 		double		df = (double) model->n_rows - model->n_design - (model->fit_intercept ? 1 : 0);
 		double	   *t = palloc(sizeof(double) * n);
@@ -1163,9 +1167,9 @@ ml_model_info(PG_FUNCTION_ARGS)
 		for (int i = 0; i < n; i++)
 		{
 			t[i] = model->coef[i] / model->std_errors[i];
-			pv[i] = StudentTwoSidedP(t[i], df);
+			pv[i] = wald ? erfc(fabs(t[i]) / M_SQRT2) : StudentTwoSidedP(t[i], df);
 		}
-		appendStringInfoString(&buf, ", \"t_values\": ");
+		appendStringInfo(&buf, ", \"%s\": ", wald ? "z_values" : "t_values");
 		AppendNumberArray(&buf, t, n);
 		appendStringInfoString(&buf, ", \"p_values\": ");
 		AppendNumberArray(&buf, pv, n);

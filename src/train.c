@@ -1051,6 +1051,28 @@ FreePass(LogregPass *pass)
 }
 
 /*
+ * Unpenalised binary logistic regression: standard errors of the fitted
+ * parameters from the inverse of the Hessian (the observed information) at
+ * the solution, as statistics packages report them; one more pass. None when
+ * the Hessian is not positive definite.
+ */
+static void
+LogisticStandardErrors(TrainJob *job, const char *sql, Datum *args, const double *theta, int dim)
+{
+	Model	   *model = job->model;
+	LogregPass pass;
+
+	LogisticPass(job, sql, args, theta, dim, &pass);
+	if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', dim, pass.hess, dim) != 0 ||
+		LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', dim, pass.hess, dim) != 0)
+		return;
+	model->std_errors = palloc(sizeof(double) * dim);
+	for (int i = 0; i < dim; i++)
+		model->std_errors[i] = sqrt(pass.hess[i + i * dim]);
+	model->n_std_errors = dim;
+}
+
+/*
  * Logistic regression by Newton's method with backtracking line search
  * (Armijo): one ml_logreg_pass per evaluation. Converged when half the
  * squared Newton decrement, the predicted decrease of the loss, is below
@@ -1154,6 +1176,8 @@ FitLogistic(TrainJob *job)
 				(errmsg("logistic regression did not converge in %d iterations", job->max_iter),
 				 errhint("Raise \"max_iter\", scale the features, or set a penalty \"l2\".")));
 	model->coef = theta;
+	if (converged && model->n_sets == 1 && job->l2 == 0)
+		LogisticStandardErrors(job, sql, args, theta, dim);
 	job->iterations = Min(job->iterations, job->max_iter);
 }
 

@@ -97,6 +97,7 @@ import sys
 
 import numpy as np
 from scipy.special import expit, softmax
+from scipy.stats import norm
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.impute import SimpleImputer
@@ -118,6 +119,7 @@ TOL_FIT = 1e-6      # parameters, norm-wise relative, and probabilities, absolut
 TOL_PREP = 1e-12    # design vectors (abs) and preprocessing statistics (rel)
 TOL_METRIC = 1e-9   # holdout metrics, relative
 TOL_INTERCEPT_SUM = 1e-9  # |sum of intercepts| / max |intercept|
+TOL_SE = 1e-8       # standard errors, z and p values, relative
 
 TRAIN_SEED = 7
 TEST_FRACTION = 0.25
@@ -155,6 +157,12 @@ def make_tables(cur):
                                   [relabel[int(t)] for t in wine.target])
 
     tables["mixed"] = make_mixed(cur)
+
+    rng = np.random.default_rng(20261122)
+    X_sim = rng.normal(size=(1500, 4))
+    y_sim = rng.random(1500) < expit(0.3 + X_sim @ np.array([1.0, -0.5, 0.25, 0.0]))
+    tables["sim"] = load_numeric(cur, "sim", ["a", "b", "c", "d"], X_sim, "outcome", "text",
+                                 ["yes" if v else "no" for v in y_sim])
     return tables
 
 
@@ -418,8 +426,46 @@ def check_holdout_metrics(rep, cur, tables):
                       max_rel_err(metrics.get(key, math.nan), ref_want[key]), tol, "max rel err")
 
 
+def newton_reference(A, y01, iterations=50):
+    """Unpenalised logistic regression by plain Newton steps in numpy, and
+    the inverse observed information (A' W A)^-1 at the solution."""
+    theta = np.zeros(A.shape[1])
+    for _ in range(iterations):
+        p = expit(A @ theta)
+        H = A.T @ (A * (p * (1 - p))[:, None])
+        theta = theta + np.linalg.solve(H, A.T @ (y01 - p))
+    p = expit(A @ theta)
+    return theta, np.linalg.inv(A.T @ (A * (p * (1 - p))[:, None]))
+
+
+def check_standard_errors(rep, cur, tables):
+    """Unpenalised binary model: standard errors, Wald z and two-sided
+    normal p-values as statistics packages give them; none with a penalty
+    or for a multinomial model."""
+    table = tables["sim"][0]
+    X, y = table.matrix(), np.asarray(table.labels())
+    A = np.column_stack([np.ones(len(X)), X])
+    theta, cov = newton_reference(A, (y == "yes").astype(float))
+    se = np.sqrt(np.diag(cov))
+    z = theta / se
+    _, info = train(cur, "sim_se", "logistic", table, {"l2": 0})
+    got = info_params(info)[0]
+    rep.close("sim l2=0: parameters vs numpy Newton", max_rel_err(got, theta), TOL_FIT)
+    rep.close("sim l2=0: std_errors vs sqrt(diag((A' W A)^-1))",
+              max_rel_err(np.asarray(info["std_errors"], dtype=float), se), TOL_SE)
+    rep.close("sim l2=0: z_values vs theta / se", max_rel_err(np.asarray(info["z_values"], dtype=float), z),
+              TOL_SE)
+    rep.close("sim l2=0: p_values vs 2 norm.sf(|z|)",
+              max_rel_err(np.asarray(info["p_values"], dtype=float), 2 * norm.sf(np.abs(z))), TOL_SE)
+    _, penalised = train(cur, "sim_l2", "logistic", table, {"l2": 1})
+    rep.equal("sim l2=1: no standard errors with a penalty", "std_errors" in penalised, False)
+    iris = tables["iris"][0]
+    _, multi = train(cur, "iris_l2_0", "logistic", iris, {"l2": 0.1})
+    rep.equal("iris: no standard errors for a multinomial model", "std_errors" in multi, False)
+
+
 CHECKS = [check_round_trip, check_binary, check_scaled, check_multinomial, check_preprocessing,
-          check_holdout_metrics]
+          check_holdout_metrics, check_standard_errors]
 
 
 # ---------------------------------------------------------------- main
