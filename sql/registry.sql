@@ -303,12 +303,14 @@ SELECT ml_register_model('card', '{"format": 1, "kind": "linear_regression", "n_
 SELECT ml_register_model('card', ml_model('card'), 'houses again');
 SELECT ml_deploy('card', 2, 'challenger');
 SELECT ml_describe('card', 'Prices houses by area.');
+SELECT ml_deploy('card', 1, 'a|b');
 SELECT ml_describe('card', 'Same as version 1.', 2);
 SELECT ml_tag('card', '{"team": "pricing", "pii": false}') AS tags,
        ml_tag('card', '{"pii": null, "tier": 1}') AS after_removal,
        ml_tag('card', '{"reviewed": "yes"}', 1) AS version_tags;
 SELECT line FROM regexp_split_to_table(ml_model_card('card'), E'\n') AS line
  WHERE line !~ '\d{4}-\d\d-\d\d' AND line !~ 'Trained';
+SELECT position('| a\|b | 1 |' IN ml_model_card('card')) > 0 AS pipe_escaped_in_table;
 SELECT ml_model_card('card', 2) ~ 'Version\*\*: 2 of 2, not deployed \(version 1 is\)' AS other_version,
        ml_model_card('card', 2) ~ 'This version\*\*: Same as version 1.' AS its_description;
 SELECT ml_tag('card', '["x"]');

@@ -86,6 +86,11 @@ $$;
 COMMENT ON FUNCTION ml_tag(text, jsonb, int) IS
 	'merge tags into a model''s (or a version''s) tags; a null value removes a tag; returns the tags';
 
+-- Text in a Markdown table cell: a "|" would end the cell, a line break the row.
+CREATE FUNCTION ml.markdown_cell(t text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	RETURN replace(replace(t, '|', '\|'), E'\n', ' ');
+
 -- A model card from the registry, as Markdown: what the model is for, a
 -- version's (by default the deployed one's) data, metrics and features, the
 -- model's versions and deployment history. It reads the registry as the caller.
@@ -124,9 +129,13 @@ BEGIN
 		   to_char(v.trained_at, 'YYYY-MM-DD HH24:MI TZ'), coalesce(v.training_info->>'seconds', '?')),
 	format('- **Parameters**: `%s`', v.params - 'impute' - 'scale'),
 	'',
-	'## Holdout metrics',
+	'## Metrics',
 	'',
-	coalesce((SELECT string_agg(format('- %s: %s', e.key, e.value), E'\n' ORDER BY e.key)
+	coalesce((SELECT string_agg(format('- %s: %s%s', e.key, e.value,
+									   CASE WHEN e.key LIKE 'cv\_%' THEN ' (mean over cross-validation folds)'
+											WHEN v.source IS NULL OR v.n_test_rows = 0 THEN ' (as registered)'
+											ELSE ' (holdout)' END),
+							   E'\n' ORDER BY e.key)
 				FROM jsonb_each(v.metrics) e WHERE jsonb_typeof(e.value) IN ('number', 'null')),
 			 '_None: trained without a holdout (test_fraction = 0) or registered without metrics._'),
 	'',
@@ -134,11 +143,14 @@ BEGIN
 	'',
 	'| feature | type | missing in training | preprocessing | training distribution |',
 	'|---|---|---|---|---|',
-	(SELECT string_agg(format('| %s | %s | %s | %s | %s |', f->>'name', f->>'type',
+	(SELECT string_agg(format('| %s | %s | %s | %s | %s |', ml.markdown_cell(f->>'name'), f->>'type',
 							  coalesce(f->'stats'->>'n_null', '?'),
-							  concat_ws(', ', 'impute ' || (f->>'impute'),
-										CASE WHEN f->>'scale' IS NOT NULL AND f->>'scale' <> 'none'
-											 THEN 'scale ' || (f->>'scale') END),
+							  coalesce(nullif(concat_ws(', ',
+														CASE WHEN f->>'impute' <> 'error'
+															 THEN 'impute ' || (f->>'impute') END,
+														CASE WHEN f->>'scale' IS NOT NULL AND f->>'scale' <> 'none'
+															 THEN 'scale ' || (f->>'scale') END), ''),
+									   'none'),
 							  CASE WHEN f->>'type' = 'categorical'
 								   THEN format('%s levels', jsonb_array_length(f->'levels'))
 								   ELSE format('mean %s, sd %s, %s to %s',
@@ -154,7 +166,7 @@ BEGIN
 	'|---|---|---|---|---|---|',
 	(SELECT string_agg(format('| %s%s | %s | %s | %s | %s | `%s` |', mv.version,
 							  CASE WHEN mv.version = m.deployed_version THEN ' (deployed)' ELSE '' END,
-							  mv.algorithm, to_char(mv.trained_at, 'YYYY-MM-DD HH24:MI'), mv.trained_by,
+							  mv.algorithm, to_char(mv.trained_at, 'YYYY-MM-DD HH24:MI'), ml.markdown_cell(mv.trained_by),
 							  mv.n_train_rows + mv.n_test_rows, mv.metrics),
 					   E'\n' ORDER BY mv.version DESC)
 	   FROM ml.model_versions mv WHERE mv.model_id = m.model_id),
@@ -164,8 +176,8 @@ BEGIN
 	'| when | alias | version | from | by | reason |',
 	'|---|---|---|---|---|---|',
 	(SELECT string_agg(format('| %s | %s | %s | %s | %s | %s |', to_char(d.deployed_at, 'YYYY-MM-DD HH24:MI'),
-							  d.alias, d.version, coalesce(d.previous_version::text, ''), d.deployed_by,
-							  d.reason),
+							  ml.markdown_cell(d.alias), d.version, coalesce(d.previous_version::text, ''),
+							  ml.markdown_cell(d.deployed_by), ml.markdown_cell(d.reason)),
 					   E'\n' ORDER BY d.deployment_id DESC)
 	   FROM ml.deployments d WHERE d.model_id = m.model_id));
 END
