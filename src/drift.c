@@ -58,7 +58,6 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 #include "mlsys.h"
 
@@ -117,13 +116,11 @@ PG_FUNCTION_INFO_V1(drift_chi_square_final);
 PG_FUNCTION_INFO_V1(drift_ks_final);
 
 #define BINS_HINT \
-	"Pass the training histogram of the input: the bin_edges and baseline_counts of " \
-	"ml_drift_baseline(model), i.e. ml_model_info(model)->'inputs'->i->'stats'->'bin_edges' " \
-	"and 'bin_counts' as float8[]."
+	"Pass the bin_edges and baseline_counts of the input's row of ml_drift_baseline(model) " \
+	"(ml_model_info(model)->'inputs'->i->'stats'->'bin_edges' and 'bin_counts')."
 #define LEVELS_HINT \
-	"Pass the training levels and counts of the input: the levels and baseline_counts of " \
-	"ml_drift_baseline(model), i.e. ml_model_info(model)->'inputs'->i->'levels' and " \
-	"->'stats'->'counts' as arrays."
+	"Pass the levels and baseline_counts of the input's row of ml_drift_baseline(model) " \
+	"(ml_model_info(model)->'inputs'->i->'levels' and ->'stats'->'counts')."
 
 /* ---------------------------------------------------------------- validation */
 

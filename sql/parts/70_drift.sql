@@ -173,3 +173,81 @@ CREATE FUNCTION ml_drift_baseline(model mlmodel)
 	$$;
 COMMENT ON FUNCTION ml_drift_baseline(mlmodel) IS
 	'one row per input of the model: its training histogram (numeric: bin_edges and baseline_counts; categorical: levels and baseline_counts) and NULL count, as the drift aggregates take them; a numeric input without a histogram (constant in training) has NULL bin_edges and an empty baseline_counts';
+
+-- Drift of every input of a model at once, in one scan of the source (a
+-- table or view name, or a query), as the caller. Runs without a pinned
+-- search_path so that the source resolves as in the caller's own queries;
+-- the extension's objects are schema-qualified. extra_float_digits = 3
+-- makes the bin edges, written into the query as literals, exact.
+CREATE FUNCTION ml_drift(model_name text, source text)
+	RETURNS TABLE(feature text, metric text, value float8, p_value float8)
+	LANGUAGE plpgsql SET extra_float_digits = 3 AS $$
+DECLARE
+	info jsonb := @extschema@.ml_model_info(@extschema@.ml_model(model_name));
+	src text := btrim(source);
+	b record;
+	stats jsonb;
+	col text;
+	args text;
+	aggs text[] := '{}';
+	rows_out text[] := '{}';
+	j int := 0;
+BEGIN
+	IF src ~* '^(\(|(select|with|values|table)(\s|\(|$))' THEN
+		src := format(E'(%s\n) AS s', rtrim(src, E'; \t\n\r'));
+	ELSE
+		src := format('%s AS s', src::regclass);
+	END IF;
+	FOR b IN SELECT d.*, i.stats FROM @extschema@.ml_drift_baseline(@extschema@.ml_model(model_name)) d
+			   JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
+							  WHERE x->>'name' = d.input) i ON true
+	LOOP
+		stats := b.stats;
+		IF b.type = 'numeric' THEN
+			col := format('s.%I::float8', b.input);
+			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / count(*)', col)
+						 || format('count(*) FILTER (WHERE NOT (%s BETWEEN %L AND %L))::float8'
+								   ' / NULLIF(count(%s), 0)', col, stats->>'min', stats->>'max', col);
+			rows_out := rows_out || format('(%L, ''null_rate'', r.a%s, NULL::float8)', b.input, j + 1)
+								 || format('(%L, ''out_of_range'', r.a%s, NULL)', b.input, j + 2);
+			j := j + 2;
+			IF b.bin_edges IS NOT NULL THEN
+				args := format('%s, %L::float8[], %L::float8[]', col, b.bin_edges, b.baseline_counts);
+				aggs := aggs || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)
+							 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
+							 || format('@extschema@.ml_ks(%s)', args)
+							 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
+			END IF;
+		ELSE
+			col := format('s.%I::text', b.input);
+			args := format('%s, %L::text[], %L::float8[]', col, b.levels, b.baseline_counts);
+			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / count(*)', col)
+						 || format('count(*) FILTER (WHERE NOT (%s COLLATE "C" = ANY (%L::text[])))::float8'
+								   ' / NULLIF(count(%s), 0)', col, b.levels, col)
+						 || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)
+						 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
+						 || NULL::text
+						 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
+			rows_out := rows_out || format('(%L, ''null_rate'', r.a%s, NULL::float8)', b.input, j + 1)
+								 || format('(%L, ''unseen'', r.a%s, NULL)', b.input, j + 2);
+			j := j + 2;
+		END IF;
+		IF b.bin_edges IS NOT NULL OR b.type <> 'numeric' THEN
+			rows_out := rows_out || format('(%L, ''psi'', r.a%s, NULL)', b.input, j + 1)
+								 || format('(%L, ''js_divergence'', r.a%s, NULL)', b.input, j + 2);
+			IF b.type = 'numeric' THEN
+				rows_out := rows_out || format('(%L, ''ks'', r.a%s, NULL)', b.input, j + 3);
+			END IF;
+			rows_out := rows_out || format('(%L, ''chi_square'', r.a%s[1], r.a%s[2])', b.input, j + 4, j + 4);
+			j := j + 4;
+		END IF;
+	END LOOP;
+	RETURN QUERY EXECUTE format(
+		'SELECT v.* FROM (SELECT %s FROM %s) r, LATERAL (VALUES %s) AS v(feature, metric, value, p_value)',
+		(SELECT string_agg(format('%s AS a%s', a, n), ', ' ORDER BY n)
+		   FROM unnest(aggs) WITH ORDINALITY AS t(a, n) WHERE a IS NOT NULL),
+		src, array_to_string(rows_out, ', '));
+END
+$$;
+COMMENT ON FUNCTION ml_drift(text, text) IS
+	'drift of every input of a model (name or address) in the source (table, view or query) against its training baseline, in one scan: per input null_rate, out_of_range (numeric, outside the training [min, max]) or unseen (categorical, share of non-NULL values), psi, js_divergence, ks (numeric) and chi_square (with p_value); runs the source as the caller';
