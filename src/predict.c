@@ -25,6 +25,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -66,18 +67,57 @@ typedef struct CachedModel
 static HTAB *model_cache = NULL;
 static bool model_cache_full = false;
 
+/*
+ * What a registry lookup depends on: the caller and the snapshot. While
+ * no transaction has ended (the completion count), the snapshot's bounds
+ * and command are the same and the user is too, the registry looks the
+ * same, so an earlier lookup still holds.
+ */
+typedef struct LookupStamp
+{
+	bool		valid;			/* false: no active snapshot, never equal */
+	Oid			userid;
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completion;
+} LookupStamp;
+
+/* A split: the alias's version and its share of the keys (see ml_split). */
+typedef struct SplitTarget
+{
+	ServedModel *served;		/* NULL: every key gets the deployed version */
+	double		percent;
+	uint64		seed;			/* the model id: each model splits keys its own way */
+} SplitTarget;
+
+/*
+ * Backend-wide: what a model address resolved to, and under which stamp,
+ * so that statements run with no transaction ending in between (prepared
+ * single-row predictions, typically) skip the registry lookup. Emptied with
+ * the model cache, whose entries it points to.
+ */
+#define RESOLVED_KEY_SIZE (2 * NAMEDATALEN)
+typedef struct ResolvedName
+{
+	char		address[RESOLVED_KEY_SIZE];
+	LookupStamp stamp;
+	ServedModel *served;
+	bool		split_known;	/* split looked up (for calls with a key) */
+	SplitTarget split;
+} ResolvedName;
+
+static HTAB *resolved_names = NULL;
+
 /* What one call site remembers between rows (in fn_mcxt). */
 typedef struct CallCache
 {
 	bool		by_name;		/* model argument is text, not mlmodel */
 	bool		by_row;			/* features argument is a record */
 	ServedModel *served;
-	/* by name: the name, and the snapshot it was resolved under */
+	/* by name: the name, and the stamp it was resolved under */
 	char	   *name;
-	TransactionId xmin;
-	TransactionId xmax;
-	CommandId	curcid;
-	uint64		completion;
+	LookupStamp stamp;
 	/* by value: the bytes it was decoded from */
 	struct varlena *value;
 	MemoryContext value_cxt;
@@ -86,9 +126,7 @@ typedef struct CallCache
 	RowBinding *binding;
 	/* by name with a key: the traffic split (ml_split), if any */
 	bool		with_key;
-	ServedModel *split_served;	/* NULL: every key gets the deployed version */
-	double		split_percent;
-	uint64		split_seed;		/* the model id: each model splits keys its own way */
+	SplitTarget split;
 	RowBinding *split_binding;
 	FmgrInfo   *key_hash;		/* the key type's extended hash function */
 } CallCache;
@@ -119,6 +157,13 @@ ModelCacheReset(void)
 	model_cache = hash_create("mlsys model cache", 16, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	model_cache_full = false;
+
+	if (resolved_names != NULL)
+		hash_destroy(resolved_names);
+	ctl.keysize = RESOLVED_KEY_SIZE;
+	ctl.entrysize = sizeof(ResolvedName);
+	resolved_names = hash_create("mlsys resolved model names", 16, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
 static void
@@ -215,48 +260,99 @@ ModelCacheGet(const char *name, const ModelRef *ref)
 	return &entry->served;
 }
 
-/* Has the statement's snapshot changed since the call site resolved its name? */
-static bool
-SnapshotChanged(CallCache *cc, bool remember)
+static LookupStamp
+CurrentStamp(void)
 {
+	LookupStamp stamp = {0};
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-	bool		changed;
 
-	if (snap == NULL)
-		return true;
-	changed = snap->xmin != cc->xmin || snap->xmax != cc->xmax ||
-		snap->curcid != cc->curcid || snap->snapXactCompletionCount != cc->completion;
-	if (remember)
+	if (snap != NULL)
 	{
-		cc->xmin = snap->xmin;
-		cc->xmax = snap->xmax;
-		cc->curcid = snap->curcid;
-		cc->completion = snap->snapXactCompletionCount;
+		stamp.valid = true;
+		stamp.userid = GetUserId();
+		stamp.xmin = snap->xmin;
+		stamp.xmax = snap->xmax;
+		stamp.curcid = snap->curcid;
+		stamp.completion = snap->snapXactCompletionCount;
 	}
-	return changed;
+	return stamp;
+}
+
+static bool
+StampsEqual(const LookupStamp *a, const LookupStamp *b)
+{
+	return a->valid && b->valid && a->userid == b->userid && a->xmin == b->xmin &&
+		a->xmax == b->xmax && a->curcid == b->curcid && a->completion == b->completion;
 }
 
 /*
  * The split of a model addressed by its bare name: the alias's version and
  * its share of the keys. An address with "@" names one version: no split.
  */
-static void
-ResolveSplit(CallCache *cc)
+static SplitTarget
+ResolveSplit(const char *name)
 {
+	SplitTarget split = {0};
 	char	   *alias;
 	int64		model_id;
 
-	cc->split_served = NULL;
-	if (strchr(cc->name, '@') == NULL &&
-		RegistryResolveSplit(cc->name, &alias, &cc->split_percent, &model_id))
+	if (strchr(name, '@') == NULL &&
+		RegistryResolveSplit(name, &alias, &split.percent, &model_id))
 	{
-		char	   *address = psprintf("%s@%s", cc->name, alias);
+		char	   *address = psprintf("%s@%s", name, alias);
 		ModelRef	ref;
 
 		RegistryResolve(address, 0, &ref);
-		cc->split_served = ModelCacheGet(address, &ref);
-		cc->split_seed = (uint64) model_id;
+		split.served = ModelCacheGet(address, &ref);
+		split.seed = (uint64) model_id;
 	}
+	return split;
+}
+
+/*
+ * The model (and, with a key, the split) a call site's name stands for
+ * under the current stamp: from the backend-wide table when nothing it
+ * depends on changed, else from the registry.
+ */
+static void
+ResolveName(CallCache *cc, const LookupStamp *stamp)
+{
+	ResolvedName *entry = NULL;
+	bool		found = false;
+
+	if (model_cache == NULL)
+		ModelCacheReset();
+	if (stamp->valid && strlen(cc->name) < RESOLVED_KEY_SIZE)
+		entry = hash_search(resolved_names, cc->name, HASH_ENTER, &found);
+	if (!found || !StampsEqual(&entry->stamp, stamp))
+	{
+		ModelRef	ref;
+		ServedModel *served;
+
+		if (entry != NULL)
+			entry->stamp.valid = false; /* until complete: an error leaves it stale */
+		RegistryResolve(cc->name, 0, &ref);
+		served = ModelCacheGet(cc->name, &ref);
+		if (entry == NULL)
+		{
+			cc->served = served;
+			cc->split = cc->with_key ? ResolveSplit(cc->name) : (SplitTarget) {0};
+			return;
+		}
+		entry->served = served;
+		entry->split_known = false;
+		entry->split = (SplitTarget) {0};
+		entry->stamp = *stamp;
+	}
+	if (cc->with_key && !entry->split_known)
+	{
+		entry->stamp.valid = false;
+		entry->split = ResolveSplit(cc->name);
+		entry->split_known = true;
+		entry->stamp = *stamp;
+	}
+	cc->served = entry->served;
+	cc->split = cc->with_key ? entry->split : (SplitTarget) {0};
 }
 
 /* The extended hash function of the key's type, or an error. */
@@ -287,9 +383,9 @@ KeyGoesToSplit(FunctionCallInfo fcinfo, CallCache *cc)
 	if (!OidIsValid(collation))
 		collation = DEFAULT_COLLATION_OID;
 	hash = DatumGetUInt64(FunctionCall2Coll(cc->key_hash, collation, PG_GETARG_DATUM(2),
-											UInt64GetDatum(cc->split_seed)));
+											UInt64GetDatum(cc->split.seed)));
 	/* buckets of 1/100 percent */
-	return (double) (hash % 10000) < cc->split_percent * 100;
+	return (double) (hash % 10000) < cc->split.percent * 100;
 }
 
 /* The model of argument 0: a registry name (deployed version) or a value. */
@@ -300,21 +396,18 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 	{
 		text	   *name = PG_GETARG_TEXT_PP(0);
 		size_t		len = VARSIZE_ANY_EXHDR(name);
+		LookupStamp stamp = CurrentStamp();
 
-		if (cc->served == NULL || SnapshotChanged(cc, false) ||
+		if (cc->served == NULL || !StampsEqual(&cc->stamp, &stamp) ||
 			strlen(cc->name) != len || memcmp(VARDATA_ANY(name), cc->name, len) != 0)
 		{
-			ModelRef	ref;
-
 			cc->served = NULL;
+			cc->stamp.valid = false;
 			if (cc->name != NULL)
 				pfree(cc->name);
 			cc->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
-			RegistryResolve(cc->name, 0, &ref);
-			cc->served = ModelCacheGet(cc->name, &ref);
-			if (cc->with_key)
-				ResolveSplit(cc);
-			SnapshotChanged(cc, true);
+			ResolveName(cc, &stamp);
+			cc->stamp = stamp;
 		}
 	}
 	else
@@ -373,9 +466,9 @@ PrepareCall(FunctionCallInfo fcinfo)
 	}
 	served = ResolveModel(fcinfo, cc);
 	binding = &cc->binding;
-	if (cc->split_served != NULL && !PG_ARGISNULL(2) && KeyGoesToSplit(fcinfo, cc))
+	if (cc->with_key && cc->split.served != NULL && !PG_ARGISNULL(2) && KeyGoesToSplit(fcinfo, cc))
 	{
-		served = cc->split_served;
+		served = cc->split.served;
 		binding = &cc->split_binding;
 	}
 
