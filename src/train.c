@@ -1069,6 +1069,9 @@ LogisticStandardErrors(TrainJob *job, const char *sql, Datum *args, const double
 	model->std_errors = palloc(sizeof(double) * dim);
 	for (int i = 0; i < dim; i++)
 		model->std_errors[i] = sqrt(pass.hess[i + i * dim]);
+	/* an intercept held at 0 is not estimated, as for least squares */
+	if (!model->fit_intercept)
+		model->std_errors[0] = 0;
 	model->n_std_errors = dim;
 }
 
