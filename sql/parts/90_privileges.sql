@@ -46,3 +46,12 @@ GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
 -- Notes on models and versions: for those who train them.
 REVOKE EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int) TO ml_trainer;
+
+-- Monitors: everyone with ml_reader sees them; ml_trainer creates and runs
+-- them (a run reads the source as the caller) and acknowledges alerts.
+GRANT SELECT ON ml.monitors, ml.monitor_runs, ml.monitor_results, ml.alerts, ml.monitor_status
+	TO ml_reader;
+REVOKE EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),
+	ml.record_monitor_run(bigint, int, bigint, jsonb, text), ml_acknowledge_alert(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),
+	ml.record_monitor_run(bigint, int, bigint, jsonb, text), ml_acknowledge_alert(bigint) TO ml_trainer;

@@ -1,0 +1,86 @@
+-- Drift monitors: runs against the training distribution stored in the
+-- model, statuses against thresholds, alerts, recorded failures.
+
+CREATE TABLE loans AS
+  SELECT i, (i % 100)::float8 AS income, (ARRAY['a', 'b', 'c'])[1 + i % 3] AS region,
+         2.0 * (i % 100) + i % 3 AS risk
+    FROM generate_series(1, 3000) i;
+SELECT version FROM ml_train('risk', 'linear', 'loans', 'risk', ARRAY['income', 'region'], test_fraction => 0);
+
+-- Same rows as training: nothing moves.
+SELECT ml_create_monitor('risk_same', 'risk', 'loans') > 0 AS created;
+SELECT feature, metric, round(value::numeric, 6) AS value, status
+  FROM ml_run_monitor('risk_same') WHERE metric IN ('psi', 'out_of_range', 'unseen', 'row_count_drop')
+ ORDER BY feature, metric;
+SELECT run_status, rows_seen, model_version, count(*) AS results
+  FROM ml.monitor_status WHERE monitor = 'risk_same' GROUP BY 1, 2, 3;
+
+-- Shifted incomes, a new region, NULLs: PSI and the shares cross their thresholds.
+CREATE TABLE loans_today AS
+  SELECT i, CASE WHEN i % 10 = 0 THEN NULL ELSE (i % 100) * 1.5 END AS income,
+         (ARRAY['a', 'b', 'z'])[1 + i % 3] AS region
+    FROM generate_series(1, 1000) i;
+SELECT ml_create_monitor('risk_today', 'risk', 'SELECT * FROM loans_today',
+                         '{"features": {"region": {"psi": {"warn": 5, "alert": 10}}}}');
+SELECT feature, metric, round(value::numeric, 4) AS value, threshold, status
+  FROM ml_run_monitor('risk_today')
+ WHERE metric IN ('psi', 'out_of_range', 'unseen', 'null_rate_increase', 'row_count_drop')
+ ORDER BY feature, metric;
+-- PSI of income against a closed form over the model's bins: sum (p - q) ln(p / q),
+-- proportions floored at 1e-4, with below/above/NULL cells.
+WITH b AS (SELECT * FROM ml_drift_baseline(ml_model('risk')) WHERE input = 'income'),
+cells AS (
+  SELECT k, (SELECT count(*) FROM loans_today t, b
+              WHERE CASE WHEN k = 0 THEN t.income < b.bin_edges[1]
+                         WHEN k = cardinality(b.bin_edges) THEN t.income > b.bin_edges[cardinality(b.bin_edges)]
+                         WHEN k = cardinality(b.bin_edges) + 1 THEN t.income IS NULL
+                         WHEN k = cardinality(b.bin_edges) - 1 THEN t.income BETWEEN b.bin_edges[k] AND b.bin_edges[k + 1]
+                         ELSE t.income >= b.bin_edges[k] AND t.income < b.bin_edges[k + 1] END)::float8 / 1000 AS p,
+         CASE WHEN k BETWEEN 1 AND cardinality(b.bin_edges) - 1 THEN b.baseline_counts[k] / 3000
+              WHEN k = cardinality(b.bin_edges) + 1 THEN b.baseline_n_null / 3000 ELSE 0 END AS q
+    FROM b, generate_series(0, cardinality(b.bin_edges) + 1) k)
+SELECT abs(sum((greatest(p, 1e-4) - greatest(q, 1e-4)) * ln(greatest(p, 1e-4) / greatest(q, 1e-4)))
+           FILTER (WHERE p > 0 OR q > 0)
+           - (SELECT value FROM ml.monitor_status WHERE monitor = 'risk_today'
+                AND feature = 'income' AND metric = 'psi')) < 1e-9 AS psi_matches_closed_form
+  FROM cells;
+SELECT run_status, rows_seen FROM ml.monitor_status WHERE monitor = 'risk_today' LIMIT 1;
+SELECT feature, metric, level, threshold FROM ml.alerts ORDER BY alert_id;
+
+-- Acknowledging an alert records who and when.
+SELECT ml_acknowledge_alert(min(alert_id)) FROM ml.alerts;
+SELECT count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged,
+       count(*) FILTER (WHERE acknowledged_by = current_user) AS by_me FROM ml.alerts;
+SELECT ml_acknowledge_alert(min(alert_id)) FROM ml.alerts;
+
+-- A run that fails (the source is gone) is recorded and reported, not raised.
+DROP TABLE loans_today;
+SELECT count(*) AS rows_returned FROM ml_run_monitor('risk_today');
+SELECT status, error FROM ml.monitor_runs ORDER BY run_id DESC LIMIT 1;
+
+-- Fewer rows than at the previous run: the row count's drop is rated.
+DELETE FROM loans WHERE i > 1000;
+SELECT feature, metric, round(value::numeric, 4) AS value, threshold, status
+  FROM ml_run_monitor('risk_same') WHERE metric = 'row_count_drop';
+
+-- Errors.
+SELECT ml_create_monitor('risk_same', 'risk', 'loans');
+SELECT ml_create_monitor('x', 'nothing', 'loans');
+SELECT ml_create_monitor('x', 'risk', 'loans', '{"window": 7}');
+SELECT ml_create_monitor('x', 'risk', NULL);
+SELECT * FROM ml_run_monitor('nothing');
+
+-- ml_reader sees monitors; running one is for ml_trainer.
+CREATE ROLE regress_mlsys_viewer;
+GRANT ml_reader TO regress_mlsys_viewer;
+SET ROLE regress_mlsys_viewer;
+SELECT count(DISTINCT monitor) AS monitors_visible FROM ml.monitor_status;
+SELECT * FROM ml_run_monitor('risk_same');
+SELECT ml_acknowledge_alert(2);
+RESET ROLE;
+REVOKE ml_reader FROM regress_mlsys_viewer;
+DROP ROLE regress_mlsys_viewer;
+
+DELETE FROM ml.monitors;
+DELETE FROM ml.models;
+DROP TABLE loans;
