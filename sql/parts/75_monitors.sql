@@ -124,8 +124,10 @@ COMMENT ON FUNCTION ml_create_monitor(text, text, text, jsonb) IS
 
 -- Writes a run computed by ml_run_monitor (values only, no SQL of the
 -- caller's), raises its alerts: a row in ml.alerts, a WARNING, NOTIFY ml_alerts.
+-- run_by is ml_run_monitor's current_user: inside this function it would be
+-- the owner's, and session_user is the scheduler's when a job runs.
 CREATE FUNCTION ml.record_monitor_run(monitor_id bigint, model_version int, rows_seen bigint,
-									  results jsonb, error text)
+									  results jsonb, error text, run_by text)
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -135,7 +137,7 @@ DECLARE
 BEGIN
 	SELECT * INTO mon FROM ml.monitors m WHERE m.monitor_id = record_monitor_run.monitor_id;
 	INSERT INTO ml.monitor_runs (monitor_id, run_by, model_version, rows_seen, status, error)
-	VALUES (monitor_id, session_user, model_version, rows_seen,
+	VALUES (monitor_id, run_by, model_version, rows_seen,
 			CASE WHEN error IS NOT NULL THEN 'error'
 				 ELSE coalesce((SELECT max(r->>'status') FILTER (WHERE r->>'status' = 'alert')
 								  FROM jsonb_array_elements(results) r),
@@ -232,13 +234,13 @@ BEGIN
 													 'value', d.value, 'p_value', d.p_value,
 													 'threshold', lim, 'status', st);
 		END LOOP;
-		PERFORM ml.record_monitor_run(mon.monitor_id, version, rows_seen, results, NULL);
+		PERFORM ml.record_monitor_run(mon.monitor_id, version, rows_seen, results, NULL, current_user);
 	EXCEPTION WHEN OTHERS THEN
 		-- the block's partial work is undone; the failure itself is recorded
 		DECLARE
 			msg text := SQLERRM;
 		BEGIN
-			PERFORM ml.record_monitor_run(mon.monitor_id, version, NULL, NULL, msg);
+			PERFORM ml.record_monitor_run(mon.monitor_id, version, NULL, NULL, msg, current_user);
 			RAISE WARNING 'monitor "%" failed: %', mon.name, msg;
 			RETURN;
 		END;
