@@ -27,6 +27,7 @@ _PG_init(void)
 {
 	LinalgInit();
 	MetricsInit();
+	SchedulerInit();
 	MarkGUCPrefixReserved("mlsys");
 }
 

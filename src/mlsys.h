@@ -17,5 +17,6 @@ extern char *MlsysQualify(const char *object_name);
 /* Per-subsystem start-up, called from _PG_init. */
 extern void LinalgInit(void);
 extern void MetricsInit(void);
+extern void SchedulerInit(void);
 
 #endif							/* MLSYS_MLSYS_H */

@@ -52,6 +52,32 @@ GRANT EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int)
 GRANT SELECT ON ml.monitors, ml.monitor_runs, ml.monitor_results, ml.alerts, ml.monitor_status
 	TO ml_reader;
 REVOKE EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),
-	ml.record_monitor_run(bigint, int, bigint, jsonb, text), ml_acknowledge_alert(bigint) FROM PUBLIC;
+	ml.record_monitor_run(bigint, int, bigint, jsonb, text, text), ml_acknowledge_alert(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),
-	ml.record_monitor_run(bigint, int, bigint, jsonb, text), ml_acknowledge_alert(bigint) TO ml_trainer;
+	ml.record_monitor_run(bigint, int, bigint, jsonb, text, text), ml_acknowledge_alert(bigint) TO ml_trainer;
+
+-- Jobs: ml_trainer schedules (the owner column defaults to the caller and
+-- cannot be set), ml_admin pauses, reschedules or deletes any job.
+GRANT SELECT ON ml.jobs, ml.job_runs TO ml_reader;
+GRANT INSERT (kind, target, schedule) ON ml.jobs TO ml_trainer;
+GRANT USAGE ON SEQUENCE ml.jobs_job_id_seq TO ml_trainer;
+GRANT UPDATE (enabled, schedule, next_run_at), DELETE ON ml.jobs TO ml_admin;
+REVOKE EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text), ml.jobs_interrupted(),
+	ml_schedule_monitor(text, interval), ml_run_job(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text),
+	ml_schedule_monitor(text, interval), ml_run_job(bigint) TO ml_trainer;
+
+-- Feature tables (80_features.sql): readers list them; trainers define and
+-- refresh them. The definitions run the caller's query as the caller and
+-- create the table in ml_features as the caller (its owner), hence CREATE on
+-- the schema; the catalog rows are written by the SECURITY DEFINER helpers.
+GRANT SELECT ON ml.feature_tables, ml.feature_catalog TO ml_reader;
+GRANT CREATE ON SCHEMA ml_features TO ml_trainer;
+REVOKE EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
+	ml_refresh_feature_table(text, boolean),
+	ml.feature_table_register(text, text, text, text, text, text),
+	ml.feature_table_refreshed(text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
+	ml_refresh_feature_table(text, boolean),
+	ml.feature_table_register(text, text, text, text, text, text),
+	ml.feature_table_refreshed(text, int) TO ml_trainer;

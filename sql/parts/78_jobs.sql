@@ -1,0 +1,109 @@
+---------------------------------------------------------------- scheduled jobs
+
+-- Jobs the background worker runs (src/scheduler.c): for now, monitor runs.
+-- The owner is whoever scheduled the job (the column default, which the
+-- scheduling role may not override), and the job runs with its privileges.
+CREATE SEQUENCE ml.jobs_job_id_seq;
+CREATE TABLE ml.jobs (
+	job_id bigint PRIMARY KEY DEFAULT nextval('ml.jobs_job_id_seq'),
+	kind text NOT NULL CHECK (kind IN ('monitor')),
+	target text NOT NULL,
+	schedule interval NOT NULL CHECK (schedule >= interval '1 second'),
+	owner text NOT NULL DEFAULT current_user,
+	enabled boolean NOT NULL DEFAULT true,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	next_run_at timestamptz NOT NULL DEFAULT now(),
+	last_run_at timestamptz,
+	last_status text,
+	last_error text
+);
+ALTER SEQUENCE ml.jobs_job_id_seq OWNED BY ml.jobs.job_id;
+COMMENT ON TABLE ml.jobs IS 'scheduled jobs: what, how often, as whom, and how the last run went';
+
+CREATE SEQUENCE ml.job_runs_run_id_seq;
+CREATE TABLE ml.job_runs (
+	run_id bigint PRIMARY KEY DEFAULT nextval('ml.job_runs_run_id_seq'),
+	job_id bigint NOT NULL REFERENCES ml.jobs ON DELETE CASCADE,
+	started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	finished_at timestamptz,
+	status text NOT NULL CHECK (status IN ('running', 'ok', 'error', 'interrupted')),
+	error text
+);
+ALTER SEQUENCE ml.job_runs_run_id_seq OWNED BY ml.job_runs.run_id;
+COMMENT ON TABLE ml.job_runs IS 'every run of a job; "interrupted" when a crash or restart ended it';
+
+SELECT pg_catalog.pg_extension_config_dump('ml.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.jobs_job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.job_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.job_runs_run_id_seq', '');
+
+-- Run bookkeeping, used by the worker and by ml_run_job.
+CREATE FUNCTION ml.job_started(job_id bigint) RETURNS bigint
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO ml.job_runs (job_id, status)
+	SELECT j.job_id, 'running' FROM ml.jobs j WHERE j.job_id = $1 AND j.enabled
+	RETURNING run_id
+$$;
+
+CREATE FUNCTION ml.job_finished(run_id bigint, error text) RETURNS void
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	WITH run AS (
+		UPDATE ml.job_runs r SET finished_at = clock_timestamp(),
+			   status = CASE WHEN $2 IS NULL THEN 'ok' ELSE 'error' END, error = $2
+		 WHERE r.run_id = $1 RETURNING r.job_id, r.status)
+	UPDATE ml.jobs j SET last_run_at = now(), last_status = run.status, last_error = $2,
+		   next_run_at = now() + j.schedule
+	  FROM run WHERE j.job_id = run.job_id
+$$;
+
+CREATE FUNCTION ml.jobs_interrupted() RETURNS void
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	UPDATE ml.job_runs SET status = 'interrupted', finished_at = clock_timestamp()
+	 WHERE status = 'running'
+$$;
+
+CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
+	LANGUAGE plpgsql AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF monitor_name IS NULL OR every IS NULL THEN
+		RAISE EXCEPTION 'monitor name and interval must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT FROM ml.monitors m WHERE m.name = monitor_name) THEN
+		RAISE EXCEPTION 'monitor "%" does not exist', monitor_name
+			USING ERRCODE = 'undefined_object', HINT = 'ml_create_monitor() creates one; ml.monitors lists them.';
+	END IF;
+	IF every < interval '1 second' THEN
+		RAISE EXCEPTION 'a job runs at most every second, not every %', every
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO ml.jobs (kind, target, schedule) VALUES ('monitor', monitor_name, every)
+	RETURNING job_id INTO id;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ml_schedule_monitor(text, interval) IS
+	'run a drift monitor every interval, as the calling role, from the background worker';
+
+-- A job on demand, as the caller, in the caller's transaction (no worker needed).
+CREATE FUNCTION ml_run_job(job_id bigint) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE
+	job ml.jobs;
+	run bigint;
+BEGIN
+	SELECT * INTO job FROM ml.jobs j WHERE j.job_id = ml_run_job.job_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'job % does not exist', job_id
+			USING ERRCODE = 'undefined_object', HINT = 'ml.jobs lists the jobs.';
+	END IF;
+	run := ml.job_started(job_id);
+	IF run IS NULL THEN
+		RAISE EXCEPTION 'job % is disabled', job_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM count(*) FROM @extschema@.ml_run_monitor(job.target);
+	PERFORM ml.job_finished(run, NULL);
+END
+$$;
+COMMENT ON FUNCTION ml_run_job(bigint) IS 'run a scheduled job now, as the caller';

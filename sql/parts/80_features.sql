@@ -1,0 +1,465 @@
+---------------------------------------------------------------- feature tables
+
+-- A feature table is a named, versioned SQL query keyed by an entity column
+-- and an event-time column, materialised into ml_features.<name>_v<version>.
+-- The functions that run the defining query (create, refresh) are SECURITY
+-- INVOKER, so the query never reads more than the caller may SELECT; the
+-- materialised table belongs to the caller, like a materialised view to its
+-- creator. Only the catalog rows are written as the extension owner, by two
+-- small SECURITY DEFINER helpers that run no SQL text of the caller's and
+-- derive what they record from the system catalogs and the table itself.
+
+CREATE SCHEMA ml_features;
+COMMENT ON SCHEMA ml_features IS
+	'mlsys feature tables: one table <name>_v<version> per feature table version, owned by the role that defined it';
+GRANT USAGE ON SCHEMA ml_features TO PUBLIC;
+
+CREATE TABLE ml.feature_tables (
+	name text NOT NULL,
+	version int NOT NULL CHECK (version > 0),
+	-- the materialised table, in schema ml_features: name || '_v' || version
+	table_name text NOT NULL,
+	query text NOT NULL,
+	-- the search_path the query was defined with; refreshes run it with the same
+	search_path text NOT NULL,
+	entity_column text NOT NULL,
+	entity_type text NOT NULL,
+	event_time_column text NOT NULL,
+	event_time_type text NOT NULL
+		CHECK (event_time_type IN ('timestamp with time zone', 'timestamp without time zone', 'date')),
+	-- every other column of the query, in column order, with its type
+	feature_names text[] NOT NULL,
+	feature_types text[] NOT NULL CHECK (cardinality(feature_types) = cardinality(feature_names)),
+	owner text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	description text,
+	-- the latest event time materialised (NULL: no rows). For a timestamp or
+	-- date event-time column, that local time read as UTC, so that no
+	-- TimeZone setting can shift it.
+	watermark timestamptz,
+	last_refresh timestamptz NOT NULL DEFAULT now(),
+	row_count bigint NOT NULL,
+	PRIMARY KEY (name, version)
+);
+COMMENT ON TABLE ml.feature_tables IS
+	'one row per feature table version: defining query, entity and event-time columns, features, owner, watermark, row count';
+SELECT pg_catalog.pg_extension_config_dump('ml.feature_tables', '');
+
+-- The watermark in the event-time column's own type, as a query expression
+-- over the timestamptz "expr" (see ml.feature_tables.watermark).
+CREATE FUNCTION ml.feature_watermark_expr(event_time_type text, expr text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	RETURN CASE event_time_type
+		WHEN 'timestamp with time zone' THEN expr
+		WHEN 'date' THEN format('pg_catalog.timezone(''UTC'', %s)::pg_catalog.date', expr)
+		ELSE format('pg_catalog.timezone(''UTC'', %s)', expr) END;
+
+-- Recompute a version's row count and watermark from its table, as the
+-- extension owner; called after every load. Receives only names.
+CREATE FUNCTION ml.feature_table_refreshed(ft_name text, ft_version int) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ft ml.feature_tables;
+	n bigint;
+	wm timestamptz;
+BEGIN
+	SELECT * INTO ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'feature table "%" has no version %', ft_name, ft_version
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('SELECT count(*), %s FROM ml_features.%I',
+				   CASE ft.event_time_type
+						WHEN 'timestamp with time zone' THEN format('max(%I)', ft.event_time_column)
+						ELSE format('timezone(''UTC'', max(%I)::timestamp)', ft.event_time_column) END,
+				   ft.table_name)
+		INTO n, wm;
+	UPDATE ml.feature_tables SET row_count = n, watermark = wm, last_refresh = now()
+	 WHERE name = ft_name AND version = ft_version;
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_refreshed(text, int) IS
+	'internal: record a feature table version''s row count, watermark and refresh time, read from its table';
+
+-- Register the next version of a feature table, whose table the caller has
+-- just created and loaded. Everything recorded about the table (owner,
+-- columns, types) comes from the system catalogs, not from the arguments;
+-- the query and search_path are stored as text, never run here.
+CREATE FUNCTION ml.feature_table_register(ft_name text, query text, query_search_path text,
+										  entity_column text, event_time_column text,
+										  description text)
+	RETURNS int
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	prev ml.feature_tables;
+	prev_owner oid;
+	ver int;
+	tbl text;
+	rel oid;
+	rel_owner oid;
+	ent_type text;
+	et_type text;
+	names text[];
+	types text[];
+BEGIN
+	SELECT * INTO prev FROM ml.feature_tables WHERE name = ft_name ORDER BY version DESC LIMIT 1;
+	ver := coalesce(prev.version, 0) + 1;
+	tbl := ft_name || '_v' || ver;
+	SELECT c.oid, c.relowner INTO rel, rel_owner
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'ml_features' AND c.relname = tbl AND c.relkind = 'r';
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'table ml_features.% does not exist', tbl
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Define feature tables with ml_create_feature_table().';
+	END IF;
+	IF prev.name IS NOT NULL THEN
+		SELECT c.relowner INTO prev_owner
+		  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE n.nspname = 'ml_features' AND c.relname = prev.table_name;
+		prev_owner := coalesce(prev_owner, to_regrole(quote_ident(prev.owner)));
+		IF prev_owner IS NOT NULL AND NOT pg_has_role(rel_owner, prev_owner, 'MEMBER') THEN
+			RAISE EXCEPTION 'permission denied to define a new version of feature table "%"', ft_name
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = format('Version %s belongs to role %s.', prev.version, prev_owner::regrole);
+		END IF;
+	END IF;
+	SELECT format_type(a.atttypid, a.atttypmod) INTO ent_type
+	  FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = entity_column AND NOT a.attisdropped AND a.attnum > 0;
+	SELECT format_type(a.atttypid, NULL) INTO et_type
+	  FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = event_time_column AND NOT a.attisdropped AND a.attnum > 0;
+	IF ent_type IS NULL OR et_type IS NULL
+	   OR et_type NOT IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
+		RAISE EXCEPTION 'table ml_features.% has no entity column "%" and event-time column "%"',
+			tbl, entity_column, event_time_column
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	SELECT array_agg(a.attname::text ORDER BY a.attnum), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+	  INTO names, types
+	  FROM pg_attribute a
+	 WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+	   AND a.attname NOT IN (entity_column, event_time_column);
+	INSERT INTO ml.feature_tables (name, version, table_name, query, search_path, entity_column, entity_type,
+								   event_time_column, event_time_type, feature_names, feature_types,
+								   owner, description, row_count)
+	VALUES (ft_name, ver, tbl, query, query_search_path, entity_column, ent_type,
+			event_time_column, et_type, coalesce(names, '{}'), coalesce(types, '{}'),
+			rel_owner::regrole::text, description, 0);
+	PERFORM ml.feature_table_refreshed(ft_name, ver);
+	RETURN ver;
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_register(text, text, text, text, text, text) IS
+	'internal: record the next version of a feature table whose table ml_features.<name>_v<version> exists';
+
+-- A feature table version by address ("name": the latest version,
+-- "name@3": version 3), read from the catalog as the caller.
+CREATE FUNCTION ml.feature_table_resolve(address text) RETURNS ml.feature_tables
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ft ml.feature_tables;
+	ft_name text := address;
+	ver int;
+BEGIN
+	IF address IS NULL THEN
+		RAISE EXCEPTION 'feature table name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT has_table_privilege('ml.feature_tables', 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied to read feature table "%" from the catalog', address
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('Grant the role ml_reader: GRANT ml_reader TO %I;', current_user);
+	END IF;
+	IF address ~ '@[0-9]{1,9}$' THEN
+		ft_name := regexp_replace(address, '@[0-9]+$', '');
+		ver := substring(address FROM '@([0-9]+)$')::int;
+	END IF;
+	SELECT * INTO ft FROM ml.feature_tables f
+	 WHERE f.name = ft_name AND (ver IS NULL OR f.version = ver)
+	 ORDER BY f.version DESC LIMIT 1;
+	IF NOT FOUND THEN
+		IF ver IS NOT NULL AND EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = ft_name) THEN
+			RAISE EXCEPTION 'feature table "%" has no version %', ft_name, ver
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'ml.feature_catalog lists the versions of each feature table.';
+		END IF;
+		RAISE EXCEPTION 'feature table "%" does not exist', ft_name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'ml.feature_catalog lists the feature tables; create one with ml_create_feature_table().';
+	END IF;
+	IF to_regclass(format('ml_features.%I', ft.table_name)) IS NULL THEN
+		RAISE EXCEPTION 'table ml_features.% of feature table "%" version % does not exist',
+			ft.table_name, ft.name, ft.version
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'The table was dropped: define the feature table again, or delete its row from ml.feature_tables.';
+	END IF;
+	RETURN ft;
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_resolve(text) IS
+	'internal: the catalog row of a feature table address ("name" for the latest version, "name@3")';
+
+-- The defining query as a subquery: trailing semicolons and white space
+-- removed, the closing parenthesis on its own line (a trailing -- comment).
+CREATE FUNCTION ml.feature_subquery(query text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	RETURN format(E'(%s\n)', regexp_replace(query, '[[:space:];]+$', ''));
+
+-- No SET search_path: the caller's query resolves names as the caller
+-- expects. Every name of ours below is schema-qualified.
+CREATE FUNCTION ml_create_feature_table(name text, query text, entity_column text,
+										event_time_column text, description text DEFAULT NULL)
+	RETURNS int
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	prev ml.feature_tables;
+	prev_owner oid;
+	ver int;
+	tbl text;
+	rel oid;
+	cols text;
+	et_type text;
+	n bigint;
+BEGIN
+	IF name IS NULL OR query IS NULL OR entity_column IS NULL OR event_time_column IS NULL THEN
+		RAISE EXCEPTION 'feature table name, query, entity column and event-time column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name !~ '^[a-z][a-z0-9_]{0,39}$' THEN
+		RAISE EXCEPTION 'invalid feature table name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A feature table name is 1 to 40 lower-case ASCII letters, digits and underscores, starting with a letter.';
+	END IF;
+	IF entity_column = event_time_column THEN
+		RAISE EXCEPTION 'the entity column and the event-time column must differ'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO prev FROM ml.feature_tables f WHERE f.name = ml_create_feature_table.name
+	 ORDER BY f.version DESC LIMIT 1;
+	IF FOUND THEN
+		prev_owner := (SELECT c.relowner FROM pg_catalog.pg_class c
+						WHERE c.oid = pg_catalog.to_regclass(pg_catalog.format('ml_features.%I', prev.table_name)));
+		IF prev_owner IS NOT NULL AND NOT pg_catalog.pg_has_role(prev_owner, 'MEMBER') THEN
+			RAISE EXCEPTION 'permission denied to define a new version of feature table "%"', name
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = pg_catalog.format('Version %s belongs to role %s.', prev.version, prev_owner::pg_catalog.regrole),
+					  HINT = 'Only members of the role that owns the latest version may define the next one.';
+		END IF;
+	END IF;
+	ver := coalesce(prev.version, 0) + 1;
+	tbl := name || '_v' || ver;
+
+	-- The columns and types of the query's output, without running it.
+	EXECUTE pg_catalog.format('CREATE TABLE ml_features.%I AS SELECT * FROM %s AS q WITH NO DATA',
+							  tbl, ml.feature_subquery(query));
+	rel := pg_catalog.to_regclass(pg_catalog.format('ml_features.%I', tbl));
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod),
+								 ', ' ORDER BY a.attnum)
+	  INTO cols FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = rel AND a.attname = entity_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		RAISE EXCEPTION 'entity column "%" does not exist in the query', entity_column
+			USING ERRCODE = 'undefined_column',
+				  DETAIL = pg_catalog.format('The query returns the columns %s.', cols),
+				  HINT = 'Column names are matched exactly, including case.';
+	END IF;
+	SELECT pg_catalog.format_type(a.atttypid, NULL) INTO et_type FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = rel AND a.attname = event_time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF et_type IS NULL THEN
+		RAISE EXCEPTION 'event-time column "%" does not exist in the query', event_time_column
+			USING ERRCODE = 'undefined_column',
+				  DETAIL = pg_catalog.format('The query returns the columns %s.', cols),
+				  HINT = 'Column names are matched exactly, including case.';
+	END IF;
+	IF et_type NOT IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
+		RAISE EXCEPTION 'event-time column "%" has type %, not a timestamp', event_time_column, et_type
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'The event-time column must be timestamptz, timestamp or date: convert it in the query, e.g. to_timestamp(epoch_seconds) AS event_time.';
+	END IF;
+	IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped) < 3 THEN
+		RAISE EXCEPTION 'the query of feature table "%" has no feature columns', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Return at least one column besides the entity and event-time columns.';
+	END IF;
+
+	-- Load it, as the caller. Rows without an entity or an event time could
+	-- never be matched by a training set and are not kept.
+	EXECUTE pg_catalog.format('INSERT INTO ml_features.%I SELECT * FROM %s AS q WHERE q.%I IS NOT NULL AND q.%I IS NOT NULL',
+							  tbl, ml.feature_subquery(query), entity_column, event_time_column);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	EXECUTE pg_catalog.format('CREATE INDEX ON ml_features.%I (%I, %I)', tbl, entity_column, event_time_column);
+	EXECUTE pg_catalog.format('ANALYZE ml_features.%I', tbl);
+	IF ml.feature_table_register(name, query, pg_catalog.current_setting('search_path'),
+								 entity_column, event_time_column, description) <> ver THEN
+		RAISE EXCEPTION 'feature table "%" was redefined concurrently', name
+			USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
+	END IF;
+	RETURN ver;
+END
+$$;
+COMMENT ON FUNCTION ml_create_feature_table(text, text, text, text, text) IS
+	'define (or redefine: next version) a feature table and materialise its query, as the caller, into ml_features.<name>_v<version>; returns the version';
+
+CREATE FUNCTION ml_refresh_feature_table(name text, "full" boolean DEFAULT false) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	ft ml.feature_tables := ml.feature_table_resolve(name);
+	caller_path text := pg_catalog.current_setting('search_path');
+	n bigint;
+BEGIN
+	IF "full" IS NULL THEN
+		RAISE EXCEPTION 'full must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- One refresh of a table at a time (readers are not blocked by an
+	-- incremental refresh); then read the watermark the last one left.
+	EXECUTE pg_catalog.format('LOCK TABLE ml_features.%I IN %s MODE', ft.table_name,
+							  CASE WHEN "full" THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+	ft := ml.feature_table_resolve(ft.name || '@' || ft.version);
+	-- The query resolves names as when it was defined.
+	PERFORM pg_catalog.set_config('search_path', ft.search_path, true);
+	IF "full" THEN
+		EXECUTE pg_catalog.format('TRUNCATE ml_features.%I', ft.table_name);
+	END IF;
+	EXECUTE pg_catalog.format('INSERT INTO ml_features.%I SELECT * FROM %s AS q WHERE q.%I IS NOT NULL AND q.%I IS NOT NULL%s',
+							  ft.table_name, ml.feature_subquery(ft.query), ft.entity_column, ft.event_time_column,
+							  CASE WHEN NOT "full" AND ft.watermark IS NOT NULL
+								   THEN pg_catalog.format(' AND q.%I > %s', ft.event_time_column,
+														  ml.feature_watermark_expr(ft.event_time_type, '$1')) END)
+		USING ft.watermark;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM pg_catalog.set_config('search_path', caller_path, true);
+	IF "full" THEN
+		EXECUTE pg_catalog.format('ANALYZE ml_features.%I', ft.table_name);
+	END IF;
+	PERFORM ml.feature_table_refreshed(ft.name, ft.version);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ml_refresh_feature_table(text, boolean) IS
+	'load the rows of a feature table''s query newer than its watermark (full: reload all), as the caller; returns the rows added';
+
+-- The SQL text of a point-in-time correct training set: every label row,
+-- and for each feature table the features of the entity's latest row with
+-- event time <= the label's time (and >= time - ttl), as
+-- "<feature table>__<feature>". One index probe per label and table.
+CREATE FUNCTION ml_training_set(label_source text, entity_column text, time_column text,
+								feature_tables text[], ttl interval DEFAULT NULL)
+	RETURNS text
+	LANGUAGE plpgsql STABLE SET intervalstyle = 'postgres' AS $$
+DECLARE
+	src text;
+	rel oid;
+	label_time_type text;
+	ft ml.feature_tables;
+	seen text[] := '{}';
+	sel text := 'l.*';
+	joins text := '';
+	alias text;
+	i int := 0;
+	sql text;
+BEGIN
+	IF label_source IS NULL OR entity_column IS NULL OR time_column IS NULL THEN
+		RAISE EXCEPTION 'label source, entity column and time column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF feature_tables IS NULL OR pg_catalog.cardinality(feature_tables) = 0 THEN
+		RAISE EXCEPTION 'no feature tables given'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the feature tables as an array, e.g. ARRAY[''customer_spend''].';
+	END IF;
+	IF ttl < '0'::interval THEN
+		RAISE EXCEPTION 'ttl must not be negative' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- A query or a relation name, as for ml_train's source.
+	IF label_source ~* '^\s*(\(|(select|with|values|table)\M)' THEN
+		src := ml.feature_subquery(label_source);
+	ELSE
+		BEGIN
+			rel := pg_catalog.to_regclass(label_source);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'label source "%" is neither a table name nor a query', label_source
+				USING ERRCODE = 'invalid_parameter_value';
+		END;
+		IF rel IS NULL THEN
+			RAISE EXCEPTION 'relation "%" does not exist', label_source
+				USING ERRCODE = 'undefined_table';
+		END IF;
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO src
+		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+	END IF;
+	-- The label columns' existence and types, without running the query.
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT pg_catalog.pg_typeof((SELECT l.%I FROM %s AS l LIMIT 0))', entity_column, src);
+	EXCEPTION WHEN undefined_column THEN
+		RAISE EXCEPTION 'entity column "%" does not exist in the label source', entity_column
+			USING ERRCODE = 'undefined_column', HINT = 'Column names are matched exactly, including case.';
+	END;
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT pg_catalog.format_type(pg_catalog.pg_typeof((SELECT l.%I FROM %s AS l LIMIT 0)), NULL)',
+								  time_column, src)
+			INTO label_time_type;
+	EXCEPTION WHEN undefined_column THEN
+		RAISE EXCEPTION 'time column "%" does not exist in the label source', time_column
+			USING ERRCODE = 'undefined_column', HINT = 'Column names are matched exactly, including case.';
+	END;
+	IF label_time_type NOT IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
+		RAISE EXCEPTION 'time column "%" of the label source has type %, not a timestamp', time_column, label_time_type
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'The time column must be timestamptz, timestamp or date.';
+	END IF;
+
+	FOREACH alias IN ARRAY feature_tables LOOP
+		ft := ml.feature_table_resolve(alias);
+		IF ft.name = ANY (seen) THEN
+			RAISE EXCEPTION 'feature table "%" is listed twice', ft.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Its features are named after the feature table, not the version: list each feature table once.';
+		END IF;
+		seen := seen || ft.name;
+		i := i + 1;
+		FOR j IN 1 .. pg_catalog.cardinality(ft.feature_names) LOOP
+			IF pg_catalog.octet_length(ft.name || '__' || ft.feature_names[j]) > 63 THEN
+				RAISE EXCEPTION 'column name "%" would be longer than 63 bytes', ft.name || '__' || ft.feature_names[j]
+					USING ERRCODE = 'program_limit_exceeded',
+						  HINT = 'Use shorter feature table or feature column names.';
+			END IF;
+			sel := sel || pg_catalog.format(E',\n       f%s.%I AS %I', i, ft.feature_names[j], ft.name || '__' || ft.feature_names[j]);
+		END LOOP;
+		joins := joins || pg_catalog.format(
+			E'\n  LEFT JOIN LATERAL (SELECT %s\n                       FROM ml_features.%I AS f\n'
+			 '                      WHERE f.%I = l.%I AND f.%I <= l.%I%s\n'
+			 '                      ORDER BY f.%I DESC LIMIT 1) AS f%s ON true',
+			(SELECT pg_catalog.string_agg(pg_catalog.format('f.%I', c), ', ') FROM pg_catalog.unnest(ft.feature_names) c),
+			ft.table_name, ft.entity_column, entity_column, ft.event_time_column, time_column,
+			CASE WHEN ttl IS NOT NULL
+				 THEN pg_catalog.format(' AND f.%I >= l.%I - %L::interval', ft.event_time_column, time_column, ttl) END,
+			ft.event_time_column, i);
+	END LOOP;
+	sql := pg_catalog.format(E'SELECT %s\n  FROM %s AS l%s', sel, src, joins);
+	-- Plan it once (running nothing) so that a type mismatch between the
+	-- label and feature columns shows now.
+	EXECUTE pg_catalog.format(E'SELECT FROM (%s\n) AS s LIMIT 0', sql);
+	RETURN sql;
+END
+$$;
+COMMENT ON FUNCTION ml_training_set(text, text, text, text[], interval) IS
+	'the SQL of a point-in-time correct training set: each label row with the latest features at or before its time (within ttl), as <feature table>__<feature>';
+
+CREATE VIEW ml.feature_catalog AS
+SELECT t.name, t.version, t.version = max(t.version) OVER (PARTITION BY t.name) AS latest,
+	   'ml_features.' || quote_ident(t.table_name) AS table_name,
+	   t.entity_column, t.event_time_column, f.ordinality::int AS position, f.feature, f.type,
+	   t.row_count,
+	   CASE t.event_time_type WHEN 'timestamp with time zone' THEN t.watermark::text
+			WHEN 'date' THEN timezone('UTC', t.watermark)::date::text
+			ELSE timezone('UTC', t.watermark)::text END AS latest_event_time,
+	   CASE t.event_time_type WHEN 'timestamp with time zone' THEN now() - t.watermark
+			ELSE localtimestamp - timezone('UTC', t.watermark) END AS event_time_lag,
+	   t.last_refresh, now() - t.last_refresh AS since_refresh,
+	   coalesce(pg_get_userbyid(c.relowner), t.owner) AS owner, t.created_at, t.description
+  FROM ml.feature_tables t
+  CROSS JOIN LATERAL unnest(t.feature_names, t.feature_types) WITH ORDINALITY AS f(feature, type, ordinality)
+  LEFT JOIN pg_class c ON c.oid = to_regclass('ml_features.' || quote_ident(t.table_name));
+COMMENT ON VIEW ml.feature_catalog IS
+	'one row per feature of each feature table version: table, type, row count, latest event time, freshness, owner';

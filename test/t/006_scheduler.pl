@@ -1,0 +1,99 @@
+# The scheduler background worker: runs due jobs as their owners, records
+# failures and goes on, follows a SIGHUP'd naptime, comes back after being
+# killed, and marks runs a restart interrupted.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('scheduler');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mlsys'
+mlsys.naptime = 1
+restart_after_crash = on
+});
+$node->start;
+
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'}),
+	'the worker runs, visible in pg_stat_activity');
+
+$node->safe_psql('postgres', q{
+	SET client_min_messages = error;
+	CREATE EXTENSION mlsys;
+	CREATE TABLE loans AS SELECT i, (i % 100)::float8 AS income, 2.0 * (i % 100) AS risk
+	  FROM generate_series(1, 2000) i;
+	SELECT version FROM ml_train('risk', 'linear', 'loans', 'risk', ARRAY['income'], test_fraction => 0);
+	SELECT ml_create_monitor('same', 'risk', 'loans');
+	CREATE ROLE trainer LOGIN IN ROLE ml_trainer;
+	GRANT SELECT ON loans TO trainer;
+	CREATE ROLE outsider LOGIN;
+});
+# Jobs scheduled by a trainer run as the trainer.
+$node->safe_psql('postgres', q{SELECT ml_schedule_monitor('same', '1 second')},
+	extra_params => [ '-U', 'trainer' ]);
+my $runs_of_1 = q{(SELECT count(*) FROM ml.job_runs WHERE job_id = 1 AND status = 'ok')};
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 >= 2"), 'a scheduled job runs again and again');
+is($node->safe_psql('postgres', q{SELECT DISTINCT run_by FROM ml.monitor_runs}), 'trainer',
+	'as its owner');
+
+# The owner column cannot be forged, and a job whose owner may not run it fails on record.
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{INSERT INTO ml.jobs (kind, target, schedule, owner) VALUES ('monitor', 'same', '1 s', 'postgres')},
+	extra_params => [ '-U', 'trainer' ]);
+like($err, qr/permission denied/, 'a trainer cannot set the owner of a job');
+$node->safe_psql('postgres',
+	q{INSERT INTO ml.jobs (kind, target, schedule, owner) VALUES ('monitor', 'same', '1 second', 'outsider')});
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) >= 2 FROM ml.job_runs WHERE job_id = 2 AND status = 'error'}),
+	'a failing job is recorded each time');
+like($node->safe_psql('postgres', q{SELECT last_error FROM ml.jobs WHERE job_id = 2}),
+	qr/permission denied for function ml_run_monitor/, 'with its error');
+my $before = $node->safe_psql('postgres', "SELECT $runs_of_1");
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the other job goes on');
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE job_id = 2});
+
+# SIGHUP: a long naptime stops the runs, a short one resumes them.
+$node->append_conf('postgresql.conf', 'mlsys.naptime = 3600');
+$node->reload;
+sleep 2;
+$before = $node->safe_psql('postgres', "SELECT $runs_of_1");
+sleep 3;
+is($node->safe_psql('postgres', "SELECT $runs_of_1"), $before, 'a reloaded long naptime pauses the runs');
+$node->append_conf('postgresql.conf', 'mlsys.naptime = 1');
+$node->reload;
+# (the reload wakes the worker from its long nap)
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"),
+	'a reloaded short naptime resumes them');
+
+# SIGKILL of the worker: the postmaster reinitialises, the worker comes back, the schedule goes on.
+my $pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'});
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres',
+	qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler' AND pid <> $pid}),
+	'a killed worker is started again');
+$before = $node->safe_psql('postgres', "SELECT $runs_of_1");
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the schedule continues');
+
+# A run left 'running' by a crash is marked interrupted when the worker starts.
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs});
+$node->safe_psql('postgres', q{
+	INSERT INTO ml.jobs (job_id, kind, target, schedule, enabled) VALUES (9, 'monitor', 'same', '1 hour', false);
+	INSERT INTO ml.job_runs (job_id, status) VALUES (9, 'running');
+});
+$node->restart;
+ok($node->poll_query_until('postgres',
+	q{SELECT status = 'interrupted' FROM ml.job_runs WHERE job_id = 9}),
+	'an interrupted run is marked at start-up');
+
+# Without the worker, a job runs on demand, as the caller.
+$node->safe_psql('postgres', q{UPDATE ml.jobs SET enabled = true WHERE job_id = 9});
+$node->safe_psql('postgres', q{SELECT ml_run_job(9)}, extra_params => [ '-U', 'trainer' ]);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ml.job_runs WHERE job_id = 9 AND status = 'ok'}),
+	'1', 'ml_run_job runs a job now');
+
+$node->stop;
+done_testing();
