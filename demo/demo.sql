@@ -157,7 +157,21 @@ SELECT ml_tag('churn', '{"team": "customer success", "review": "2026-Q4"}');
 SELECT ml_model_card('churn');
 \pset format aligned
 
--- 10. Bad input is refused with a reason and a hint, never a crash.
+-- 10. Drift: this month's sign-ups are on shorter contracts and call support
+--     more often. A monitor compares them with the training data stored in
+--     the model (PSI per input, out-of-range and unseen shares, NULL rates)
+--     and raises alerts (a WARNING, a row in ml.alerts, NOTIFY ml_alerts).
+--     With the worker, ml_schedule_monitor('churn_new_customers', '1 hour')
+--     runs it on a schedule.
+CREATE TABLE new_customers AS
+SELECT id, region, plan, (1 + 5 * random())::int AS tenure_months, monthly_charges, logins_30d,
+       support_calls_90d + 2 AS support_calls_90d, 1 AS contract_months
+  FROM customers WHERE id % 10 = 0;
+SELECT ml_create_monitor('churn_new_customers', 'churn', 'new_customers');
+SELECT feature, metric, round(value::numeric, 3) AS value, status
+  FROM ml_run_monitor('churn_new_customers') WHERE metric = 'psi' ORDER BY value DESC;
+
+-- 11. Bad input is refused with a reason and a hint, never a crash.
 \set ON_ERROR_STOP 0
 SELECT ml_predict('revenue', ARRAY[12, 50.0]);
 SELECT ml_predict('churn', c) FROM (SELECT 'gold' AS plan) c;
