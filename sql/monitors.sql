@@ -21,7 +21,7 @@ CREATE TABLE loans_today AS
          (ARRAY['a', 'b', 'z'])[1 + i % 3] AS region
     FROM generate_series(1, 1000) i;
 SELECT ml_create_monitor('risk_today', 'risk', 'SELECT * FROM loans_today',
-                         '{"features": {"region": {"psi": {"warn": 5, "alert": 10}}}}');
+                         '{"features": {"region": {"psi": {"warn": 5, "alert": 10}}}}') > 0 AS created;
 SELECT feature, metric, round(value::numeric, 4) AS value, threshold, status
   FROM ml_run_monitor('risk_today')
  WHERE metric IN ('psi', 'out_of_range', 'unseen', 'null_rate_increase', 'row_count_drop')

@@ -117,6 +117,7 @@ typedef struct JobRun
 	char	   *owner;
 	char	   *kind;
 	char	   *target;
+	char	   *statement;		/* ml.job_statement(kind), the target as $1 */
 } JobRun;
 
 /* Record a 'running' run of the job (ml.job_started), in its own transaction. */
@@ -132,7 +133,7 @@ StartRun(int64 job_id)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute_with_args("SELECT r.run_id, j.owner, j.kind, j.target"
+	if (SPI_execute_with_args("SELECT r.run_id, j.owner, j.kind, j.target, ml.job_statement(j.kind)"
 							  " FROM ml.job_started($1) AS r(run_id) JOIN ml.jobs j ON j.job_id = $1",
 							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not start a run of job %lld", (long long) job_id);
@@ -151,6 +152,7 @@ StartRun(int64 job_id)
 			run.owner = SPI_getvalue(row, desc, 2);
 			run.kind = SPI_getvalue(row, desc, 3);
 			run.target = SPI_getvalue(row, desc, 4);
+			run.statement = SPI_getvalue(row, desc, 5);
 			MemoryContextSwitchTo(spi_cxt);
 		}
 	}
@@ -180,12 +182,9 @@ ExecuteRun(const JobRun *run)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\", the owner of the job, does not exist", run->owner)));
-	if (strcmp(run->kind, "monitor") != 0)
-		elog(ERROR, "unknown job kind \"%s\"", run->kind);
 	GetUserIdAndSecContext(&save_user, &save_context);
 	SetUserIdAndSecContext(owner, save_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args(psprintf("SELECT count(*) FROM %s($1)", MlsysQualify("ml_run_monitor")),
-							  1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(run->statement, 1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "job statement failed");
 	SetUserIdAndSecContext(save_user, save_context);
 	SPI_finish();

@@ -1,12 +1,13 @@
 ---------------------------------------------------------------- scheduled jobs
 
--- Jobs the background worker runs (src/scheduler.c): for now, monitor runs.
+-- Jobs the background worker runs (src/scheduler.c): monitor runs and
+-- feature-table refreshes.
 -- The owner is whoever scheduled the job (the column default, which the
 -- scheduling role may not override), and the job runs with its privileges.
 CREATE SEQUENCE ml.jobs_job_id_seq;
 CREATE TABLE ml.jobs (
 	job_id bigint PRIMARY KEY DEFAULT nextval('ml.jobs_job_id_seq'),
-	kind text NOT NULL CHECK (kind IN ('monitor')),
+	kind text NOT NULL CHECK (kind IN ('monitor', 'refresh')),
 	target text NOT NULL,
 	schedule interval NOT NULL CHECK (schedule >= interval '1 second'),
 	owner text NOT NULL DEFAULT current_user,
@@ -62,6 +63,13 @@ CREATE FUNCTION ml.jobs_interrupted() RETURNS void
 	 WHERE status = 'running'
 $$;
 
+-- The statement a job kind runs, with the target as $1: the same for the
+-- worker and ml_run_job.
+CREATE FUNCTION ml.job_statement(kind text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp RETURN
+	CASE kind WHEN 'monitor' THEN 'SELECT count(*) FROM @extschema@.ml_run_monitor($1)'
+			  WHEN 'refresh' THEN 'SELECT @extschema@.ml_refresh_feature_table($1)' END;
+
 CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 DECLARE
@@ -86,6 +94,30 @@ $$;
 COMMENT ON FUNCTION ml_schedule_monitor(text, interval) IS
 	'run a drift monitor every interval, as the calling role, from the background worker';
 
+CREATE FUNCTION ml_schedule_refresh(feature_table text, every interval) RETURNS bigint
+	LANGUAGE plpgsql AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF feature_table IS NULL OR every IS NULL THEN
+		RAISE EXCEPTION 'feature table name and interval must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = feature_table) THEN
+		RAISE EXCEPTION 'feature table "%" does not exist', feature_table
+			USING ERRCODE = 'undefined_object', HINT = 'ml.feature_catalog lists the feature tables.';
+	END IF;
+	IF every < interval '1 second' THEN
+		RAISE EXCEPTION 'a job runs at most every second, not every %', every
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO ml.jobs (kind, target, schedule) VALUES ('refresh', feature_table, every)
+	RETURNING job_id INTO id;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ml_schedule_refresh(text, interval) IS
+	'refresh a feature table incrementally every interval, as the calling role, from the background worker';
+
 -- A job on demand, as the caller, in the caller's transaction (no worker needed).
 CREATE FUNCTION ml_run_job(job_id bigint) RETURNS void
 	LANGUAGE plpgsql AS $$
@@ -102,7 +134,7 @@ BEGIN
 	IF run IS NULL THEN
 		RAISE EXCEPTION 'job % is disabled', job_id USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
-	PERFORM count(*) FROM @extschema@.ml_run_monitor(job.target);
+	EXECUTE ml.job_statement(job.kind) USING job.target;
 	PERFORM ml.job_finished(run, NULL);
 END
 $$;
