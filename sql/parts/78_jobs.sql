@@ -70,25 +70,33 @@ CREATE FUNCTION ml.job_statement(kind text) RETURNS text
 	CASE kind WHEN 'monitor' THEN 'SELECT count(*) FROM @extschema@.ml_run_monitor($1)'
 			  WHEN 'refresh' THEN 'SELECT @extschema@.ml_refresh_feature_table($1)' END;
 
-CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
+-- Schedules a job as the calling role (the owner column's default); the
+-- public functions below check that the target exists.
+CREATE FUNCTION ml.schedule_job(kind text, target text, every interval) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 DECLARE
 	id bigint;
 BEGIN
-	IF monitor_name IS NULL OR every IS NULL THEN
-		RAISE EXCEPTION 'monitor name and interval must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT FROM ml.monitors m WHERE m.name = monitor_name) THEN
-		RAISE EXCEPTION 'monitor "%" does not exist', monitor_name
-			USING ERRCODE = 'undefined_object', HINT = 'ml_create_monitor() creates one; ml.monitors lists them.';
+	IF target IS NULL OR every IS NULL THEN
+		RAISE EXCEPTION 'the % and the interval must not be NULL', kind USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF every < interval '1 second' THEN
 		RAISE EXCEPTION 'a job runs at most every second, not every %', every
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	INSERT INTO ml.jobs (kind, target, schedule) VALUES ('monitor', monitor_name, every)
-	RETURNING job_id INTO id;
+	INSERT INTO ml.jobs (kind, target, schedule) VALUES (kind, target, every) RETURNING job_id INTO id;
 	RETURN id;
+END
+$$;
+
+CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
+	LANGUAGE plpgsql AS $$
+BEGIN
+	IF monitor_name IS NOT NULL AND NOT EXISTS (SELECT FROM ml.monitors m WHERE m.name = monitor_name) THEN
+		RAISE EXCEPTION 'monitor "%" does not exist', monitor_name
+			USING ERRCODE = 'undefined_object', HINT = 'ml_create_monitor() creates one; ml.monitors lists them.';
+	END IF;
+	RETURN ml.schedule_job('monitor', monitor_name, every);
 END
 $$;
 COMMENT ON FUNCTION ml_schedule_monitor(text, interval) IS
@@ -96,23 +104,12 @@ COMMENT ON FUNCTION ml_schedule_monitor(text, interval) IS
 
 CREATE FUNCTION ml_schedule_refresh(feature_table text, every interval) RETURNS bigint
 	LANGUAGE plpgsql AS $$
-DECLARE
-	id bigint;
 BEGIN
-	IF feature_table IS NULL OR every IS NULL THEN
-		RAISE EXCEPTION 'feature table name and interval must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = feature_table) THEN
+	IF feature_table IS NOT NULL AND NOT EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = feature_table) THEN
 		RAISE EXCEPTION 'feature table "%" does not exist', feature_table
 			USING ERRCODE = 'undefined_object', HINT = 'ml.feature_catalog lists the feature tables.';
 	END IF;
-	IF every < interval '1 second' THEN
-		RAISE EXCEPTION 'a job runs at most every second, not every %', every
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	INSERT INTO ml.jobs (kind, target, schedule) VALUES ('refresh', feature_table, every)
-	RETURNING job_id INTO id;
-	RETURN id;
+	RETURN ml.schedule_job('refresh', feature_table, every);
 END
 $$;
 COMMENT ON FUNCTION ml_schedule_refresh(text, interval) IS

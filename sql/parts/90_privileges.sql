@@ -63,9 +63,11 @@ GRANT INSERT (kind, target, schedule) ON ml.jobs TO ml_trainer;
 GRANT USAGE ON SEQUENCE ml.jobs_job_id_seq TO ml_trainer;
 GRANT UPDATE (enabled, schedule, next_run_at), DELETE ON ml.jobs TO ml_admin;
 REVOKE EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text), ml.jobs_interrupted(),
+	ml.schedule_job(text, text, interval),
 	ml_schedule_monitor(text, interval), ml_schedule_refresh(text, interval), ml_run_job(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text),
-	ml_schedule_monitor(text, interval), ml_schedule_refresh(text, interval), ml_run_job(bigint) TO ml_trainer;
+	ml.schedule_job(text, text, interval), ml_schedule_monitor(text, interval),
+	ml_schedule_refresh(text, interval), ml_run_job(bigint) TO ml_trainer;
 
 -- Feature tables (80_features.sql): readers list them; trainers define and
 -- refresh them. The definitions run the caller's query as the caller and
