@@ -31,6 +31,12 @@ SELECT ml_schedule_monitor('loans_monitor', '1 day') AS job;
 INSERT INTO ml.jobs (kind, target, schedule, owner) VALUES ('monitor', 'loans_monitor', '1 day', 'postgres');
 UPDATE ml.jobs SET enabled = false;
 RESET ROLE;
+-- Logged in as the trainer: other people's jobs can be neither run nor recorded.
+SET SESSION AUTHORIZATION regress_mlsys_scheduler;
+SELECT ml_run_job(1);
+SELECT ml.job_started(1) AS run_recorded;
+SELECT ml_run_job(3);
+RESET SESSION AUTHORIZATION;
 SELECT owner FROM ml.jobs WHERE job_id = 3;
 DELETE FROM ml.jobs WHERE job_id = 3;
 REVOKE ml_trainer FROM regress_mlsys_scheduler;

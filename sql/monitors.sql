@@ -63,6 +63,17 @@ DELETE FROM loans WHERE i > 1000;
 SELECT feature, metric, round(value::numeric, 4) AS value, threshold, status
   FROM ml_run_monitor('risk_same') WHERE metric = 'row_count_drop';
 
+-- No rows at all: nothing to measure (NULL), and the row count fell by 100%.
+CREATE TABLE loans_window AS SELECT * FROM loans;
+SELECT ml_create_monitor('risk_window', 'risk', 'loans_window') > 0 AS created;
+SELECT count(*) AS results FROM ml_run_monitor('risk_window');
+DELETE FROM loans_window;
+SELECT count(*) FILTER (WHERE value IS NULL) AS undefined, count(*) FILTER (WHERE value IS NOT NULL) AS defined
+  FROM ml_drift('risk', 'loans_window');
+SELECT feature, metric, value, status FROM ml_run_monitor('risk_window')
+ WHERE metric IN ('null_rate', 'row_count_drop') ORDER BY feature, metric;
+DROP TABLE loans_window;
+
 -- Errors.
 SELECT ml_create_monitor('risk_same', 'risk', 'loans');
 SELECT ml_create_monitor('x', 'nothing', 'loans');

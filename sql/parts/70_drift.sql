@@ -205,7 +205,7 @@ BEGIN
 		stats := b.stats;
 		IF b.type = 'numeric' THEN
 			col := format('s.%I::float8', b.input);
-			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / count(*)', col)
+			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
 						 || format('count(*) FILTER (WHERE NOT (%s BETWEEN %L AND %L))::float8'
 								   ' / NULLIF(count(%s), 0)', col, stats->>'min', stats->>'max', col);
 			rows_out := rows_out || format('(%L, ''null_rate'', r.a%s, NULL::float8)', b.input, j + 1)
@@ -221,7 +221,7 @@ BEGIN
 		ELSE
 			col := format('s.%I::text', b.input);
 			args := format('%s, %L::text[], %L::float8[]', col, b.levels, b.baseline_counts);
-			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / count(*)', col)
+			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
 						 || format('count(*) FILTER (WHERE NOT (%s COLLATE "C" = ANY (%L::text[])))::float8'
 								   ' / NULLIF(count(%s), 0)', col, b.levels, col)
 						 || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)

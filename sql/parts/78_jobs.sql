@@ -38,11 +38,21 @@ SELECT pg_catalog.pg_extension_config_dump('ml.jobs_job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.job_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.job_runs_run_id_seq', '');
 
--- Run bookkeeping, used by the worker and by ml_run_job.
+-- Run bookkeeping, used by the worker and by ml_run_job: only for jobs
+-- the session's user may act for (the owner, an admin, or the worker's
+-- superuser), so that nobody records runs of other people's jobs.
+CREATE FUNCTION ml.may_run_job(owner text) RETURNS boolean
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp RETURN
+	CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN true
+		 WHEN pg_has_role(session_user, 'ml_admin', 'MEMBER') THEN true
+		 WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = owner) THEN pg_has_role(session_user, owner, 'MEMBER')
+		 ELSE false END;
+
 CREATE FUNCTION ml.job_started(job_id bigint) RETURNS bigint
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	INSERT INTO ml.job_runs (job_id, status)
-	SELECT j.job_id, 'running' FROM ml.jobs j WHERE j.job_id = $1 AND j.enabled
+	SELECT j.job_id, 'running' FROM ml.jobs j
+	 WHERE j.job_id = $1 AND j.enabled AND ml.may_run_job(j.owner)
 	RETURNING run_id
 $$;
 
@@ -51,7 +61,9 @@ CREATE FUNCTION ml.job_finished(run_id bigint, error text) RETURNS void
 	WITH run AS (
 		UPDATE ml.job_runs r SET finished_at = clock_timestamp(),
 			   status = CASE WHEN $2 IS NULL THEN 'ok' ELSE 'error' END, error = $2
-		 WHERE r.run_id = $1 RETURNING r.job_id, r.status)
+		 WHERE r.run_id = $1 AND r.status = 'running'
+		   AND ml.may_run_job((SELECT j.owner FROM ml.jobs j WHERE j.job_id = r.job_id))
+		 RETURNING r.job_id, r.status)
 	UPDATE ml.jobs j SET last_run_at = now(), last_status = run.status, last_error = $2,
 		   next_run_at = now() + j.schedule
 	  FROM run WHERE j.job_id = run.job_id
@@ -126,6 +138,10 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'job % does not exist', job_id
 			USING ERRCODE = 'undefined_object', HINT = 'ml.jobs lists the jobs.';
+	END IF;
+	IF NOT ml.may_run_job(job.owner) THEN
+		RAISE EXCEPTION 'job % belongs to %', job_id, job.owner
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner or an ml_admin may run it.';
 	END IF;
 	run := ml.job_started(job_id);
 	IF run IS NULL THEN
