@@ -81,7 +81,8 @@ ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the 
 # A run left 'running' by a crash is marked interrupted when the worker starts.
 $node->safe_psql('postgres', q{DELETE FROM ml.jobs});
 $node->safe_psql('postgres', q{
-	INSERT INTO ml.jobs (job_id, kind, target, schedule, enabled) VALUES (9, 'monitor', 'same', '1 hour', false);
+	INSERT INTO ml.jobs (job_id, kind, target, schedule, enabled, owner)
+	VALUES (9, 'monitor', 'same', '1 hour', false, 'trainer');
 	INSERT INTO ml.job_runs (job_id, status) VALUES (9, 'running');
 });
 $node->restart;
@@ -89,7 +90,7 @@ ok($node->poll_query_until('postgres',
 	q{SELECT status = 'interrupted' FROM ml.job_runs WHERE job_id = 9}),
 	'an interrupted run is marked at start-up');
 
-# Without the worker, a job runs on demand, as the caller.
+# Without the worker, a job runs on demand, as the caller (its owner here).
 $node->safe_psql('postgres', q{UPDATE ml.jobs SET enabled = true WHERE job_id = 9});
 $node->safe_psql('postgres', q{SELECT ml_run_job(9)}, extra_params => [ '-U', 'trainer' ]);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM ml.job_runs WHERE job_id = 9 AND status = 'ok'}),
