@@ -182,6 +182,8 @@ ExecuteRun(const JobRun *run)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\", the owner of the job, does not exist", run->owner)));
+	if (run->statement == NULL)
+		elog(ERROR, "job kind \"%s\" has no statement", run->kind);
 	GetUserIdAndSecContext(&save_user, &save_context);
 	SetUserIdAndSecContext(owner, save_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_execute_with_args(run->statement, 1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT)
