@@ -27,7 +27,11 @@ SELECT row_count FROM ml.feature_tables WHERE name = 'loan_income';
 CREATE ROLE regress_mlsys_scheduler;
 GRANT ml_trainer TO regress_mlsys_scheduler;
 SET ROLE regress_mlsys_scheduler;
-SELECT ml_schedule_monitor('loans_monitor', '1 day') AS job;
+SELECT ml_create_monitor('their_monitor', 'risk', 'loans') > 0 AS created;
+SELECT ml_schedule_monitor('their_monitor', '1 day') AS job;
+-- Someone else's monitor runs that role's SQL: not to be scheduled or run by others.
+SELECT ml_schedule_monitor('loans_monitor', '1 day');
+SELECT * FROM ml_run_monitor('loans_monitor');
 INSERT INTO ml.jobs (kind, target, schedule, owner) VALUES ('monitor', 'loans_monitor', '1 day', 'postgres');
 UPDATE ml.jobs SET enabled = false;
 RESET ROLE;
@@ -37,8 +41,9 @@ SELECT ml_run_job(1);
 SELECT ml.job_started(1) AS run_recorded;
 SELECT ml_run_job(3);
 RESET SESSION AUTHORIZATION;
-SELECT owner FROM ml.jobs WHERE job_id = 3;
+SELECT j.owner, m.created_by FROM ml.jobs j JOIN ml.monitors m ON m.name = j.target WHERE j.job_id = 3;
 DELETE FROM ml.jobs WHERE job_id = 3;
+DELETE FROM ml.monitors WHERE name = 'their_monitor';
 REVOKE ml_trainer FROM regress_mlsys_scheduler;
 DROP ROLE regress_mlsys_scheduler;
 

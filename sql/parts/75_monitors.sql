@@ -11,7 +11,9 @@ CREATE TABLE ml.monitors (
 	source text NOT NULL,
 	-- thresholds: {"thresholds": {metric: {"warn": w, "alert": a}}, "features": {input: {metric: ...}}}
 	params jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
-	created_by text NOT NULL,
+	-- the role whose privileges the source runs with (the column default,
+	-- which the creating role may not override)
+	created_by text NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER SEQUENCE ml.monitors_monitor_id_seq OWNED BY ml.monitors.monitor_id;
@@ -91,7 +93,7 @@ CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 
 CREATE FUNCTION ml_create_monitor(name text, model_name text, source text, params jsonb DEFAULT '{}')
 	RETURNS bigint
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	id bigint;
 	bad text;
@@ -110,8 +112,8 @@ BEGIN
 		RAISE EXCEPTION 'unknown key % in monitor params', bad
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid keys are: thresholds, features.';
 	END IF;
-	INSERT INTO ml.monitors (name, model_name, source, params, created_by)
-	VALUES (name, model_name, source, params, session_user)
+	INSERT INTO ml.monitors (name, model_name, source, params)
+	VALUES (name, model_name, source, params)
 	RETURNING monitor_id INTO id;
 	RETURN id;
 EXCEPTION WHEN unique_violation THEN
@@ -192,6 +194,13 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'monitor "%" does not exist', name
 			USING ERRCODE = 'undefined_object', HINT = 'ml_create_monitor() creates one; ml.monitors lists them.';
+	END IF;
+	-- The source is SQL its creator wrote: run it with no one else's privileges.
+	IF mon.created_by <> current_user THEN
+		RAISE EXCEPTION 'monitor "%" belongs to %', name, mon.created_by
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('Its source runs with the privileges of whoever runs it: run it as %I (SET ROLE).',
+								mon.created_by);
 	END IF;
 	BEGIN
 		SELECT m.deployed_version INTO version FROM ml.models m WHERE m.name = mon.model_name;

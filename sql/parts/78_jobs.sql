@@ -108,6 +108,10 @@ BEGIN
 		RAISE EXCEPTION 'monitor "%" does not exist', monitor_name
 			USING ERRCODE = 'undefined_object', HINT = 'ml_create_monitor() creates one; ml.monitors lists them.';
 	END IF;
+	IF EXISTS (SELECT FROM ml.monitors m WHERE m.name = monitor_name AND m.created_by <> current_user) THEN
+		RAISE EXCEPTION 'monitor "%" belongs to another role', monitor_name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Schedule your own monitors; a job runs as the role that schedules it.';
+	END IF;
 	RETURN ml.schedule_job('monitor', monitor_name, every);
 END
 $$;

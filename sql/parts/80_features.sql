@@ -310,6 +310,14 @@ BEGIN
 	IF "full" IS NULL THEN
 		RAISE EXCEPTION 'full must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- The query is SQL the table's owner wrote: run it with no one else's privileges.
+	IF (SELECT c.relowner FROM pg_catalog.pg_class c
+		 WHERE c.oid = pg_catalog.format('ml_features.%I', ft.table_name)::pg_catalog.regclass)
+	   IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+		RAISE EXCEPTION 'feature table "%" belongs to another role', ft.name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Its query runs with the privileges of whoever refreshes it: refresh it as its owner (SET ROLE).';
+	END IF;
 	-- One refresh of a table at a time (readers are not blocked by an
 	-- incremental refresh); then read the watermark the last one left.
 	EXECUTE pg_catalog.format('LOCK TABLE ml_features.%I IN %s MODE', ft.table_name,

@@ -51,6 +51,9 @@ GRANT EXECUTE ON FUNCTION ml_describe(text, text, int), ml_tag(text, jsonb, int)
 -- them (a run reads the source as the caller) and acknowledges alerts.
 GRANT SELECT ON ml.monitors, ml.monitor_runs, ml.monitor_results, ml.alerts, ml.monitor_status
 	TO ml_reader;
+-- (monitors are created as the caller: created_by defaults to the creating role)
+GRANT INSERT (name, model_name, source, params) ON ml.monitors TO ml_trainer;
+GRANT USAGE ON SEQUENCE ml.monitors_monitor_id_seq TO ml_trainer;
 REVOKE EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),
 	ml.record_monitor_run(bigint, int, bigint, jsonb, text, text), ml_acknowledge_alert(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_monitor(text),

@@ -26,14 +26,15 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE loans AS SELECT i, (i % 100)::float8 AS income, 2.0 * (i % 100) AS risk
 	  FROM generate_series(1, 2000) i;
 	SELECT version FROM ml_train('risk', 'linear', 'loans', 'risk', ARRAY['income'], test_fraction => 0);
-	SELECT ml_create_monitor('same', 'risk', 'loans');
 	CREATE ROLE trainer LOGIN IN ROLE ml_trainer;
 	GRANT SELECT ON loans TO trainer;
 	CREATE ROLE outsider LOGIN;
 });
 # Jobs scheduled by a trainer run as the trainer.
-$node->safe_psql('postgres', q{SELECT ml_schedule_monitor('same', '1 second')},
-	extra_params => [ '-U', 'trainer' ]);
+$node->safe_psql('postgres', q{
+	SELECT ml_create_monitor('same', 'risk', 'loans');
+	SELECT ml_schedule_monitor('same', '1 second');
+}, extra_params => [ '-U', 'trainer' ]);
 my $runs_of_1 = q{(SELECT count(*) FROM ml.job_runs WHERE job_id = 1 AND status = 'ok')};
 ok($node->poll_query_until('postgres', "SELECT $runs_of_1 >= 2"), 'a scheduled job runs again and again');
 is($node->safe_psql('postgres', q{SELECT DISTINCT run_by FROM ml.monitor_runs}), 'trainer',
