@@ -32,6 +32,7 @@ SELECT ml_schedule_monitor('their_monitor', '1 day') AS job;
 -- Someone else's monitor runs that role's SQL: not to be scheduled or run by others.
 SELECT ml_schedule_monitor('loans_monitor', '1 day');
 SELECT * FROM ml_run_monitor('loans_monitor');
+SELECT ml_schedule_refresh('loan_income', '1 day');
 INSERT INTO ml.jobs (kind, target, schedule, owner) VALUES ('monitor', 'loans_monitor', '1 day', 'postgres');
 UPDATE ml.jobs SET enabled = false;
 RESET ROLE;

@@ -125,6 +125,11 @@ BEGIN
 		RAISE EXCEPTION 'feature table "%" does not exist', feature_table
 			USING ERRCODE = 'undefined_object', HINT = 'ml.feature_catalog lists the feature tables.';
 	END IF;
+	IF EXISTS (SELECT FROM ml.feature_catalog c WHERE c.name = feature_table AND c.latest
+				 AND c.owner <> current_user) THEN
+		RAISE EXCEPTION 'feature table "%" belongs to another role', feature_table
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Schedule refreshes of your own feature tables; a job runs as the role that schedules it.';
+	END IF;
 	RETURN ml.schedule_job('refresh', feature_table, every);
 END
 $$;
