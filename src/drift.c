@@ -237,7 +237,8 @@ ParseLevels(ArrayType *arr, DriftState *s)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("level %d is %d bytes long, more than the limit of %d",
-							i + 1, len, DRIFT_MAX_LEVEL_LEN)));
+							i + 1, len, DRIFT_MAX_LEVEL_LEN),
+					 errhint("Shorten the level, or leave such values out of the comparison.")));
 		s->levels[i] = palloc(Max(len, 1));
 		memcpy(s->levels[i], VARDATA_ANY(t), len);
 		s->level_lens[i] = len;

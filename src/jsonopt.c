@@ -23,7 +23,8 @@ JsonTypeError(const JsonContext *ctx, const char *key, const char *expected)
 	ereport(ERROR,
 			(errcode(ctx->errcode),
 			 errmsg("invalid %s", ctx->what),
-			 errdetail("Key \"%s\" must be %s.", key, expected)));
+			 errdetail("Key \"%s\" must be %s.", key, expected),
+			 errhint("docs/sql-reference.md lists the keys of %s and their types.", ctx->what)));
 }
 
 static bool
@@ -83,7 +84,8 @@ JsonCheckKeys(const JsonContext *ctx, Jsonb *jb, const char *const *allowed)
 		ereport(ERROR,
 				(errcode(ctx->errcode),
 				 errmsg("invalid %s", ctx->what),
-				 errdetail("A JSON object is required.")));
+				 errdetail("A JSON object is required."),
+				 errhint("Pass a JSON object such as '{\"key\": value}'.")));
 
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -126,7 +128,8 @@ JsonMissingKey(const JsonContext *ctx, const char *key)
 	ereport(ERROR,
 			(errcode(ctx->errcode),
 			 errmsg("invalid %s", ctx->what),
-			 errdetail("Key \"%s\" is required.", key)));
+			 errdetail("Key \"%s\" is required.", key),
+			 errhint("Add the key; docs/sql-reference.md lists what %s needs.", ctx->what)));
 }
 
 bool

@@ -850,7 +850,8 @@ LabelTypeGet(FmgrInfo *flinfo, Oid typid, Oid collation)
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("label type %u does not exist", typid)));
+				 errmsg("label type %u does not exist", typid),
+				 errhint("Cast the labels to a built-in type such as text or integer.")));
 	typ = (Form_pg_type) GETSTRUCT(tup);
 	if (typ->typtype == TYPTYPE_PSEUDO || typid == RECORDOID)
 		ereport(ERROR,
@@ -1031,7 +1032,8 @@ ConfusionCount(ConfusionState *s, int t, int p, int64 count)
 		pg_add_s64_overflow(s->n, count, &s->n))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("row count out of range")));
+				 errmsg("row count out of range"),
+				 errhint("Aggregate fewer rows per group.")));
 }
 
 /* A label argument, detoasted once rather than in every comparison. */
@@ -1099,7 +1101,8 @@ metrics_confusion_pos_accum(PG_FUNCTION_ARGS)
 	else if (s->positive_vary && LabelCompare(s->lt, pos, s->positive) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("positive label must be the same for every row")));
+				 errmsg("positive label must be the same for every row"),
+				 errhint("Pass the positive label as a constant.")));
 	PG_RETURN_POINTER(s);
 }
 
@@ -1135,12 +1138,14 @@ metrics_confusion_combine(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("cannot combine classification states of types %s and %s",
-						format_type_be(s1->lt->typid), format_type_be(s2->lt->typid))));
+						format_type_be(s1->lt->typid), format_type_be(s2->lt->typid)),
+				 errhint("Cast the labels to one type in every partial aggregate.")));
 	if (s1->has_positive != s2->has_positive ||
 		(s1->has_positive && LabelCompare(s1->lt, s1->positive, s2->positive) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("positive label must be the same for every row")));
+				 errmsg("positive label must be the same for every row"),
+				 errhint("Pass the positive label as a constant.")));
 
 	map = palloc(sizeof(int) * Max(s2->nlabels, 1));
 	for (int id = 0; id < s2->nlabels; id++)

@@ -835,7 +835,8 @@ BadText(int sqlstate, const char *detail, const char *arg)
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("invalid input for type mlmodel"),
-			 arg ? errdetail(detail, arg) : errdetail("%s", detail)));
+			 arg ? errdetail(detail, arg) : errdetail("%s", detail),
+			 errhint("The text form is what ml_model(...)::text prints; ml_model_info() explains its keys.")));
 }
 
 static double

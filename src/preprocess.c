@@ -114,7 +114,8 @@ PreprocessArray(const Model *model, const char *model_name, ArrayType *arr, RawV
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("feature array must be one-dimensional")));
+				 errmsg("feature array must be one-dimensional"),
+				 errhint("Pass one row's features as ARRAY[x1, x2, ...].")));
 	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
 		elog(ERROR, "feature array must be float8[]");
 	if (n != model->n_inputs)

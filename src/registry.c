@@ -50,7 +50,8 @@ CheckName(const char *what, const char *name)
 	if (len == 0 || len > MLSYS_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("%s must be 1 to %d bytes long", what, MLSYS_MAX_NAME_LEN)));
+				 errmsg("%s must be 1 to %d bytes long", what, MLSYS_MAX_NAME_LEN),
+				 errhint("Use a shorter name.")));
 	for (const char *c = name; *c; c++)
 		if (*c == '@' || isspace((unsigned char) *c) || iscntrl((unsigned char) *c))
 			ereport(ERROR,
@@ -113,7 +114,8 @@ SplitAddress(const char *address, char **alias, int32 *version)
 		if (v < 1 || v > PG_INT32_MAX || strlen(at) > 10)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model version must be between 1 and %d, got %s", PG_INT32_MAX, at)));
+					 errmsg("model version must be between 1 and %d, got %s", PG_INT32_MAX, at),
+					 errhint("Versions are numbered from 1; ml.model_versions lists them.")));
 		*version = (int32) v;
 	}
 	else if (strcmp(at, DEFAULT_ALIAS) != 0)
@@ -551,7 +553,8 @@ ml_register_model(PG_FUNCTION_ARGS)
 	if (!JB_ROOT_IS_OBJECT(v.metrics))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("metrics must be a JSON object")));
+				 errmsg("metrics must be a JSON object"),
+				 errhint("Pass metrics like '{\"r2\": 0.9}'.")));
 
 	model = ModelDeserialize(v.model);
 	/* the algorithm that ml_train names for the kind */
@@ -593,7 +596,8 @@ ml_deploy(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name, version and alias must not be NULL")));
+				 errmsg("model name, version and alias must not be NULL"),
+				 errhint("Omit the alias to deploy to production.")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	version = PG_GETARG_INT32(1);
 	alias = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -644,7 +648,8 @@ ml_split(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name, alias and percent must not be NULL")));
+				 errmsg("model name, alias and percent must not be NULL"),
+				 errhint("Use percent 0 to end a split.")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	percent = PG_GETARG_FLOAT8(2);
@@ -758,7 +763,8 @@ ml_model(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 1 && version < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model version must be positive, got %d", version)));
+				 errmsg("model version must be positive, got %d", version),
+				 errhint("Versions are numbered from 1; ml.model_versions lists them.")));
 	RegistryResolve(name, version, &ref);
 	PG_RETURN_POINTER(RegistryFetchModel(name, &ref));
 }

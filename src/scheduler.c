@@ -181,7 +181,8 @@ ExecuteRun(const JobRun *run)
 	if (!OidIsValid(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role \"%s\", the owner of the job, does not exist", run->owner)));
+				 errmsg("role \"%s\", the owner of the job, does not exist", run->owner),
+				 errhint("Delete the job, or create the role again.")));
 	if (run->statement == NULL)
 		elog(ERROR, "job kind \"%s\" has no statement", run->kind);
 	GetUserIdAndSecContext(&save_user, &save_context);

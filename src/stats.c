@@ -92,11 +92,15 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("edges and bins must not be NULL")));
+				 errmsg("edges and bins must not be NULL"),
+				 errhint("Pass the bin edges and the number of bins of every column.")));
 	xarr = PG_GETARG_ARRAYTYPE_P(1);
 	n = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
 	if (ARR_ELEMTYPE(xarr) != FLOAT8OID || ARR_NDIM(xarr) > 1)
-		elog(ERROR, "values must be a one-dimensional float8[]");
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("values must be a one-dimensional float8[]"),
+				 errhint("Pass one row's values as ARRAY[x1, x2, ...].")));
 
 	if (s == NULL)
 	{
@@ -111,19 +115,22 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 			ARR_HASNULL(earr) || ARR_ELEMTYPE(earr) != FLOAT8OID || ARR_ELEMTYPE(barr) != INT4OID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("bins must give one count per value, edges must be float8[] without NULLs")));
+					 errmsg("bins must give one count per value, edges must be float8[] without NULLs"),
+					 errhint("Pass one bin count per value and all the edges as float8[].")));
 		for (int j = 0; j < n; j++)
 		{
 			if (bins[j] < 0 || bins[j] > MAX_BINS_PER_COLUMN)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("a column must have 0 to %d bins", MAX_BINS_PER_COLUMN)));
+						 errmsg("a column must have 0 to %d bins", MAX_BINS_PER_COLUMN),
+						 errhint("Use fewer bins.")));
 			total += bins[j];
 		}
 		if (n_edges != total + n)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges)));
+					 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges),
+					 errhint("Each column with b bins needs b + 1 edges.")));
 		old = MemoryContextSwitchTo(aggctx);
 		s = StateCreate(n, total);
 		s->bins = palloc(sizeof(int) * Max(n, 1));
@@ -136,7 +143,8 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 	if (n != s->n_columns)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("values array has %d elements, but earlier rows had %d", n, s->n_columns)));
+				 errmsg("values array has %d elements, but earlier rows had %d", n, s->n_columns),
+				 errhint("Pass the same columns in every row.")));
 
 	x = (const double *) ARR_DATA_PTR(xarr);
 	nulls = ARR_NULLBITMAP(xarr);

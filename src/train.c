@@ -269,7 +269,8 @@ CheckSettingColumns(TrainJob *job, const char *key)
 		if (v.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"%s\" must be a string or an object of column names", key)));
+					 errmsg("\"%s\" must be a string or an object of column names", key),
+					 errhint("Use a strategy for every column, or an object like '{\"x\": \"mean\"}'.")));
 		return;
 	}
 	it = JsonbIteratorInit(v.val.binary.data);
@@ -286,7 +287,8 @@ CheckSettingColumns(TrainJob *job, const char *key)
 		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"%s\" names column \"%s\", which is not a feature", key, column)));
+					 errmsg("\"%s\" names column \"%s\", which is not a feature", key, column),
+					 errhint("Name only columns among the features.")));
 	}
 }
 
@@ -316,7 +318,8 @@ ParseParams(TrainJob *job)
 		if (!(num == floor(num) && fabs(num) <= (double) PG_INT32_MAX))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"seed\" must be an integer, got %g", num)));
+					 errmsg("\"seed\" must be an integer, got %g", num),
+					 errhint("Use a whole number such as 42.")));
 		job->seed = (int) num;
 	}
 	JsonGetString(&train_ctx, job->params, "time_column", &job->time_column);
@@ -341,7 +344,8 @@ ParseParams(TrainJob *job)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"k\" must be a whole number between 1 and %d, got %g",
-							MLSYS_MAX_CLASSES, num)));
+							MLSYS_MAX_CLASSES, num),
+					 errhint("Pass the number of clusters, such as '{\"k\": 5}'.")));
 		job->k = (int) num;
 		if (JsonHasKey(job->params, "init"))
 		{
@@ -355,7 +359,8 @@ ParseParams(TrainJob *job)
 					   memcmp(v.val.string.val, "k-means++", 9) == 0))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("\"init\" must be \"k-means++\" or an array of k centres")));
+						 errmsg("\"init\" must be \"k-means++\" or an array of k centres"),
+						 errhint("Give k centres of as many values as design columns, or leave \"init\" out.")));
 		}
 	}
 	job->fit_intercept = true;
@@ -366,7 +371,8 @@ ParseParams(TrainJob *job)
 		if (!(num >= 1 && num <= 10000 && num == floor(num)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"max_iter\" must be an integer between 1 and 10000, got %g", num)));
+					 errmsg("\"max_iter\" must be an integer between 1 and 10000, got %g", num),
+					 errhint("Use a whole number such as 100.")));
 		job->max_iter = (int) num;
 	}
 	job->tol = job->algorithm == ALGORITHM_KMEANS ? 1e-4 : 1e-10;
@@ -374,7 +380,8 @@ ParseParams(TrainJob *job)
 		!(job->tol > 0 && job->tol < 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"tol\" must be between 0 and 1, got %g", job->tol)));
+				 errmsg("\"tol\" must be between 0 and 1, got %g", job->tol),
+				 errhint("Use a small positive number such as 1e-8.")));
 }
 
 /* ---------------------------------------------------------------- columns */
@@ -446,7 +453,8 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 			if (nulls[i])
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("feature names must not be NULL")));
+						 errmsg("feature names must not be NULL"),
+						 errhint("Remove the NULL from the features array.")));
 			names[i] = TextDatumGetCString(elems[i]);
 		}
 	}
@@ -460,7 +468,8 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many features: %d", n),
-				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES)));
+				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES),
+				 errhint("Select fewer features.")));
 
 	model->n_inputs = n;
 	model->inputs = palloc0(sizeof(ModelInput) * n);
@@ -478,12 +487,14 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 		if (col == target_col && col >= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column \"%s\" cannot be both the target and a feature", job->target)));
+					 errmsg("column \"%s\" cannot be both the target and a feature", job->target),
+					 errhint("Remove the target from the features.")));
 		for (int j = 0; j < i; j++)
 			if (strcmp(names[i], names[j]) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature \"%s\" is listed twice", names[i])));
+						 errmsg("feature \"%s\" is listed twice", names[i]),
+						 errhint("List each feature once.")));
 		type = TupleDescAttr(desc, col)->atttypid;
 		if (!ColumnTypeIsNumeric(type) && !IsCategoricalType(type))
 			ereport(ERROR,
@@ -594,7 +605,8 @@ LearnLevels(TrainJob *job, ModelInput *in, const char *constant_level)
 		if (strlen(level) > 1000)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("input \"%s\" has a level longer than 1000 bytes", in->name)));
+					 errmsg("input \"%s\" has a level longer than 1000 bytes", in->name),
+					 errhint("Shorten the values, or leave the column out of the features.")));
 		pairs[i] = psprintf("%s%c" INT64_FORMAT, level, '\0', count);
 	}
 	qsort(pairs, n, sizeof(char *), CompareStrings);
@@ -625,7 +637,8 @@ LearnLevels(TrainJob *job, ModelInput *in, const char *constant_level)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("constant \"%s\" for input \"%s\" is not a level of the training rows",
-							constant_level, in->name)));
+							constant_level, in->name),
+					 errhint("Use a value that occurs in the column, or impute \"mode\".")));
 		in->fill_level = hit - in->levels;
 	}
 }
@@ -840,7 +853,8 @@ LearnClasses(TrainJob *job)
 	if (n > MLSYS_MAX_CLASSES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the target has more than %d classes", MLSYS_MAX_CLASSES)));
+				 errmsg("the target has more than %d classes", MLSYS_MAX_CLASSES),
+				 errhint("Use a regression algorithm, or group the classes.")));
 	model->n_classes = n;
 	model->classes = palloc(sizeof(char *) * n);
 	for (uint64 i = 0; i < n; i++)
@@ -851,7 +865,8 @@ LearnClasses(TrainJob *job)
 		if (strlen(model->classes[i]) > 1000)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a class label is longer than 1000 bytes")));
+					 errmsg("a class label is longer than 1000 bytes"),
+					 errhint("Shorten the labels, or map them to codes.")));
 	}
 }
 
@@ -1614,7 +1629,8 @@ SplitRows(TrainJob *job, TupleDesc desc)
 		if (col < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("time column \"%s\" does not exist in the source", job->time_column)));
+					 errmsg("time column \"%s\" does not exist in the source", job->time_column),
+					 errhint("Column names are matched exactly, including case.")));
 		if (job->cv > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1722,7 +1738,8 @@ ml_train(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i) && i != 3 && i != 4)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("only the target and features arguments of ml_train may be NULL")));
+					 errmsg("only the target and features arguments of ml_train may be NULL"),
+					 errhint("Pass a model name, an algorithm, a source, params and test_fraction.")));
 	job->model = model;
 	job->model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	algorithm = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -1766,7 +1783,8 @@ ml_train(PG_FUNCTION_ARGS)
 	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", job->from), true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training source must be a table, a view or a query returning rows")));
+				 errmsg("training source must be a table, a view or a query returning rows"),
+				 errhint("Pass a table or view name, or a SELECT query.")));
 	job->constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
 	ResolveColumns(job, SPI_tuptable->tupdesc, PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4),
 				   job->constant_levels);
@@ -1846,7 +1864,8 @@ ml_evaluate(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i) && i != target_arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("arguments of ml_evaluate must not be NULL")));
+					 errmsg("arguments of ml_evaluate must not be NULL"),
+					 errhint("Pass the model name and the source.")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (has_version)
 	{
@@ -1854,7 +1873,8 @@ ml_evaluate(PG_FUNCTION_ARGS)
 		if (version < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model version must be positive, got %d", version)));
+					 errmsg("model version must be positive, got %d", version),
+					 errhint("Versions are numbered from 1; ml.model_versions lists them.")));
 	}
 	RegistryResolve(name, version, &ref);
 	model = ModelDeserialize(RegistryFetchModel(name, &ref));
@@ -1869,7 +1889,8 @@ ml_evaluate(PG_FUNCTION_ARGS)
 	if (SPI_execute(psprintf("SELECT * FROM %s LIMIT 0", from), true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("evaluation source must be a table, a view or a query returning rows")));
+				 errmsg("evaluation source must be a table, a view or a query returning rows"),
+				 errhint("Pass a table or view name, or a SELECT query.")));
 	target_sql = NULL;
 	if (!PG_ARGISNULL(target_arg))
 	{

@@ -81,7 +81,8 @@ CheckVector(ArrayType *arr, int *n, const char *what)
 		if (!isfinite(((const double *) ARR_DATA_PTR(arr))[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("%s must be finite", what)));
+					 errmsg("%s must be finite", what),
+					 errhint("Filter or impute rows with NaN or infinite values.")));
 	return (const double *) ARR_DATA_PTR(arr);
 }
 
@@ -102,7 +103,8 @@ ml_kmeans_distance(PG_FUNCTION_ARGS)
 	if (n % d != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("centers hold %d values, not a multiple of the point's %d", n, d)));
+				 errmsg("centers hold %d values, not a multiple of the point's %d", n, d),
+				 errhint("Pass k centres of as many values as each point.")));
 	(void) KMeansNearest(centers, n / d, d, x, &dist2);
 	PG_RETURN_FLOAT8(dist2);
 }
@@ -143,7 +145,8 @@ kmeans_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("centers must not be NULL")));
+				 errmsg("centers must not be NULL"),
+				 errhint("Pass the current centres as one float8[].")));
 	x = CheckVector(PG_GETARG_ARRAYTYPE_P(1), &d, "point");
 	if (s == NULL)
 	{
@@ -154,12 +157,14 @@ kmeans_accum(PG_FUNCTION_ARGS)
 		if (d > MLSYS_MAX_FEATURES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
+					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES),
+					 errhint("Use fewer features.")));
 		if (n % d != 0 || n / d > MLSYS_MAX_CLASSES)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("centers hold %d values, not up to %d centres of %d values",
-							n, MLSYS_MAX_CLASSES, d)));
+							n, MLSYS_MAX_CLASSES, d),
+					 errhint("Pass at most that many centres, each of as many values as a point.")));
 		old = MemoryContextSwitchTo(aggctx);
 		s = StateCreate(n / d, d);
 		s->centers = palloc(sizeof(double) * n);
@@ -169,7 +174,8 @@ kmeans_accum(PG_FUNCTION_ARGS)
 	if (d != s->d)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("point has %d elements, but earlier rows had %d", d, s->d)));
+				 errmsg("point has %d elements, but earlier rows had %d", d, s->d),
+				 errhint("Pass the same columns in every row.")));
 
 	c = KMeansNearest(s->centers, s->k, d, x, &dist2);
 	s->inertia += dist2;

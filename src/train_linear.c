@@ -113,12 +113,14 @@ LinregParseParams(Jsonb *params, int k, LinregParams *opts)
 		!(opts->l2 >= 0 && isfinite(opts->l2)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ridge penalty \"l2\" must be a finite number >= 0, got %g", opts->l2)));
+				 errmsg("ridge penalty \"l2\" must be a finite number >= 0, got %g", opts->l2),
+				 errhint("Use 0 for none, or a positive number such as 1.")));
 	if (JsonGetNumber(&linreg_ctx, params, "l1", &opts->l1) &&
 		!(opts->l1 >= 0 && isfinite(opts->l1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lasso penalty \"l1\" must be a finite number >= 0, got %g", opts->l1)));
+				 errmsg("lasso penalty \"l1\" must be a finite number >= 0, got %g", opts->l1),
+				 errhint("Use 0 for none, or a positive number such as 1.")));
 	JsonGetBool(&linreg_ctx, params, "intercept", &opts->fit_intercept);
 	JsonGetString(&linreg_ctx, params, "target", &opts->target);
 
@@ -139,12 +141,14 @@ LinregParseParams(Jsonb *params, int k, LinregParams *opts)
 			if (strcmp(opts->features[i], opts->features[j]) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature name \"%s\" appears twice", opts->features[i])));
+						 errmsg("feature name \"%s\" appears twice", opts->features[i]),
+						 errhint("Name each feature once.")));
 	}
 	if (strlen(opts->target) > MLSYS_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("target name \"%s\" is too long", opts->target)));
+				 errmsg("target name \"%s\" is too long", opts->target),
+				 errhint("Use a shorter name.")));
 }
 
 static char *
@@ -297,12 +301,14 @@ linreg_accum(PG_FUNCTION_ARGS)
 	if (ARR_NDIM(arr) != 1 || k < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("feature array must be one-dimensional and not empty")));
+				 errmsg("feature array must be one-dimensional and not empty"),
+				 errhint("Pass one row's features as ARRAY[x1, x2, ...].")));
 	if (k > MLSYS_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many features: %d", k),
-				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES)));
+				 errdetail("A model can have at most %d features.", MLSYS_MAX_FEATURES),
+				 errhint("Use fewer features.")));
 
 	if (s == NULL)
 	{
@@ -315,7 +321,8 @@ linreg_accum(PG_FUNCTION_ARGS)
 			 !ParamsEqual(s->params, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training parameters must be the same for every row")));
+				 errmsg("training parameters must be the same for every row"),
+				 errhint("Pass the params as a constant.")));
 	if (k != s->k)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -400,11 +407,13 @@ linreg_combine(PG_FUNCTION_ARGS)
 	if (s1->k != s2->k)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot combine models of %d and %d features", s1->k, s2->k)));
+				 errmsg("cannot combine models of %d and %d features", s1->k, s2->k),
+				 errhint("Pass the same features in every row.")));
 	if (!ParamsEqual(s1->params, s2->params))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training parameters must be the same for every row")));
+				 errmsg("training parameters must be the same for every row"),
+				 errhint("Pass the params as a constant.")));
 	LinregFlush(s1);
 	LinregMerge(s1, s2->n, s2->mean, s2->gram, s2->min, s2->max);
 	PG_RETURN_POINTER(s1);

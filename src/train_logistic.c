@@ -226,7 +226,8 @@ ClassIndex(const LogregState *s, text *label)
 			return k;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label))));
+			 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label)),
+			 errhint("Pass every class of the training rows in classes.")));
 	return -1;					/* not reached */
 }
 
@@ -260,7 +261,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parameters and classes must not be NULL")));
+				 errmsg("parameters and classes must not be NULL"),
+				 errhint("Pass the current parameters and the class list.")));
 
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
 	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
@@ -286,18 +288,21 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("number of classes must be between 2 and %d, got %d",
-							MLSYS_MAX_CLASSES, n_classes)));
+							MLSYS_MAX_CLASSES, n_classes),
+					 errhint("Use 2 to 1000 classes.")));
 		if (d > MLSYS_MAX_FEATURES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
+					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES),
+					 errhint("Use fewer features.")));
 		if (ARR_NDIM(carr) != 1 || ARR_HASNULL(carr) || ncoef % (d + 1) != 0 ||
 			(ncoef / (d + 1) != LogisticSets(n_classes, 0) &&
 			 ncoef / (d + 1) != LogisticSets(n_classes, 1)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("parameter array does not fit %d classes and %d design columns",
-							n_classes, d)));
+							n_classes, d),
+					 errhint("Pass one intercept and one coefficient per design column for each parameter set.")));
 		LogisticCheckSize(ncoef / (d + 1), d + 1);
 		old = MemoryContextSwitchTo(aggctx);
 		s = LogregStateCreate(n_classes, ncoef / (d + 1), d + 1);
@@ -313,7 +318,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 			if (nulls[k])
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("class labels must not be NULL")));
+						 errmsg("class labels must not be NULL"),
+						 errhint("Remove the NULL from the class list.")));
 			s->classes[k] = DatumGetTextPCopy(elems[k]);
 		}
 		MemoryContextSwitchTo(old);
@@ -322,7 +328,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 	if (d + 1 != s->width)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("design array has %d elements, but earlier rows had %d", d, s->width - 1)));
+				 errmsg("design array has %d elements, but earlier rows had %d", d, s->width - 1),
+				 errhint("Pass the same columns in every row.")));
 
 	x = (const double *) ARR_DATA_PTR(xarr);
 	row = s->xbuf + s->nbuf * s->width;
@@ -332,7 +339,8 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 		if (!isfinite(x[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("design value must be finite, got %g", x[j])));
+					 errmsg("design value must be finite, got %g", x[j]),
+					 errhint("Filter or impute rows with NaN or infinite values.")));
 		row[j + 1] = x[j];
 	}
 	/* -log p_y = log(sum(exp(logits))) - logit_y, exact even when p_y underflows */

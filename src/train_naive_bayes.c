@@ -111,7 +111,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("classes must not be NULL")));
+				 errmsg("classes must not be NULL"),
+				 errhint("Pass the class list.")));
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
 	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
 	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr))
@@ -122,7 +123,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 	if (d > MLSYS_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES)));
+				 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES),
+				 errhint("Use fewer features.")));
 
 	if (s == NULL)
 	{
@@ -137,7 +139,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("number of classes must be between 2 and %d, got %d",
-							MLSYS_MAX_CLASSES, n_classes)));
+							MLSYS_MAX_CLASSES, n_classes),
+					 errhint("Use 2 to 1000 classes.")));
 		old = MemoryContextSwitchTo(aggctx);
 		s = StateCreate(n_classes, d);
 		s->classes = palloc(sizeof(text *) * n_classes);
@@ -146,7 +149,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 			if (nulls[c])
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("class labels must not be NULL")));
+						 errmsg("class labels must not be NULL"),
+						 errhint("Remove the NULL from the class list.")));
 			s->classes[c] = DatumGetTextPCopy(elems[c]);
 		}
 		MemoryContextSwitchTo(old);
@@ -154,7 +158,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 	if (d != s->d)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("design array has %d elements, but earlier rows had %d", d, s->d)));
+				 errmsg("design array has %d elements, but earlier rows had %d", d, s->d),
+				 errhint("Pass the same columns in every row.")));
 
 	label = PG_GETARG_TEXT_PP(1);
 	len = VARSIZE_ANY_EXHDR(label);
@@ -165,7 +170,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 	if (k == s->n_classes)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label))));
+				 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label)),
+				 errhint("Pass every class of the training rows in classes.")));
 
 	/* Welford's update of class k */
 	x = (const double *) ARR_DATA_PTR(xarr);
@@ -178,7 +184,8 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 		if (!isfinite(x[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("design value must be finite, got %g", x[j])));
+					 errmsg("design value must be finite, got %g", x[j]),
+					 errhint("Filter or impute rows with NaN or infinite values.")));
 		delta = x[j] - *mean;
 		*mean += delta / s->count[k];
 		s->m2[k * d + j] += delta * (x[j] - *mean);

@@ -77,7 +77,8 @@ CheckRange(const char *name, double v, double lo, double hi)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 hi == DBL_MAX
 				 ? errmsg("\"%s\" must be a finite number >= %g, got %g", name, lo, v)
-				 : errmsg("\"%s\" must be between %g and %g, got %g", name, lo, hi, v)));
+				 : errmsg("\"%s\" must be between %g and %g, got %g", name, lo, hi, v),
+				 errhint("docs/sql-reference.md lists the range of each parameter.")));
 }
 
 /* One hyper-parameter: a number, a list of numbers, or a range. */
@@ -110,7 +111,8 @@ ParseHyper(TrainJob *job, int i)
 		if (n < 1 || n > MAX_TRIALS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the list of values of \"%s\" must have 1 to %d elements", name, MAX_TRIALS)));
+					 errmsg("the list of values of \"%s\" must have 1 to %d elements", name, MAX_TRIALS),
+					 errhint("Shorten the list, or use a range with a random search.")));
 		for (int k = 0; k < n; k++)
 			CheckRange(name, sp->values[k], hyper_params[i].lo, hyper_params[i].hi);
 		sp->n_values = n;
@@ -135,7 +137,8 @@ ParseHyper(TrainJob *job, int i)
 		if (sp->log_scale && sp->lo <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a log-scale range of \"%s\" must start above 0", name)));
+					 errmsg("a log-scale range of \"%s\" must start above 0", name),
+					 errhint("Start the range at a small positive number, or drop \"log\".")));
 		*field = sp->lo;
 		return;
 	}
@@ -143,7 +146,8 @@ ParseHyper(TrainJob *job, int i)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid ml_train parameters"),
 			 errdetail("Key \"%s\" must be a number, a list of numbers or a range {\"min\": a, \"max\": b}.",
-					   name)));
+					   name),
+			 errhint("Use 1, [0.1, 1, 10] or {\"min\": 0.1, \"max\": 10}.")));
 }
 
 /* Read the search-related params: hyper-parameter values, search, n_iter, cv, metric. */
@@ -194,7 +198,8 @@ TuneParseSearch(TrainJob *job)
 		if (!job->random_search || num != floor(num))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"n_iter\" must be a whole number, for a random search")));
+					 errmsg("\"n_iter\" must be a whole number, for a random search"),
+					 errhint("Use a whole number such as 20.")));
 		job->n_iter = (int) num;
 	}
 
@@ -205,7 +210,8 @@ TuneParseSearch(TrainJob *job)
 		if (num != floor(num))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"cv\" must be a whole number of folds, got %g", num)));
+					 errmsg("\"cv\" must be a whole number of folds, got %g", num),
+					 errhint("Use a whole number such as 5.")));
 		job->cv = (int) num;
 	}
 
