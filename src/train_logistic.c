@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 
 #include "model.h"
+#include "pass_args.h"
 #include "train_logistic.h"
 
 #define LOGREG_BATCH_ROWS 256
@@ -214,23 +215,6 @@ LogregFlush(LogregState *s)
 	s->nbuf = 0;
 }
 
-/* Index of a label among the classes (a short linear scan: few classes). */
-static int
-ClassIndex(const LogregState *s, text *label)
-{
-	size_t		len = VARSIZE_ANY_EXHDR(label);
-
-	for (int k = 0; k < s->n_classes; k++)
-		if (VARSIZE_ANY_EXHDR(s->classes[k]) == len &&
-			memcmp(VARDATA_ANY(s->classes[k]), VARDATA_ANY(label), len) == 0)
-			return k;
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label)),
-			 errhint("Pass every class of the training rows in classes.")));
-	return -1;					/* not reached */
-}
-
 /*
  * Transition: ml_logreg_pass(label text, x float8[], coef float8[],
  * classes text[]). Rows with a NULL label or design are skipped.
@@ -265,36 +249,18 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 				 errhint("Pass the current parameters and the class list.")));
 
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
-	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
-	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("feature values must be a non-empty one-dimensional array without NULLs"),
-				 errhint("Impute missing values with params like '{\"impute\": \"mean\"}', or filter such rows.")));
+	d = PassDesignLength(xarr);
 
 	if (s == NULL)
 	{
-		ArrayType  *labels = PG_GETARG_ARRAYTYPE_P(4);
-		Datum	   *elems;
-		bool	   *nulls;
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
 		int			n_classes;
+		text	  **classes = PassClassLabels(PG_GETARG_ARRAYTYPE_P(4), &n_classes);
 		int			ncoef;
-		MemoryContext old;
 
-		deconstruct_array(labels, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n_classes);
+		MemoryContextSwitchTo(old);
 		carr = PG_GETARG_ARRAYTYPE_P(3);
 		ncoef = ArrayGetNItems(ARR_NDIM(carr), ARR_DIMS(carr));
-		if (n_classes < 2 || n_classes > MLSYS_MAX_CLASSES)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("number of classes must be between 2 and %d, got %d",
-							MLSYS_MAX_CLASSES, n_classes),
-					 errhint("Use 2 to 1000 classes.")));
-		if (d > MLSYS_MAX_FEATURES)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES),
-					 errhint("Use fewer features.")));
 		if (ARR_NDIM(carr) != 1 || ARR_HASNULL(carr) || ncoef % (d + 1) != 0 ||
 			(ncoef / (d + 1) != LogisticSets(n_classes, 0) &&
 			 ncoef / (d + 1) != LogisticSets(n_classes, 1)))
@@ -312,19 +278,10 @@ logreg_pass_accum(PG_FUNCTION_ARGS)
 		s->pbuf = palloc(sizeof(double) * LOGREG_BATCH_ROWS * s->n_sets);
 		s->rbuf = palloc(sizeof(double) * LOGREG_BATCH_ROWS * s->n_sets);
 		s->proba = palloc(sizeof(double) * n_classes);
-		s->classes = palloc(sizeof(text *) * n_classes);
-		for (int k = 0; k < n_classes; k++)
-		{
-			if (nulls[k])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("class labels must not be NULL"),
-						 errhint("Remove the NULL from the class list.")));
-			s->classes[k] = DatumGetTextPCopy(elems[k]);
-		}
+		s->classes = classes;
 		MemoryContextSwitchTo(old);
 	}
-	y = ClassIndex(s, PG_GETARG_TEXT_PP(1));
+	y = PassClassIndex(s->classes, s->n_classes, PG_GETARG_TEXT_PP(1));
 	if (d + 1 != s->width)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 
 #include "model.h"
+#include "pass_args.h"
 #include "train_naive_bayes.h"
 
 typedef struct NaiveBayesState
@@ -93,11 +94,9 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 	MemoryContext aggctx;
 	NaiveBayesState *s = PG_ARGISNULL(0) ? NULL : (NaiveBayesState *) PG_GETARG_POINTER(0);
 	ArrayType  *xarr;
-	text	   *label;
 	const double *x;
 	int			d,
 				k;
-	size_t		len;
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "naive_bayes_accum called in non-aggregate context");
@@ -114,45 +113,16 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 				 errmsg("classes must not be NULL"),
 				 errhint("Pass the class list.")));
 	xarr = PG_GETARG_ARRAYTYPE_P(2);
-	d = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
-	if (ARR_NDIM(xarr) != 1 || d < 1 || ARR_HASNULL(xarr))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("feature values must be a non-empty one-dimensional array without NULLs"),
-				 errhint("Impute missing values with params like '{\"impute\": \"mean\"}', or filter such rows.")));
-	if (d > MLSYS_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many design columns: %d, at most %d", d, MLSYS_MAX_FEATURES),
-				 errhint("Use fewer features.")));
+	d = PassDesignLength(xarr);
 
 	if (s == NULL)
 	{
-		Datum	   *elems;
-		bool	   *nulls;
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
 		int			n_classes;
-		MemoryContext old;
+		text	  **classes = PassClassLabels(PG_GETARG_ARRAYTYPE_P(3), &n_classes);
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &n_classes);
-		if (n_classes < 2 || n_classes > MLSYS_MAX_CLASSES)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("number of classes must be between 2 and %d, got %d",
-							MLSYS_MAX_CLASSES, n_classes),
-					 errhint("Use 2 to 1000 classes.")));
-		old = MemoryContextSwitchTo(aggctx);
 		s = StateCreate(n_classes, d);
-		s->classes = palloc(sizeof(text *) * n_classes);
-		for (int c = 0; c < n_classes; c++)
-		{
-			if (nulls[c])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("class labels must not be NULL"),
-						 errhint("Remove the NULL from the class list.")));
-			s->classes[c] = DatumGetTextPCopy(elems[c]);
-		}
+		s->classes = classes;
 		MemoryContextSwitchTo(old);
 	}
 	if (d != s->d)
@@ -161,17 +131,7 @@ naive_bayes_accum(PG_FUNCTION_ARGS)
 				 errmsg("design array has %d elements, but earlier rows had %d", d, s->d),
 				 errhint("Pass the same columns in every row.")));
 
-	label = PG_GETARG_TEXT_PP(1);
-	len = VARSIZE_ANY_EXHDR(label);
-	for (k = 0; k < s->n_classes; k++)
-		if (VARSIZE_ANY_EXHDR(s->classes[k]) == len &&
-			memcmp(VARDATA_ANY(s->classes[k]), VARDATA_ANY(label), len) == 0)
-			break;
-	if (k == s->n_classes)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("label \"%s\" is not one of the classes", text_to_cstring(label)),
-				 errhint("Pass every class of the training rows in classes.")));
+	k = PassClassIndex(s->classes, s->n_classes, PG_GETARG_TEXT_PP(1));
 
 	/* Welford's update of class k */
 	x = (const double *) ARR_DATA_PTR(xarr);
