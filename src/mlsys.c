@@ -28,6 +28,8 @@ _PG_init(void)
 	LinalgInit();
 	MetricsInit();
 	SchedulerInit();
+	BoosterInit();
+	XGBoostInit();
 	MarkGUCPrefixReserved("mlsys");
 }
 

@@ -18,5 +18,7 @@ extern char *MlsysQualify(const char *object_name);
 extern void LinalgInit(void);
 extern void MetricsInit(void);
 extern void SchedulerInit(void);
+extern void BoosterInit(void);
+extern void XGBoostInit(void);
 
 #endif							/* MLSYS_MLSYS_H */

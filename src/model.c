@@ -24,12 +24,15 @@
  *     u32 n_classes, n_classes x str class
  *     u8 fit_intercept, f64 l1, f64 l2, u32 n_sets, n_sets x ModelSetWidth() x f64,
  *     u32 n_std_errors, n_std_errors x f64
+ *     kind xgboost only: u32 booster_length, booster_length bytes (XGBoost's
+ *       UBJSON model format, which XGBoost reads across its releases)
  *   str = u16 byte length + bytes (server encoding, no terminator)
  *
  * The binary send/recv form is the same bytes. The text form is a JSON
  * object with the same content plus the checksum, so it reads well and
- * round-trips exactly (floats are printed shortest-exact). Text and binary
- * input both end in ModelValidate.
+ * round-trips exactly (floats are printed shortest-exact; a booster is
+ * base64). Text and binary input both end in ModelValidate, and a booster
+ * from outside is also loaded once to check it against the model.
  */
 #include "postgres.h"
 
@@ -38,11 +41,14 @@
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
+#include "common/base64.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
+#include "booster.h"
 #include "jsonopt.h"
 #include "model.h"
 
@@ -64,7 +70,7 @@ PG_FUNCTION_INFO_V1(mlmodel_from_bytea);
 PG_FUNCTION_INFO_V1(ml_model_info);
 
 static const char *const kind_names[] = {NULL, "linear_regression", "logistic_regression",
-"naive_bayes", "kmeans"};
+"naive_bayes", "kmeans", "xgboost"};
 
 /*
  * How a kind's parameter sets read in the text form: possibly one scalar
@@ -83,9 +89,10 @@ static const SetLayout set_layouts[] = {
 	[MODEL_KIND_LOGISTIC_REGRESSION] = {"intercepts", 1, {"coefficients"}},
 	[MODEL_KIND_NAIVE_BAYES] = {"class_log_priors", 2, {"means", "variances"}},
 	[MODEL_KIND_KMEANS] = {NULL, 1, {"centroids"}},
+	[MODEL_KIND_XGBOOST] = {NULL, 0, {NULL}},	/* all in the booster */
 };
 static const char *const input_type_names[] = {NULL, "numeric", "categorical"};
-static const char *const impute_names[] = {"error", "mean", "median", "mode", "constant"};
+static const char *const impute_names[] = {"error", "mean", "median", "mode", "constant", "missing"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 const char *
@@ -187,7 +194,7 @@ ValidateInput(const ModelInput *in, int64 n_rows)
 
 	if (in->type != INPUT_NUMERIC && in->type != INPUT_CATEGORICAL)
 		InvalidModel("Input \"%s\" has an unknown type.", in->name);
-	if (in->impute > IMPUTE_CONSTANT || in->scale > SCALE_MINMAX)
+	if (in->impute > IMPUTE_MISSING || in->scale > SCALE_MINMAX)
 		InvalidModel("Input \"%s\" has an unknown preprocessing step.", in->name);
 	ValidateFinite(stats, 5, false, "input statistics");
 	ValidateFinite(&in->center, 1, false, "scaling");
@@ -214,7 +221,7 @@ ValidateInput(const ModelInput *in, int64 n_rows)
 	if (in->impute == IMPUTE_MEAN || in->impute == IMPUTE_MEDIAN || in->scale != SCALE_NONE ||
 		in->center != 0 || in->scale_by != 1)
 		InvalidModel("Categorical input \"%s\" has numeric preprocessing.", in->name);
-	if ((in->impute == IMPUTE_ERROR) != (in->fill_level == -1) ||
+	if ((in->impute == IMPUTE_ERROR || in->impute == IMPUTE_MISSING) != (in->fill_level == -1) ||
 		in->fill_level < -1 || in->fill_level >= in->n_levels)
 		InvalidModel("Categorical input \"%s\" has an invalid fill level.", in->name);
 	for (int i = 0; i < in->n_levels; i++)
@@ -230,6 +237,8 @@ ExpectedSets(const Model *model)
 		return model->n_classes;
 	if (model->kind == MODEL_KIND_KMEANS)
 		return Min(Max(model->n_sets, 1), MLSYS_MAX_CLASSES);	/* any cluster count */
+	if (model->kind == MODEL_KIND_XGBOOST)
+		return 0;
 	if (model->kind == MODEL_KIND_LINEAR_REGRESSION || model->n_classes == 2)
 		return 1;
 	/* without a penalty the last class is the reference, as in R's multinom */
@@ -246,7 +255,7 @@ ModelValidate(const Model *model)
 	int			width;
 	char	  **names;
 
-	if (model->kind < MODEL_KIND_LINEAR_REGRESSION || model->kind > MODEL_KIND_KMEANS)
+	if (model->kind < MODEL_KIND_LINEAR_REGRESSION || model->kind > MODEL_KIND_XGBOOST)
 		InvalidModel("Unknown model kind.", NULL);
 	if (model->n_inputs < 1 || model->n_inputs > MLSYS_MAX_FEATURES)
 		InvalidModel("The number of inputs is out of range.", NULL);
@@ -308,6 +317,12 @@ ModelValidate(const Model *model)
 		else if (!model->fit_intercept && set[0] != 0)
 			InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
 	}
+	if ((model->kind == MODEL_KIND_XGBOOST) != (model->booster_len > 0) ||
+		model->booster_len > MLSYS_MAX_BOOSTER_BYTES)
+		InvalidModel("Only a tree model has a booster, and it must have one.", NULL);
+	if (model->kind == MODEL_KIND_XGBOOST &&
+		(model->fit_intercept || model->l1 != 0 || model->l2 != 0 || model->n_classes == 1))
+		InvalidModel("A tree model has invalid settings.", NULL);
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -443,6 +458,11 @@ ModelSerialize(const Model *model)
 	PutU32(&buf, (uint32) model->n_std_errors);
 	for (int i = 0; i < model->n_std_errors; i++)
 		PutF64(&buf, model->std_errors[i]);
+	if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		PutU32(&buf, model->booster_len);
+		appendBinaryStringInfo(&buf, model->booster, model->booster_len);
+	}
 
 	data = buf.data + VARHDRSZ;
 	total = buf.len - VARHDRSZ;
@@ -599,7 +619,7 @@ ModelDeserialize(const struct varlena *value)
 						   MODEL_FORMAT_VERSION),
 				 errhint("Use an mlsys release that supports format version %u.", version)));
 	kind = GetUInt(&r, 2);
-	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_KMEANS)
+	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_XGBOOST)
 		Damaged("The value has an unknown model kind.");
 	if (GetUInt(&r, 4) != 0 || GetUInt(&r, 4) != 0)
 		Damaged("Undefined flag or reserved bits are set.");
@@ -630,6 +650,12 @@ ModelDeserialize(const struct varlena *value)
 	model->coef = GetF64Array(&r, ncoef);
 	model->n_std_errors = GetCount(&r, 1 + MLSYS_MAX_FEATURES, "standard errors");
 	model->std_errors = GetF64Array(&r, model->n_std_errors);
+	if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		model->booster_len = GetCount(&r, MLSYS_MAX_BOOSTER_BYTES, "booster bytes");
+		model->booster = palloc(Max(model->booster_len, 1));
+		memcpy(model->booster, Take(&r, model->booster_len), model->booster_len);
+	}
 	if (r.cur != r.end)
 		Damaged("The value has trailing bytes.");
 
@@ -752,9 +778,12 @@ ModelAppendJson(StringInfo buf, const Model *model)
 		appendStringInfoString(buf, ", \"classes\": ");
 		AppendStringArray(buf, model->classes, model->n_classes);
 	}
-	appendStringInfo(buf, ", \"fit_intercept\": %s", model->fit_intercept ? "true" : "false");
-	AppendMember(buf, "l1", model->l1);
-	AppendMember(buf, "l2", model->l2);
+	if (model->kind != MODEL_KIND_XGBOOST)
+	{
+		appendStringInfo(buf, ", \"fit_intercept\": %s", model->fit_intercept ? "true" : "false");
+		AppendMember(buf, "l1", model->l1);
+		AppendMember(buf, "l2", model->l2);
+	}
 	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
 	{
 		AppendMember(buf, "intercept", model->coef[0]);
@@ -796,6 +825,34 @@ ModelAppendJson(StringInfo buf, const Model *model)
 		appendStringInfoString(buf, ", \"std_errors\": ");
 		AppendNumberArray(buf, model->std_errors, model->n_std_errors);
 	}
+	if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		int			len = pg_b64_enc_len(model->booster_len);
+		char	   *b64 = palloc(len + 1);
+
+		len = pg_b64_encode(model->booster, model->booster_len, b64, len);
+		b64[len] = '\0';
+		appendStringInfo(buf, ", \"booster\": \"%s\"", b64);
+	}
+}
+
+/*
+ * A value from outside (text or binary input, a cast from bytea): beyond
+ * ModelValidate, a booster must load and fit the model around it.
+ */
+static void
+CheckOutsideValue(const Model *model)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (model->kind != MODEL_KIND_XGBOOST)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "mlsys booster check", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	(void) BoosterLoad(model);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
 static uint32
@@ -1011,7 +1068,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	static const char *const keys[] = {
 		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l1", "l2",
 		"intercept", "intercepts", "coefficients", "std_errors", "class_log_priors", "means",
-		"variances", "centroids", "checksum", NULL
+		"variances", "centroids", "booster", "checksum", NULL
 	};
 	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
@@ -1035,19 +1092,35 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("unknown mlmodel kind \"%s\"", str),
-				 errhint("Known kinds: linear_regression, logistic_regression, naive_bayes, kmeans.")));
+				 errhint("Known kinds: linear_regression, logistic_regression, naive_bayes, kmeans, xgboost.")));
 	if (!JsonGetString(&ctx, jb, "target", &model->target))
 		model->target = "";
 	model->n_rows = RequireCount(&ctx, jb, "n_rows");
 	ModelInputsFromJson(jb, model, ctx.errcode);
 	model->n_classes = Max(JsonGetStringArray(&ctx, jb, "classes", &model->classes), 0);
-	if (!JsonGetBool(&ctx, jb, "fit_intercept", &model->fit_intercept))
+	/* (tree models have none of these; if given, validation checks them) */
+	if (!JsonGetBool(&ctx, jb, "fit_intercept", &model->fit_intercept) &&
+		model->kind != MODEL_KIND_XGBOOST)
 		JsonMissingKey(&ctx, "fit_intercept");
 	model->l1 = OptionalNumber(&ctx, jb, "l1", 0);
-	model->l2 = RequireNumber(&ctx, jb, "l2");
+	model->l2 = model->kind == MODEL_KIND_XGBOOST ? OptionalNumber(&ctx, jb, "l2", 0)
+		: RequireNumber(&ctx, jb, "l2");
 
 	width = 1 + model->n_design;
-	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
+	if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		int			len;
+
+		if (!JsonGetString(&ctx, jb, "booster", &str))
+			JsonMissingKey(&ctx, "booster");
+		len = strlen(str);
+		model->booster = palloc(pg_b64_dec_len(len) + 1);
+		len = pg_b64_decode(str, len, model->booster, pg_b64_dec_len(len));
+		if (len <= 0)
+			BadText(ctx.errcode, "Key \"booster\" must be a non-empty base64 string.", NULL);
+		model->booster_len = len;
+	}
+	else if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
 	{
 		model->n_sets = 1;
 		model->coef = palloc(sizeof(double) * width);
@@ -1090,6 +1163,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	model->n_std_errors = Max(JsonGetNumberArray(&ctx, jb, "std_errors", &model->std_errors), 0);
 
 	value = ModelSerialize(model);
+	CheckOutsideValue(model);
 
 	if (JsonGetString(&ctx, jb, "checksum", &str))
 	{
@@ -1117,7 +1191,7 @@ mlmodel_recv(PG_FUNCTION_ARGS)
 
 	SET_VARSIZE(value, VARHDRSZ + len);
 	pq_copymsgbytes(msg, VARDATA(value), len);
-	(void) ModelDeserialize(value);
+	CheckOutsideValue(ModelDeserialize(value));
 	PG_RETURN_POINTER(value);
 }
 
@@ -1138,7 +1212,7 @@ mlmodel_from_bytea(PG_FUNCTION_ARGS)
 {
 	struct varlena *value = (struct varlena *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
 
-	(void) ModelDeserialize(value);
+	CheckOutsideValue(ModelDeserialize(value));
 	PG_RETURN_POINTER(value);
 }
 

@@ -18,6 +18,9 @@
 /* Upper bound on inputs and on design columns; keeps X'X at a few MB. */
 #define MLSYS_MAX_FEATURES 1000
 
+/* Largest stored booster of a tree model, in bytes. */
+#define MLSYS_MAX_BOOSTER_BYTES (512 * 1024 * 1024)
+
 /* Most histogram bins of a numeric input's training distribution. */
 #define MLSYS_MAX_BINS 100
 
@@ -33,7 +36,8 @@ typedef enum ModelKind
 	MODEL_KIND_LINEAR_REGRESSION = 1,
 	MODEL_KIND_LOGISTIC_REGRESSION = 2,
 	MODEL_KIND_NAIVE_BAYES = 3,
-	MODEL_KIND_KMEANS = 4
+	MODEL_KIND_KMEANS = 4,
+	MODEL_KIND_XGBOOST = 5		/* gradient-boosted trees or a random forest */
 } ModelKind;
 
 typedef enum InputType
@@ -49,7 +53,8 @@ typedef enum ImputeStrategy
 	IMPUTE_MEAN = 1,
 	IMPUTE_MEDIAN = 2,
 	IMPUTE_MODE = 3,
-	IMPUTE_CONSTANT = 4
+	IMPUTE_CONSTANT = 4,
+	IMPUTE_MISSING = 5			/* tree models: passed on as a missing value */
 } ImputeStrategy;
 
 typedef enum ScaleStrategy
@@ -128,6 +133,13 @@ typedef struct Model
 	 */
 	int			n_std_errors;
 	double	   *std_errors;
+
+	/*
+	 * Tree models: XGBoost's booster in its own portable format (UBJSON), for
+	 * regression or, with classes, classification by the class's index.
+	 */
+	uint32		booster_len;
+	char	   *booster;
 } Model;
 
 /* Names of the enums, as used in params and in the text form. */
@@ -143,7 +155,8 @@ extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
 extern double StudentTwoSidedP(double t, double df);
 
 #define ModelIsClassifier(m) \
-	((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION || (m)->kind == MODEL_KIND_NAIVE_BAYES)
+	((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION || (m)->kind == MODEL_KIND_NAIVE_BAYES || \
+	 ((m)->kind == MODEL_KIND_XGBOOST && (m)->n_classes > 0))
 
 extern int	ModelSetWidth(const Model *model);
 

@@ -35,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "booster.h"
 #include "jsonopt.h"
 #include "model.h"
 #include "preprocess.h"
@@ -55,6 +56,7 @@ typedef struct ServedModel
 	double	   *design;			/* [n_design] */
 	double	   *proba;			/* [n_classes] */
 	double	   *class_number;	/* [n_classes] labels as numbers, or NULL */
+	Booster    *booster;		/* tree models: loaded once, freed with the model */
 } ServedModel;
 
 typedef struct CachedModel
@@ -188,6 +190,7 @@ ServeModel(const struct varlena *value, ServedModel *served)
 	served->design = palloc(sizeof(double) * model->n_design);
 	served->proba = palloc(sizeof(double) * Max(model->n_classes, 1));
 	served->class_number = NULL;
+	served->booster = model->kind == MODEL_KIND_XGBOOST ? BoosterLoad(model) : NULL;
 	if (ModelIsClassifier(model))
 	{
 		served->class_number = palloc(sizeof(double) * model->n_classes);
@@ -506,6 +509,13 @@ PredictClass(ServedModel *served)
 
 	if (model->kind == MODEL_KIND_NAIVE_BAYES)
 		NaiveBayesProbabilities(model, served->design, served->proba);
+	else if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		/* a binary booster gives the second class's probability */
+		BoosterPredict(served->booster, served->design, served->proba + (model->n_classes == 2));
+		if (model->n_classes == 2)
+			served->proba[0] = 1 - served->proba[1];
+	}
 	else
 		LogisticProbabilities(model->coef, model->n_sets, model->n_classes, 1 + model->n_design,
 							  served->design, served->proba);
@@ -534,6 +544,13 @@ ml_predict(PG_FUNCTION_ARGS)
 
 		PG_RETURN_FLOAT8(KMeansNearest(served->model->coef, served->model->n_sets,
 									   served->model->n_design, served->design, &dist2));
+	}
+	if (served->model->kind == MODEL_KIND_XGBOOST && !ModelIsClassifier(served->model))
+	{
+		double		value;
+
+		BoosterPredict(served->booster, served->design, &value);
+		PG_RETURN_FLOAT8(value);
 	}
 	if (!ModelIsClassifier(served->model))
 		PG_RETURN_FLOAT8(LinearValue(served->model, served->model->coef, served->design));
@@ -605,19 +622,16 @@ ml_transform(PG_FUNCTION_ARGS)
 }
 
 /*
- * Append one parameter set's explanation: its intercept as "bias" and, per
- * input, the sum of coefficient x design value over the input's design
- * columns. They add up to the set's linear value (the prediction of a
- * linear regression, the logit of a class). With standard scaling a design
- * value is measured from the training mean.
+ * Append one output's explanation: "bias" and, per input, the sum of the
+ * contributions of the input's design columns (contrib[0..n_design-1]).
  */
 static void
-AppendContributions(StringInfo buf, const Model *model, const double *coef, const double *design)
+AppendContributions(StringInfo buf, const Model *model, double bias, const double *contrib)
 {
 	int			j = 0;
 
 	appendStringInfoString(buf, "\"bias\": ");
-	JsonAppendNumber(buf, coef[0]);
+	JsonAppendNumber(buf, bias);
 	appendStringInfoString(buf, ", \"contributions\": {");
 	for (int i = 0; i < model->n_inputs; i++)
 	{
@@ -626,7 +640,7 @@ AppendContributions(StringInfo buf, const Model *model, const double *coef, cons
 		double		sum = 0;
 
 		for (int c = 0; c < width; c++, j++)
-			sum += coef[1 + j] * design[j];
+			sum += contrib[j];
 		if (i > 0)
 			appendStringInfoString(buf, ", ");
 		escape_json(buf, input->name);
@@ -636,50 +650,94 @@ AppendContributions(StringInfo buf, const Model *model, const double *coef, cons
 	appendStringInfoChar(buf, '}');
 }
 
+/* One parameter set's contributions: coefficient x design value per column. */
+static double *
+LinearContributions(const Model *model, const double *coef, const double *design)
+{
+	double	   *contrib = palloc(sizeof(double) * model->n_design);
+
+	for (int j = 0; j < model->n_design; j++)
+		contrib[j] = coef[1 + j] * design[j];
+	return contrib;
+}
+
 /*
  * ml_explain(model, features) -> jsonb: each input's additive contribution
- * to a linear or logistic regression's output (for logistic regression, to
- * the logit of every class that has a parameter set).
+ * to the model's raw output, with a bias, adding up to it. For linear and
+ * logistic regression the contributions are coefficient x (preprocessed)
+ * value, with the intercept as bias; for tree models they are XGBoost's
+ * exact SHAP values. A regression explains its prediction (for a tree
+ * model with a non-identity link, its margin); a classifier the logit of
+ * each class that has an output (binary models: the second class's).
  */
 Datum
 ml_explain(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
-	const Model *model = served->model;
-	int			width = 1 + model->n_design;
+	const Model *model;
+	int			n_outputs;
+	double	   *tree = NULL;
 	StringInfoData buf;
 
-	if (model->kind != MODEL_KIND_LINEAR_REGRESSION && model->kind != MODEL_KIND_LOGISTIC_REGRESSION)
+	if (served == NULL)
+		PG_RETURN_NULL();
+	model = served->model;
+	if (model->kind != MODEL_KIND_LINEAR_REGRESSION && model->kind != MODEL_KIND_LOGISTIC_REGRESSION &&
+		model->kind != MODEL_KIND_XGBOOST)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ml_explain does not explain %s models", ModelKindName(model->kind)),
-				 errhint("Linear and logistic regression models can be explained.")));
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"kind\": \"%s\", ", ModelKindName(model->kind));
-	if (model->kind == MODEL_KIND_LINEAR_REGRESSION)
+				 errhint("Linear, logistic and tree (xgboost) models can be explained.")));
+	if (model->kind == MODEL_KIND_XGBOOST)
 	{
-		appendStringInfoString(&buf, "\"prediction\": ");
-		JsonAppendNumber(&buf, LinearValue(model, model->coef, served->design));
-		appendStringInfoString(&buf, ", ");
-		AppendContributions(&buf, model, model->coef, served->design);
+		tree = BoosterContributions(served->booster, served->design);
+		n_outputs = BoosterOutputs(served->booster);
 	}
 	else
-	{
+		n_outputs = model->n_sets;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"kind\": \"%s\", ", ModelKindName(model->kind));
+	if (!ModelIsClassifier(model))
+		appendStringInfoString(&buf, "\"prediction\": ");
+	else
 		appendStringInfoString(&buf, "\"logits\": [");
-		for (int set = 0; set < model->n_sets; set++)
+	for (int k = 0; k < n_outputs; k++)
+	{
+		double		bias;
+		double		raw;
+		double	   *contrib;
+
+		if (tree != NULL)
 		{
-			const double *coef = model->coef + set * width;
-			/* binary models have one set, for the second class */
-			appendStringInfoString(&buf, set > 0 ? ", {\"class\": " : "{\"class\": ");
-			escape_json(&buf, model->classes[model->n_classes == 2 ? 1 : set]);
-			appendStringInfoString(&buf, ", \"logit\": ");
-			JsonAppendNumber(&buf, LinearValue(model, coef, served->design));
-			appendStringInfoString(&buf, ", ");
-			AppendContributions(&buf, model, coef, served->design);
-			appendStringInfoChar(&buf, '}');
+			contrib = tree + k * (model->n_design + 1);
+			bias = contrib[model->n_design];
 		}
-		appendStringInfoChar(&buf, ']');
+		else
+		{
+			const double *coef = model->coef + k * (1 + model->n_design);
+
+			contrib = LinearContributions(model, coef, served->design);
+			bias = coef[0];
+		}
+		raw = bias;
+		for (int j = 0; j < model->n_design; j++)
+			raw += contrib[j];
+		if (ModelIsClassifier(model))
+		{
+			/* binary models have one output, for the second class */
+			appendStringInfoString(&buf, k > 0 ? ", {\"class\": " : "{\"class\": ");
+			escape_json(&buf, model->classes[model->n_classes == 2 ? 1 : k]);
+			appendStringInfoString(&buf, ", \"logit\": ");
+		}
+		JsonAppendNumber(&buf, raw);
+		appendStringInfoString(&buf, ", ");
+		AppendContributions(&buf, model, bias, contrib);
+		if (ModelIsClassifier(model))
+			appendStringInfoChar(&buf, '}');
 	}
+	if (ModelIsClassifier(model))
+		appendStringInfoChar(&buf, ']');
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_JSONB_P(JsonParse(buf.data));
 }

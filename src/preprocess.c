@@ -5,7 +5,9 @@
  * the learned fill value; a categorical input becomes one indicator per
  * level except the first (the reference level), with NULL and levels not
  * seen at training replaced by the fill level. With imputation "error" a
- * NULL or unseen level is an error instead. Levels are kept in byte order
+ * NULL or unseen level is an error instead; with "missing" (tree models)
+ * it becomes NaN in every design column of the input, which XGBoost reads
+ * as a missing value. Levels are kept in byte order
  * (as scikit-learn orders them), so a lookup is a binary search.
  *
  * Categories are compared in the text form SQL's ::text cast gives, so
@@ -60,7 +62,7 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 							 errmsg("input \"%s\" is NULL", in->name),
 							 errhint("The model was trained without imputation for it: replace NULLs with coalesce(), or retrain with params like '{\"impute\": \"mean\"}'.")));
-				x = in->fill;
+				x = in->impute == IMPUTE_MISSING ? NAN : in->fill;
 			}
 			else if (!isfinite(x))
 				ereport(ERROR,
@@ -72,6 +74,7 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 		else
 		{
 			int			level = in->fill_level;
+			bool		missing = v->isnull;
 
 			if (!v->isnull)
 			{
@@ -80,7 +83,9 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 
 				if (hit != NULL)
 					level = hit - in->levels;
-				else if (in->impute == IMPUTE_ERROR)
+				else
+					missing = true;
+				if (hit == NULL && in->impute == IMPUTE_ERROR)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_EXCEPTION),
 							 errmsg("input \"%s\" has level \"%s\", which the model did not see in training",
@@ -93,7 +98,7 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 						 errmsg("input \"%s\" is NULL", in->name),
 						 errhint("The model was trained without imputation for it: replace NULLs with coalesce(), or retrain with params like '{\"impute\": \"mode\"}'.")));
 			for (int l = 1; l < in->n_levels; l++)
-				*out++ = level == l ? 1.0 : 0.0;
+				*out++ = missing && in->impute == IMPUTE_MISSING ? NAN : level == l ? 1.0 : 0.0;
 		}
 	}
 }

@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
+#include "booster.h"
 #include "jsonopt.h"
 #include "mlsys.h"
 #include "model.h"
@@ -61,7 +62,8 @@
 #define SOURCE_ALIAS "_mlsys_src"
 
 static const char *const algorithm_names[] = {
-	"linear", "ridge", "lasso", "elastic_net", "logistic", "naive_bayes", "kmeans"
+	"linear", "ridge", "lasso", "elastic_net", "logistic", "naive_bayes", "kmeans", "xgboost",
+	"random_forest"
 };
 
 PG_FUNCTION_INFO_V1(ml_train);
@@ -200,13 +202,15 @@ static void
 ChoosePreprocessing(TrainJob *job, ModelInput *in, char **constant_level)
 {
 	static const char *const impute_hint =
-	"Use \"error\", \"mean\", \"median\", \"mode\", or {\"constant\": value} per column (a number for numeric inputs, a level for categorical ones).";
+	"Use \"error\", \"mean\", \"median\", \"mode\", or {\"constant\": value} per column (a number for numeric inputs, a level for categorical ones); tree models also take \"missing\".";
 	bool		categorical = in->type == INPUT_CATEGORICAL;
+	bool		tree = AlgorithmIsTree(job->algorithm);
 	bool		global;
 	JsonbValue	v;
 	JsonbValue *c;
 
-	in->impute = IMPUTE_ERROR;
+	/* trees route missing values themselves */
+	in->impute = tree ? IMPUTE_MISSING : IMPUTE_ERROR;
 	in->scale = SCALE_NONE;
 	*constant_level = NULL;
 
@@ -216,6 +220,8 @@ ChoosePreprocessing(TrainJob *job, ModelInput *in, char **constant_level)
 			in->impute = IMPUTE_MODE;
 		else if (JsonStringIs(&v, "error"))
 			in->impute = IMPUTE_ERROR;
+		else if (tree && JsonStringIs(&v, "missing"))
+			in->impute = IMPUTE_MISSING;
 		else if (JsonStringIs(&v, "mode"))
 			in->impute = IMPUTE_MODE;
 		else if (!categorical && JsonStringIs(&v, "mean"))
@@ -292,13 +298,23 @@ CheckSettingColumns(TrainJob *job, const char *key)
 	}
 }
 
+/* Tree models: the tunable parameters (tune.c), and XGBoost's passed on as given. */
+#define TREE_HYPER_KEYS "max_depth", "learning_rate", "n_estimators", "min_child_weight", "subsample", \
+	"colsample_bytree", "reg_lambda", "reg_alpha", "gamma"
+#define TREE_PASS_KEYS "objective", "eval_metric", "base_score", "max_delta_step", "sampling_method", \
+	"colsample_bylevel", "colsample_bynode", "tree_method", "scale_pos_weight", "grow_policy", \
+	"max_leaves", "max_bin", "huber_slope", "tweedie_variance_power"
+static const char *const tree_pass_keys[] = {
+	TREE_PASS_KEYS, "early_stopping_rounds", "num_parallel_tree", NULL
+};
+
 /* Read and check params: the keys allowed depend on the algorithm. */
 static void
 ParseParams(TrainJob *job)
 {
-#define COMMON_KEYS "intercept", "seed", "impute", "scale", "time_column", "search", "n_iter", "cv", \
-	"metric", "deploy"
-	static const char *const keys[][16] = {
+#define SPLIT_KEYS "seed", "impute", "scale", "time_column", "search", "n_iter", "cv", "metric", "deploy"
+#define COMMON_KEYS "intercept", SPLIT_KEYS
+	static const char *const keys[][40] = {
 		[ALGORITHM_LINEAR] = {"l1", "l2", COMMON_KEYS, NULL},
 		[ALGORITHM_RIDGE] = {"alpha", COMMON_KEYS, NULL},
 		[ALGORITHM_LASSO] = {"alpha", COMMON_KEYS, NULL},
@@ -307,6 +323,9 @@ ParseParams(TrainJob *job)
 		[ALGORITHM_NAIVE_BAYES] = {"var_smoothing", "seed", "impute", "scale", "time_column", "search",
 		"n_iter", "cv", "metric", "deploy", NULL},
 		[ALGORITHM_KMEANS] = {"k", "init", "max_iter", "tol", "seed", "impute", "scale", "deploy", NULL},
+		[ALGORITHM_XGBOOST] = {SPLIT_KEYS, TREE_HYPER_KEYS, TREE_PASS_KEYS, "early_stopping_rounds",
+		"num_parallel_tree", NULL},
+		[ALGORITHM_RANDOM_FOREST] = {SPLIT_KEYS, TREE_HYPER_KEYS, TREE_PASS_KEYS, NULL},
 	};
 	double		num;
 	char	   *str;
@@ -324,6 +343,14 @@ ParseParams(TrainJob *job)
 	}
 	JsonGetString(&train_ctx, job->params, "time_column", &job->time_column);
 	TuneParseSearch(job);
+	if (job->algorithm == ALGORITHM_RANDOM_FOREST)
+	{
+		/* a forest: n_estimators trees in one round, each on a sample */
+		if (!JsonHasKey(job->params, "learning_rate"))
+			job->learning_rate = 1;
+		if (!JsonHasKey(job->params, "subsample"))
+			job->subsample = 0.8;
+	}
 	if (JsonGetString(&train_ctx, job->params, "deploy", &str))
 	{
 		if (strcmp(str, "if_better") != 0)
@@ -363,7 +390,7 @@ ParseParams(TrainJob *job)
 						 errhint("Give k centres of as many values as design columns, or leave \"init\" out.")));
 		}
 	}
-	job->fit_intercept = true;
+	job->fit_intercept = !AlgorithmIsTree(job->algorithm);
 	JsonGetBool(&train_ctx, job->params, "intercept", &job->fit_intercept);
 	job->max_iter = job->algorithm == ALGORITHM_KMEANS ? 300 : 100;
 	if (JsonGetNumber(&train_ctx, job->params, "max_iter", &num))
@@ -419,13 +446,26 @@ ResolveColumns(TrainJob *job, TupleDesc desc, ArrayType *features, char **consta
 				 errmsg("target column \"%s\" does not exist in the source", job->target),
 				 errhint("Column names are matched exactly, including case.")));
 	target_type = target_col >= 0 ? TupleDescAttr(desc, target_col)->atttypid : FLOAT8OID;
-	if (!AlgorithmIsClassifier(job->algorithm) && !ColumnTypeIsNumeric(target_type))
+	job->classify = AlgorithmIsClassifier(job->algorithm);
+	if (AlgorithmIsTree(job->algorithm))
+	{
+		/* trees classify a text or boolean target, or any with a classifying objective */
+		char	   *objective = NULL;
+
+		JsonGetString(&train_ctx, job->params, "objective", &objective);
+		job->classify = objective ? strncmp(objective, "binary:", 7) == 0 ||
+			strncmp(objective, "multi:", 6) == 0
+			: !ColumnTypeIsNumeric(target_type);
+	}
+	if (!job->classify && !ColumnTypeIsNumeric(target_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("target column \"%s\" has type %s, but linear regression needs a number",
+				 errmsg("target column \"%s\" has type %s, but regression needs a number",
 						job->target, format_type_be(target_type)),
-				 errhint("Use algorithm 'logistic' to predict classes.")));
-	if (AlgorithmIsClassifier(job->algorithm) &&
+				 errhint(AlgorithmIsTree(job->algorithm)
+						 ? "Leave \"objective\" out, or use binary:logistic or multi:softprob, to predict classes."
+						 : "Use algorithm 'logistic' to predict classes.")));
+	if (job->classify &&
 		!(IsCategoricalType(target_type) || target_type == INT2OID ||
 		  target_type == INT4OID || target_type == INT8OID))
 		ereport(ERROR,
@@ -948,7 +988,9 @@ DesignSql(TrainJob *job)
 
 		if (in->type != INPUT_NUMERIC)
 			return psprintf("%s($1, " SOURCE_ALIAS ")", MlsysQualify("ml_transform"));
-		identity &= in->impute == IMPUTE_ERROR && in->scale == SCALE_NONE;
+		/* (NULLs reach the tree aggregate as the missing values they stand for) */
+		identity &= (in->impute == IMPUTE_ERROR || in->impute == IMPUTE_MISSING) &&
+			in->scale == SCALE_NONE;
 	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "ARRAY[");
@@ -1223,6 +1265,120 @@ FitNaiveBayes(TrainJob *job)
 	job->iterations = 1;
 }
 
+/*
+ * The XGBoost parameters of a tree model as JSON members: the tunable ones
+ * from the job, the others as params gave them.
+ */
+static void
+AppendTreeParams(StringInfo buf, TrainJob *job)
+{
+	bool		forest = job->algorithm == ALGORITHM_RANDOM_FOREST;
+	const struct
+	{
+		const char *key;
+		double		value;
+	}			numbers[] = {
+		{"max_depth", rint(job->max_depth)},
+		{"learning_rate", job->learning_rate},
+		{forest ? "num_parallel_tree" : "n_estimators", rint(job->n_estimators)},
+		{"min_child_weight", job->min_child_weight},
+		{"subsample", job->subsample},
+		{"colsample_bytree", job->colsample_bytree},
+		{"reg_lambda", job->reg_lambda},
+		{"reg_alpha", job->reg_alpha},
+		{"gamma", job->gamma},
+	};
+
+	for (int i = 0; i < lengthof(numbers); i++)
+	{
+		appendStringInfo(buf, ", \"%s\": ", numbers[i].key);
+		JsonAppendNumber(buf, numbers[i].value);
+	}
+	if (forest && !JsonHasKey(job->params, "colsample_bynode"))
+		appendStringInfoString(buf, ", \"colsample_bynode\": 0.8");
+	for (int i = 0; tree_pass_keys[i] != NULL; i++)
+	{
+		JsonbValue	v;
+
+		if (getKeyJsonValueFromContainer(&job->params->root, tree_pass_keys[i],
+										 strlen(tree_pass_keys[i]), &v) == NULL)
+			continue;
+		appendStringInfo(buf, ", \"%s\": ", tree_pass_keys[i]);
+		if (v.type == jbvNumeric)
+			appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(v.val.numeric))));
+		else if (v.type == jbvString)
+			escape_json(buf, pnstrdup(v.val.string.val, v.val.string.len));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("XGBoost parameter \"%s\" must be a number or a string", tree_pass_keys[i]),
+					 errhint("Pass one value, such as '{\"max_bin\": 256}' or '{\"tree_method\": \"hist\"}'.")));
+	}
+}
+
+/*
+ * Trees: one pass of ml_xgboost_fit over the design rows, which keeps the
+ * booster. A classifier's target becomes its class number. With
+ * "early_stopping_rounds" the holdout rows come along, flagged, to be
+ * evaluated after each round (and so do not measure the model unbiasedly
+ * any more: the number of rounds was chosen on them).
+ */
+static void
+FitTrees(TrainJob *job)
+{
+	Model	   *model = job->model;
+	Oid			types[3] = {MlsysModelTypeOid(), JSONBOID, TEXTARRAYOID};
+	Datum		args[3];
+	StringInfoData params;
+	bool		early = JsonHasKey(job->params, "early_stopping_rounds");
+	Model	   *fitted;
+	Datum		value;
+	bool		isnull;
+
+	initStringInfo(&params);
+	appendStringInfo(&params, "{\"seed\": %d, \"features\": %s, \"target\": ", job->seed,
+					 DesignNamesJson(model));
+	escape_json(&params, job->target);
+	if (job->algorithm == ALGORITHM_RANDOM_FOREST)
+		appendStringInfoString(&params, ", \"n_estimators\": 1");
+	AppendTreeParams(&params, job);
+	args[0] = InputsDatum(model);
+	args[2] = (Datum) 0;
+	if (job->classify)
+	{
+		Datum	   *classes = palloc(sizeof(Datum) * model->n_classes);
+
+		appendStringInfoString(&params, ", \"classes\": [");
+		for (int k = 0; k < model->n_classes; k++)
+		{
+			classes[k] = CStringGetTextDatum(model->classes[k]);
+			appendStringInfo(&params, k > 0 ? ", \"%d\"" : "\"%d\"", k);
+		}
+		appendStringInfoChar(&params, ']');
+		args[2] = PointerGetDatum(construct_array(classes, model->n_classes, TEXTOID, -1, false,
+												  TYPALIGN_INT));
+	}
+	appendStringInfoChar(&params, '}');
+	args[1] = JsonbPGetDatum(JsonParse(params.data));
+	RunQuery(psprintf("SELECT %s(%s, %s, $2, %s) FROM %s WHERE (%s)%s",
+					  MlsysQualify("ml_xgboost_fit"),
+					  job->classify
+					  ? psprintf("(pg_catalog.array_position($3, %s::pg_catalog.text) - 1)::pg_catalog.float8",
+								 job->target_sql)
+					  : psprintf("%s::pg_catalog.float8", job->target_sql),
+					  DesignSql(job),
+					  early ? psprintf("(%s)", job->test_rows) : "false",
+					  job->from, job->fit_rows,
+					  early ? psprintf(" OR (%s)", job->test_rows) : ""),
+			 job->classify ? 3 : 2, types, args);
+	value = Value(0, 1, &isnull);
+	fitted = ModelDeserialize((struct varlena *) PG_DETOAST_DATUM(value));
+	model->booster = fitted->booster;
+	model->booster_len = fitted->booster_len;
+	job->iterations = BoosterRounds(BoosterLoad(model));
+}
+
 /* The row hash of SplitRows with another seed: k-means++'s random draws. */
 static char *
 RowHashWithSeed(TrainJob *job, int seed)
@@ -1470,8 +1626,12 @@ RecordedParams(TrainJob *job)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	ModelAppendParamsJson(&buf, model);
-	appendStringInfo(&buf, ", \"seed\": %d, \"test_fraction\": ", job->seed);
+	if (!AlgorithmIsTree(job->algorithm))
+	{
+		ModelAppendParamsJson(&buf, model);
+		appendStringInfoString(&buf, ", ");
+	}
+	appendStringInfo(&buf, "\"seed\": %d, \"test_fraction\": ", job->seed);
 	JsonAppendNumber(&buf, job->test_fraction);
 	if (job->algorithm == ALGORITHM_LOGISTIC)
 	{
@@ -1499,6 +1659,10 @@ RecordedParams(TrainJob *job)
 	{
 		appendStringInfoString(&buf, ", \"l1_ratio\": ");
 		JsonAppendNumber(&buf, job->l1_ratio);
+	}
+	if (AlgorithmIsTree(job->algorithm))
+	{
+		AppendTreeParams(&buf, job);
 	}
 	if (job->cv > 0)
 		appendStringInfo(&buf, ", \"cv\": %d", job->cv);
@@ -1558,13 +1722,14 @@ TrainFit(TrainJob *job, const char *rows)
 				 errmsg("the features expand to %d design columns, more than %d",
 						model->n_design, MLSYS_MAX_FEATURES),
 				 errhint("Use fewer categorical features or group their rare levels.")));
-	if (AlgorithmIsClassifier(job->algorithm))
+	if (job->classify)
 		LearnClasses(job);
 	for (int i = 0; i < model->n_inputs; i++)
 		model->inputs[i].stats.n_bins = 0;
 	if (job->baseline)
 		LearnHistograms(job);
-	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2) : 1;
+	model->n_sets = job->algorithm == ALGORITHM_LOGISTIC ? LogisticSets(model->n_classes, job->l2)
+		: AlgorithmIsTree(job->algorithm) ? 0 : 1;
 	if (job->algorithm == ALGORITHM_LOGISTIC)
 		LogisticCheckSize(model->n_sets, 1 + model->n_design);
 	model->coef = palloc0(sizeof(double) * model->n_sets * (1 + model->n_design));
@@ -1577,6 +1742,8 @@ TrainFit(TrainJob *job, const char *rows)
 		FitNaiveBayes(job);
 	else if (job->algorithm == ALGORITHM_KMEANS)
 		FitKMeans(job);
+	else if (AlgorithmIsTree(job->algorithm))
+		FitTrees(job);
 	else
 		FitLinear(job);
 }
@@ -1756,7 +1923,7 @@ ml_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm),
-				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic, naive_bayes, kmeans.")));
+				 errhint("Available algorithms: linear, ridge, lasso, elastic_net, logistic, naive_bayes, kmeans, xgboost, random_forest.")));
 	ParseParams(job);
 	if (!(job->test_fraction >= 0 && job->test_fraction < 1))
 		ereport(ERROR,
@@ -1774,6 +1941,7 @@ ml_train(PG_FUNCTION_ARGS)
 	model->kind = job->algorithm == ALGORITHM_LOGISTIC ? MODEL_KIND_LOGISTIC_REGRESSION
 		: job->algorithm == ALGORITHM_NAIVE_BAYES ? MODEL_KIND_NAIVE_BAYES
 		: job->algorithm == ALGORITHM_KMEANS ? MODEL_KIND_KMEANS
+		: AlgorithmIsTree(job->algorithm) ? MODEL_KIND_XGBOOST
 		: MODEL_KIND_LINEAR_REGRESSION;
 	model->target = job->target ? job->target : "";
 
@@ -1788,6 +1956,7 @@ ml_train(PG_FUNCTION_ARGS)
 	job->constant_levels = palloc0(sizeof(char *) * (SPI_tuptable->tupdesc->natts + 1));
 	ResolveColumns(job, SPI_tuptable->tupdesc, PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4),
 				   job->constant_levels);
+	TuneChooseMetric(job);
 	job->target_sql = job->target ? Column(job->target) : NULL;
 	SplitRows(job, CreateTupleDescCopy(SPI_tuptable->tupdesc));
 

@@ -25,10 +25,13 @@ typedef enum Algorithm
 	ALGORITHM_ELASTIC_NET,
 	ALGORITHM_LOGISTIC,
 	ALGORITHM_NAIVE_BAYES,
-	ALGORITHM_KMEANS			/* the one without a target */
+	ALGORITHM_KMEANS,			/* the one without a target */
+	ALGORITHM_XGBOOST,			/* trees: regression or classification */
+	ALGORITHM_RANDOM_FOREST
 } Algorithm;
 
 #define AlgorithmIsClassifier(a) ((a) == ALGORITHM_LOGISTIC || (a) == ALGORITHM_NAIVE_BAYES)
+#define AlgorithmIsTree(a) ((a) == ALGORITHM_XGBOOST || (a) == ALGORITHM_RANDOM_FOREST)
 
 /* The values a hyper-parameter takes in a search: a list, or a range. */
 typedef struct SearchParam
@@ -42,13 +45,14 @@ typedef struct SearchParam
 	bool		log_scale;
 } SearchParam;
 
-#define MAX_SEARCH_PARAMS 5
+#define MAX_SEARCH_PARAMS 14	/* every hyper-parameter of tune.c */
 
 /* One training run: what was asked, and what has been learned so far. */
 typedef struct TrainJob
 {
 	char	   *model_name;
 	Algorithm	algorithm;
+	bool		classify;		/* a classifier (trees: decided by the target) */
 	char	   *source;
 	char	   *from;			/* FROM clause item of the source */
 	char	   *train_rows;		/* WHERE clause of the training rows */
@@ -68,6 +72,16 @@ typedef struct TrainJob
 	double		l1_ratio;		/* elastic_net */
 	double		var_smoothing;	/* naive_bayes */
 	int			k;				/* kmeans */
+	/* trees (max_depth and n_estimators are whole numbers) */
+	double		max_depth;
+	double		learning_rate;
+	double		n_estimators;
+	double		min_child_weight;
+	double		subsample;
+	double		colsample_bytree;
+	double		reg_lambda;
+	double		reg_alpha;
+	double		gamma;
 	Jsonb	   *init;			/* kmeans: given initial centres, or NULL */
 	bool		fit_intercept;
 	int			max_iter;
@@ -92,6 +106,7 @@ extern Jsonb *TrainEvaluate(TrainJob *job, const char *rows, int64 *n);
 extern void TrainProgress(TrainJob *job, const char *fmt,...) pg_attribute_printf(2, 3);
 
 extern void TuneParseSearch(TrainJob *job);
+extern void TuneChooseMetric(TrainJob *job);
 extern Jsonb *TuneRun(TrainJob *job, StringInfo trials);
 extern bool TuneHigherIsBetter(const char *metric);
 

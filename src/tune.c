@@ -1,8 +1,10 @@
 /*
  * tune.c -- hyper-parameter search and cross-validation for ml_train.
  *
- * params may give a hyper-parameter (l1, l2, alpha, l1_ratio, var_smoothing) a list of
- * values, or, for a random search, a range {"min": a, "max": b, "log": true}.
+ * params may give a hyper-parameter (l1, l2, alpha, l1_ratio, var_smoothing,
+ * and the tree parameters max_depth, learning_rate, n_estimators,
+ * min_child_weight, subsample, colsample_bytree, reg_lambda, reg_alpha,
+ * gamma) a list of values, or, for a random search, a range {"min": a, "max": b, "log": true}.
  * "search": "grid" tries every combination of the lists; "random" draws
  * "n_iter" combinations (default 10) from a generator seeded by "seed".
  *
@@ -46,6 +48,15 @@ static const struct
 	{"alpha", 1, 0, DBL_MAX},
 	{"l1_ratio", 0.5, 0, 1},
 	{"var_smoothing", 1e-9, 0, DBL_MAX},
+	{"max_depth", 6, 1, 64},
+	{"learning_rate", 0.3, 0, 1},
+	{"n_estimators", 100, 1, 100000},
+	{"min_child_weight", 1, 0, DBL_MAX},
+	{"subsample", 1, DBL_MIN, 1},
+	{"colsample_bytree", 1, DBL_MIN, 1},
+	{"reg_lambda", 1, 0, DBL_MAX},
+	{"reg_alpha", 0, 0, DBL_MAX},
+	{"gamma", 0, 0, DBL_MAX},
 };
 
 /* Metrics a search can optimise; true when higher is better. */
@@ -64,7 +75,11 @@ static const struct
 static double *
 HyperField(TrainJob *job, int i)
 {
-	double	   *fields[] = {&job->l1, &job->l2, &job->alpha, &job->l1_ratio, &job->var_smoothing};
+	double	   *fields[] = {&job->l1, &job->l2, &job->alpha, &job->l1_ratio, &job->var_smoothing,
+		&job->max_depth, &job->learning_rate, &job->n_estimators, &job->min_child_weight,
+		&job->subsample, &job->colsample_bytree, &job->reg_lambda, &job->reg_alpha, &job->gamma};
+
+	StaticAssertStmt(lengthof(fields) == lengthof(hyper_params), "a field per hyper-parameter");
 
 	return fields[i];
 }
@@ -214,8 +229,16 @@ TuneParseSearch(TrainJob *job)
 					 errhint("Use a whole number such as 5.")));
 		job->cv = (int) num;
 	}
+}
 
-	job->metric = AlgorithmIsClassifier(job->algorithm) ? "accuracy" : "r2";
+/*
+ * The metric a search and "deploy": "if_better" optimise: params' "metric",
+ * which must suit the task, or r2 / accuracy. Known once the target is.
+ */
+void
+TuneChooseMetric(TrainJob *job)
+{
+	job->metric = job->classify ? "accuracy" : "r2";
 	if (JsonGetString(&train_ctx, job->params, "metric", &job->metric))
 	{
 		int			m;
@@ -224,11 +247,11 @@ TuneParseSearch(TrainJob *job)
 			if (strcmp(metrics[m].name, job->metric) == 0)
 				break;
 		if (m == lengthof(metrics) ||
-			metrics[m].classification != AlgorithmIsClassifier(job->algorithm))
+			metrics[m].classification != job->classify)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("metric \"%s\" does not apply to this algorithm", job->metric),
-					 errhint(AlgorithmIsClassifier(job->algorithm)
+					 errhint(job->classify
 							 ? "Use accuracy, precision_macro, recall_macro, f1_macro, log_loss or roc_auc."
 							 : "Use r2, mse, rmse, mae or mape.")));
 	}
