@@ -153,6 +153,7 @@ extern struct varlena *ModelSerialize(const Model *model);
 extern Model *ModelDeserialize(const struct varlena *value);
 extern void ModelAppendParamsJson(StringInfo buf, const Model *model);
 extern double StudentTwoSidedP(double t, double df);
+extern char *ModelImportanceJson(const Model *model);	/* importance.c */
 
 #define ModelIsClassifier(m) \
 	((m)->kind == MODEL_KIND_LOGISTIC_REGRESSION || (m)->kind == MODEL_KIND_NAIVE_BAYES || \

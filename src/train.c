@@ -1891,6 +1891,7 @@ ml_train(PG_FUNCTION_ARGS)
 	RegistryVersion v = {0};
 	StringInfoData trials;
 	char	   *algorithm;
+	char	   *importance;
 	Jsonb	   *metrics,
 			   *cv_metrics;
 	instr_time	start,
@@ -1977,9 +1978,11 @@ ml_train(PG_FUNCTION_ARGS)
 		: NULL;
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
+	importance = ModelImportanceJson(model);
 	v.info = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(JsonParse(
-		psprintf("{\"seconds\": %.3f, \"iterations\": %d}",
-				 INSTR_TIME_GET_DOUBLE(elapsed), job->iterations))), false, -1);
+		psprintf("{\"seconds\": %.3f, \"iterations\": %d%s%s}",
+				 INSTR_TIME_GET_DOUBLE(elapsed), job->iterations,
+				 importance ? ", \"importance\": " : "", importance ? importance : ""))), false, -1);
 	v.n_train = model->n_rows;
 	SPI_finish();
 	pgstat_report_activity(STATE_RUNNING, debug_query_string);

@@ -34,3 +34,8 @@ CREATE FUNCTION ml_model_info(mlmodel) RETURNS jsonb
 COMMENT ON FUNCTION ml_model_info(mlmodel) IS
 	'the model''s contents as jsonb: kind, features, coefficients, training statistics, size';
 
+
+CREATE FUNCTION ml_importance(mlmodel) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_importance(mlmodel) IS
+	'global importance of each input: share of total gain (trees), or |coefficient| x training standard deviation (linear, logistic)';

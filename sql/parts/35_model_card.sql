@@ -100,6 +100,7 @@ DECLARE
 	v ml.model_versions := ml.version_row(model_name, version);
 	m ml.models;
 	info jsonb := @extschema@.ml_model_info(v.model);
+	importance jsonb := coalesce(v.training_info->'importance', @extschema@.ml_importance(v.model));
 	aliases text;
 BEGIN
 	SELECT * INTO m FROM ml.models mm WHERE mm.model_id = v.model_id;
@@ -141,9 +142,15 @@ BEGIN
 	'',
 	'## Features',
 	'',
-	'| feature | type | missing in training | preprocessing | training distribution |',
-	'|---|---|---|---|---|',
-	(SELECT string_agg(format('| %s | %s | %s | %s | %s |', ml.markdown_cell(f->>'name'), f->>'type',
+	CASE WHEN importance IS NOT NULL THEN
+		format('Importance: %s.', CASE importance->>'method'
+			WHEN 'total_gain' THEN 'share of the total gain of the splits on the feature'
+			ELSE '|coefficient| x the training standard deviation' END) END,
+	'',
+	'| feature | type | importance | missing in training | preprocessing | training distribution |',
+	'|---|---|---|---|---|---|',
+	(SELECT string_agg(format('| %s | %s | %s | %s | %s | %s |', ml.markdown_cell(f->>'name'), f->>'type',
+							  coalesce(round((importance->'importance'->>(f->>'name'))::numeric, 4)::text, ''),
 							  coalesce(f->'stats'->>'n_null', '?'),
 							  coalesce(nullif(concat_ws(', ',
 														CASE WHEN f->>'impute' <> 'error'
