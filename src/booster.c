@@ -61,12 +61,12 @@ BoosterInit(void)
 }
 
 /*
- * Raise XGBoost's last error. Its message starts with a time stamp and a
- * source location, and may end in a stack trace: only the message itself
- * goes into the detail, so that the error reads the same every time.
+ * XGBoost's last error message. It starts with a time stamp and a source
+ * location, and may end in a stack trace: only the message itself is kept,
+ * so that an error reads the same every time.
  */
-void
-BoosterError(const char *action)
+static char *
+LastError(void)
 {
 	char	   *msg = pstrdup(XGBGetLastError());
 	char	   *p;
@@ -82,10 +82,17 @@ BoosterError(const char *action)
 		msg++;
 	for (p = msg + strlen(msg); p > msg && isspace((unsigned char) p[-1]); p--)
 		p[-1] = '\0';
+	return msg;
+}
+
+/* Raise XGBoost's last error, as having failed to do action. */
+void
+BoosterError(const char *action)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("XGBoost could not %s", action),
-			 errdetail("%s", msg),
+			 errdetail("%s", LastError()),
 			 errhint("Check the XGBoost parameters; the detail is XGBoost's own message.")));
 }
 
@@ -201,7 +208,7 @@ BoosterLoad(const Model *model)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 
 	if (XGBoosterLoadModelFromBuffer(booster->handle, model->booster, model->booster_len) != 0)
-		ForeignBooster(psprintf("XGBoost cannot read the stored booster: %s", XGBGetLastError()));
+		ForeignBooster(psprintf("XGBoost cannot read the stored booster: %s", LastError()));
 	XGB_CHECK(XGBoosterGetNumFeature(booster->handle, &n_features), "count the booster's features");
 	if (n_features != (bst_ulong) model->n_design)
 		ForeignBooster(psprintf("The booster reads %lu features, but the inputs give %d design columns.",

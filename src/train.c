@@ -935,6 +935,8 @@ InputsDatum(Model *model)
 	spec.coef = palloc0(sizeof(double) * (1 + model->n_design));
 	spec.l1 = spec.l2 = 0;
 	spec.n_std_errors = 0;
+	spec.booster_len = 0;
+	spec.booster = NULL;
 	return ModelDatum(&spec);
 }
 

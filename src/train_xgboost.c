@@ -6,8 +6,8 @@
  * (as float32, XGBoost's own precision) in a buffer bounded by
  * mlsys.xgboost_memory_limit, and the final function trains. Rows flagged
  * as holdout go to a second buffer that early stopping evaluates after
- * each boosting round. NULL features are missing values, which trees
- * route on their own. Training checks for interrupts between rounds, and
+ * each boosting round. NULL (and NaN) features are missing values, which
+ * trees route on their own. Training checks for interrupts between rounds, and
  * every XGBoost handle is freed on the way out, error or not.
  *
  * params: XGBoost's parameters (validated against the list below), plus
@@ -142,11 +142,11 @@ AppendRow(XGBoostFitState *s, RowBuffer *buf, double y, ArrayType *x, MemoryCont
 			row[j] = NAN;
 			continue;
 		}
-		if (!isfinite(values[v]))
+		if (isinf(values[v]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("feature %d is %g, but features must be finite or NULL", j + 1, values[v]),
-					 errhint("Trees treat NULL as missing: replace NaN and infinity with NULL.")));
+					 errmsg("feature %d is %g, but features must be finite, NaN or NULL", j + 1, values[v]),
+					 errhint("Trees treat NULL and NaN as missing: replace infinity with NULL or a large finite value.")));
 		row[j] = (float) values[v++];
 	}
 	buf->y[buf->n++] = (float) y;

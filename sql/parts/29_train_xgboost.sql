@@ -23,6 +23,6 @@ CREATE AGGREGATE ml_xgboost_fit(y float8, x float8[], params jsonb, holdout bool
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE ml_xgboost_fit(float8, float8[], jsonb) IS
-	'gradient-boosted trees (XGBoost); NULL features are missing values; params: XGBoost''s, n_estimators, classes, features, target';
+	'gradient-boosted trees (XGBoost); NULL and NaN features are missing values; params: XGBoost''s, n_estimators, classes, features, target';
 COMMENT ON AGGREGATE ml_xgboost_fit(float8, float8[], jsonb, boolean) IS
 	'XGBoost trees; rows with holdout = true are only evaluated, for early_stopping_rounds';
