@@ -71,6 +71,7 @@ struct Booster
 	float	   *row;			/* [n_features] one row, NaN for missing */
 	char	   *row_interface;	/* __array_interface__ of row, for XGBoost */
 
+	MemoryContext cxt;			/* the booster's context, where it was loaded */
 	char	   *objective;
 
 	/* the trees, for the walk here, read at the first prediction */
@@ -460,15 +461,15 @@ XGBoostPredict(Booster *booster, double *out)
 static void
 CompileTrees(Booster *booster, const char *objective)
 {
-	MemoryContext keep = CurrentMemoryContext;
+	MemoryContext keep = booster->cxt;
 	MemoryContext scratch = AllocSetContextCreate(keep, "mlsys tree reading", ALLOCSET_DEFAULT_SIZES);
-	double	   *ours = palloc(sizeof(double) * booster->n_outputs);
-	double	   *theirs = palloc(sizeof(double) * booster->n_outputs);
+	MemoryContext old = MemoryContextSwitchTo(scratch);
+	double		ours[MLSYS_MAX_CLASSES];
+	double		theirs[MLSYS_MAX_CLASSES];
 
-	booster->margin = palloc(sizeof(float) * booster->n_outputs);
-	MemoryContextSwitchTo(scratch);
+	booster->margin = MemoryContextAlloc(keep, sizeof(float) * booster->n_outputs);
 	booster->native = ReadTrees(booster, objective, keep);
-	MemoryContextSwitchTo(keep);
+	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
 	for (int probe = 0; booster->native && probe < 4; probe++)
 	{
@@ -500,6 +501,7 @@ BoosterLoad(const Model *model)
 	StringInfoData buf;
 
 	Assert(model->kind == MODEL_KIND_XGBOOST);
+	booster->cxt = CurrentMemoryContext;
 	XGB_CHECK(XGBoosterCreate(NULL, 0, &booster->handle), "create a booster");
 	cb->func = FreeBooster;
 	cb->arg = booster;

@@ -144,6 +144,15 @@ TRAIN_ROUNDS = 100
 FOREST_DEFAULTS = dict(TRAIN_DEFAULTS, learning_rate=1, subsample=0.8, colsample_bynode=0.8,
                        num_parallel_tree=100)
 
+# ml_train's tunable parameters, all set, and some passed through.
+DIAB_TRAIN_PARAMS = {"max_depth": 3, "learning_rate": 0.1, "n_estimators": 50, "min_child_weight": 3,
+                     "subsample": 0.8, "colsample_bytree": 0.7, "reg_lambda": 2, "reg_alpha": 1,
+                     "gamma": 0.5, "seed": 42, "base_score": 150, "tree_method": "approx",
+                     "max_bin": 32}
+WINE_TRAIN_PARAMS = {"objective": "multi:softprob", "max_depth": 3, "n_estimators": 30, "seed": 9,
+                     "subsample": 0.6}
+FOREST_PARAMS = {"n_estimators": 50, "seed": 3, "max_depth": 8}
+
 # ml_xgboost_fit parameter sets (besides "classes"), passed to both sides as
 # they are; n_estimators is the number of rounds.
 BC_PARAMS = {"n_estimators": 60, "max_depth": 4, "eta": 0.1, "subsample": 0.7,
@@ -151,7 +160,7 @@ BC_PARAMS = {"n_estimators": 60, "max_depth": 4, "eta": 0.1, "subsample": 0.7,
              "seed": 3}
 DIAB_PARAMS = {"n_estimators": 150, "max_depth": 3, "eta": 0.05, "gamma": 1,
                "colsample_bylevel": 0.7, "colsample_bynode": 0.9, "seed": 5,
-               "tree_method": "hist", "max_bin": 64}
+               "tree_method": "hist", "max_bin": 64, "base_score": 150}
 DIAB_GAMMA_PARAMS = {"objective": "reg:gamma", "n_estimators": 80, "max_depth": 4, "eta": 0.2,
                      "max_delta_step": 0.7}
 IRIS_PARAMS = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "subsample": 0.9,
@@ -363,7 +372,10 @@ def compare_model(rep, cur, m):
         got = np.array(m.rows(cur, "ml_predict"), dtype=float)
         rep.close(f"{m.label}: ml_predict on all {len(X)} rows vs Booster.predict",
                   max_rel_err(got, want, 1.0), TOL_PRED, "max abs/rel err")
-    rep.equal(f"{m.label}: input names", [i.get("name") for i in m.info.get("inputs", [])], m.names)
+    names = [i.get("name") for i in m.info.get("inputs", [])]
+    rep.line(names == m.names, f"{m.label}: input names",
+             f"{len(names)} inputs " + ("" if names == m.names else "NOT ")
+             + ("named x1..xk" if m.names[0] == "x1" else "named after the columns"))
     compare_booster(rep, m, dm, want)
 
 
@@ -375,8 +387,12 @@ def compare_booster(rep, m, dm, want):
               m.ref.num_boosted_rounds())
     got_model, want_model = model_json(stored), model_json(m.ref)
     params = ("objective", "learner_model_param")
-    rep.equal(f"{m.label}: stored booster's objective and model params (base_score, num_class, "
-              "num_feature)", {k: got_model.get(k) for k in params}, {k: want_model[k] for k in params})
+    same = all(got_model.get(k) == want_model[k] for k in params)
+    mp = got_model.get("learner_model_param", {})
+    rep.line(same, f"{m.label}: stored booster's objective and model params vs the reference's",
+             f"{got_model.get('objective', {}).get('name')}, base_score {mp.get('base_score')}, "
+             f"num_class {mp.get('num_class')}, num_feature {mp.get('num_feature')}"
+             + ("" if same else "; DIFFERENT"))
     got_trees = got_model["gradient_booster"]["model"]["trees"]
     want_trees = want_model["gradient_booster"]["model"]["trees"]
     differ = sum(a != b for a, b in zip(got_trees, want_trees)) + abs(len(got_trees) - len(want_trees))
@@ -436,6 +452,8 @@ def compare_explain(rep, cur, m):
 
 def train_model(rep, cur, data, key, label, table_key, algorithm, params, classes, numeric=False):
     """ml_train(test_fraction 0) and its reference; compared, remembered."""
+    if params:
+        note(f"{label}: params {json.dumps(params)}")
     table = data[table_key][0]
     _, info = train(cur, key, algorithm, table, params)
     X = features_nan(table)
@@ -457,6 +475,7 @@ def train_model(rep, cur, data, key, label, table_key, algorithm, params, classe
 def aggregate_model(rep, cur, data, key, label, table_key, params, classes, y_sql, named=True):
     """ml_xgboost_fit over the table (ORDER BY id) and its reference; the
     inputs are named after the columns (named) or x1..xk by default."""
+    note(f"{label}: params {json.dumps(params)}" + ("" if named else " (no \"features\": inputs x1..xk)"))
     table = data[table_key][0]
     info = fit_aggregate(cur, key, table, params, y_sql, classes, named=named)
     X = features_nan(table)
@@ -482,37 +501,35 @@ def check_round_trip_all(rep, cur, data):
 def check_binary(rep, cur, data):
     train_model(rep, cur, data, "bc_xgb", "bc ml_train xgboost", "bc", "xgboost", {},
                 ["benign", "malignant"])
-    aggregate_model(rep, cur, data, "bc_fit", "bc ml_xgboost_fit " + json.dumps(BC_PARAMS), "bc",
+    aggregate_model(rep, cur, data, "bc_fit", "bc ml_xgboost_fit", "bc",
                     BC_PARAMS, ["benign", "malignant"], label_sql("diagnosis", ["benign", "malignant"]))
 
 
 def check_regression(rep, cur, data):
     train_model(rep, cur, data, "diab_xgb", "diabetes ml_train xgboost", "diabetes", "xgboost", {},
                 None)
-    aggregate_model(rep, cur, data, "diab_fit", "diabetes ml_xgboost_fit " + json.dumps(DIAB_PARAMS),
-                    "diabetes", DIAB_PARAMS, None, "progression")
-    aggregate_model(rep, cur, data, "diab_gamma", "diabetes ml_xgboost_fit "
-                    + json.dumps(DIAB_GAMMA_PARAMS) + " (no \"features\")", "diabetes", DIAB_GAMMA_PARAMS,
-                    None, "progression", named=False)
+    train_model(rep, cur, data, "diab_tuned", "diabetes ml_train xgboost tuned", "diabetes", "xgboost",
+                DIAB_TRAIN_PARAMS, None)
+    aggregate_model(rep, cur, data, "diab_fit", "diabetes ml_xgboost_fit", "diabetes", DIAB_PARAMS,
+                    None, "progression")
+    aggregate_model(rep, cur, data, "diab_gamma", "diabetes ml_xgboost_fit reg:gamma", "diabetes",
+                    DIAB_GAMMA_PARAMS, None, "progression", named=False)
 
 
 def check_multiclass(rep, cur, data):
     species = ["setosa", "versicolor", "virginica"]
     train_model(rep, cur, data, "iris_xgb", "iris ml_train xgboost", "iris", "xgboost", {}, species)
-    aggregate_model(rep, cur, data, "iris_fit", "iris ml_xgboost_fit " + json.dumps(IRIS_PARAMS),
-                    "iris", IRIS_PARAMS, species, label_sql("species", species))
-    train_model(rep, cur, data, "wine_xgb", "wine (int target) ml_train xgboost multi:softprob",
-                "wine", "xgboost", {"objective": "multi:softprob", "max_depth": 3, "n_estimators": 30,
-                                    "seed": 9, "subsample": 0.6},
+    aggregate_model(rep, cur, data, "iris_fit", "iris ml_xgboost_fit", "iris", IRIS_PARAMS, species, label_sql("species", species))
+    train_model(rep, cur, data, "wine_xgb", "wine (int target) ml_train xgboost",
+                "wine", "xgboost", WINE_TRAIN_PARAMS,
                 ["3", "20", "100"], numeric=True)
 
 
 def check_random_forest(rep, cur, data):
     train_model(rep, cur, data, "bc_rf", "bc ml_train random_forest", "bc", "random_forest", {},
                 ["benign", "malignant"])
-    train_model(rep, cur, data, "diab_rf", 'diabetes ml_train random_forest {"n_estimators": 50, '
-                '"seed": 3, "max_depth": 8}', "diabetes", "random_forest",
-                {"n_estimators": 50, "seed": 3, "max_depth": 8}, None)
+    train_model(rep, cur, data, "diab_rf", "diabetes ml_train random_forest", "diabetes", "random_forest",
+                FOREST_PARAMS, None)
     train_model(rep, cur, data, "iris_rf", "iris ml_train random_forest", "iris", "random_forest", {},
                 ["setosa", "versicolor", "virginica"])
 
@@ -523,12 +540,10 @@ def check_missing(rep, cur, data):
         nulls = sum(v is None for r in table.rows for v in r)
         note(f"{key}: {nulls} NULL cells in {sum(any(v is None for v in r) for r in table.rows)} "
              f"of {len(table.rows)} rows")
-    train_model(rep, cur, data, "bc_na_xgb", "bc_na (NULLs, boolean target) ml_train xgboost",
+    train_model(rep, cur, data, "bc_na_xgb", "bc_na ml_train xgboost",
                 "bc_na", "xgboost", {}, ["false", "true"], numeric=True)
-    aggregate_model(rep, cur, data, "bc_na_fit", "bc_na ml_xgboost_fit " + json.dumps(NA_BC_PARAMS),
-                    "bc_na", NA_BC_PARAMS, ["false", "true"], "malignant::int::float8")
-    aggregate_model(rep, cur, data, "diab_na_fit", "diab_na ml_xgboost_fit "
-                    + json.dumps(NA_DIAB_PARAMS), "diab_na", NA_DIAB_PARAMS, None, "progression")
+    aggregate_model(rep, cur, data, "bc_na_fit", "bc_na ml_xgboost_fit", "bc_na", NA_BC_PARAMS, ["false", "true"], "malignant::int::float8")
+    aggregate_model(rep, cur, data, "diab_na_fit", "diab_na ml_xgboost_fit", "diab_na", NA_DIAB_PARAMS, None, "progression")
 
 
 def check_explain(rep, cur, data):
@@ -550,8 +565,8 @@ def check_early_stopping(rep, cur, data):
         ref, ran = reference_fit(xgb_params(params, 0 if classes is None else len(classes)),
                                  X[~hold], y[~hold], params["n_estimators"], (X[hold], y[hold]),
                                  params["early_stopping_rounds"])
-        label = f"{table_key} ml_xgboost_fit early stopping {json.dumps(params)}"
-        note(f"{label}: the reference ran {ran} of {params['n_estimators']} rounds, best "
+        label = f"{table_key} ml_xgboost_fit early stopping"
+        note(f"{label}: params {json.dumps(params)}, holdout mod(id, 4) = 0; the reference ran {ran} of {params['n_estimators']} rounds, best "
              f"{ref.num_boosted_rounds()}")
         rep.line(ran < params["n_estimators"], f"{label}: the reference stopped early",
                  f"{ran} rounds")
@@ -574,8 +589,8 @@ def check_early_stopping(rep, cur, data):
     ref_params["seed"] = EARLY_SEED
     ref, ran = reference_fit(ref_params, X[~hold], y[~hold], EARLY_MAX, (X[hold], y[hold]),
                              EARLY_ROUNDS)
-    label = f"bc ml_train xgboost {json.dumps(EARLY_TRAIN_PARAMS)}, test_fraction {EARLY_FRACTION}"
-    note(f"{label}: {int((~hold).sum())} training and {int(hold.sum())} holdout rows; the reference "
+    label = "bc ml_train xgboost early stopping"
+    note(f"{label}: params {json.dumps(EARLY_TRAIN_PARAMS)}, test_fraction {EARLY_FRACTION}: {int((~hold).sum())} training and {int(hold.sum())} holdout rows; the reference "
          f"ran {ran} of {EARLY_MAX} rounds, best {ref.num_boosted_rounds()}")
     rep.line(ran < EARLY_MAX, f"{label}: the reference stopped early", f"{ran} rounds")
     m = Fitted(label, table, classes, ref, info, registry="bc_early_train", ran=ran)
