@@ -77,6 +77,20 @@ SELECT id, round(ml_predict('revenue', c)::numeric) AS revenue,
   FROM customers c
  ORDER BY revenue_at_risk DESC LIMIT 5;
 
+--    The same churn question with gradient-boosted trees (XGBoost, trained
+--    in the backend): missing support calls stay missing, trees route them.
+--    Each customer's explanation is exact SHAP values; the version records
+--    which inputs the trees rely on.
+SELECT model_name, version, round((metrics->>'roc_auc')::numeric, 3) AS roc_auc
+  FROM ml_train('churn_trees', 'xgboost', 'customers', 'churned',
+                ARRAY['region', 'plan', 'tenure_months', 'monthly_charges', 'logins_30d',
+                      'support_calls_90d', 'contract_months'],
+                '{"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1}');
+SELECT key AS input, round(value::numeric, 3) AS importance
+  FROM ml.model_versions v JOIN ml.models m USING (model_id),
+       jsonb_each_text(v.training_info->'importance'->'importance')
+ WHERE m.name = 'churn_trees' ORDER BY value::numeric DESC;
+
 -- 5. The registry is plain tables and views: any SQL client or BI tool reads it.
 SELECT name, version, algorithm, n_train_rows, n_test_rows, metrics, deployed_by
   FROM ml.deployed_models ORDER BY name;
