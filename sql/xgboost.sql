@@ -158,3 +158,7 @@ SELECT jsonb_set(ml_model_info(p.model) - 'checksum' - 'size_bytes', '{booster}'
    AND f.model_id = (SELECT model_id FROM ml.models WHERE name = 'flower');
 SELECT set_byte(b, length(b) - 40, get_byte(b, length(b) - 40) # 255)::mlmodel IS NOT NULL AS accepted
   FROM ml.model_versions JOIN ml.models USING (model_id), CAST(model AS bytea) b WHERE name = 'price';
+
+-- Leave the registry empty for the next test.
+\set VERBOSITY default
+DELETE FROM ml.models;

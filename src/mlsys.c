@@ -30,6 +30,7 @@ _PG_init(void)
 	SchedulerInit();
 	BoosterInit();
 	XGBoostInit();
+	PredictionLogInit();
 	MarkGUCPrefixReserved("mlsys");
 }
 

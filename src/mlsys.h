@@ -20,5 +20,9 @@ extern void MetricsInit(void);
 extern void SchedulerInit(void);
 extern void BoosterInit(void);
 extern void XGBoostInit(void);
+extern void PredictionLogInit(void);
+
+/* mlsys.database (set only when preloaded) */
+extern const char *MlsysDatabase(void);
 
 #endif							/* MLSYS_MLSYS_H */

@@ -132,6 +132,18 @@ ModelSetWidth(const Model *model)
 	return (layout->scalar ? 1 : 0) + layout->n_vectors * model->n_design;
 }
 
+/* Do two models read the same inputs: names and types, in the same order? */
+bool
+ModelsTakeSameInputs(const Model *a, const Model *b)
+{
+	if (a->n_inputs != b->n_inputs)
+		return false;
+	for (int i = 0; i < a->n_inputs; i++)
+		if (strcmp(a->inputs[i].name, b->inputs[i].name) != 0 || a->inputs[i].type != b->inputs[i].type)
+			return false;
+	return true;
+}
+
 /* Set n_design from the inputs: one column per number, levels - 1 per category. */
 void
 ModelDeriveDesign(Model *model)

@@ -160,5 +160,6 @@ extern char *ModelImportanceJson(const Model *model);	/* importance.c */
 	 ((m)->kind == MODEL_KIND_XGBOOST && (m)->n_classes > 0))
 
 extern int	ModelSetWidth(const Model *model);
+extern bool ModelsTakeSameInputs(const Model *a, const Model *b);
 
 #endif							/* MLSYS_MODEL_H */

@@ -38,6 +38,7 @@
 #include "booster.h"
 #include "jsonopt.h"
 #include "model.h"
+#include "prediction_log.h"
 #include "preprocess.h"
 #include "registry.h"
 #include "train_kmeans.h"
@@ -51,6 +52,8 @@
 typedef struct ServedModel
 {
 	uint64		tag;			/* unique per decoded model in this backend */
+	int64		model_id;		/* from the registry (0: a model value) */
+	int32		version;
 	Model	   *model;
 	RawValue   *raw;			/* [n_inputs] scratch */
 	double	   *design;			/* [n_design] */
@@ -131,6 +134,12 @@ typedef struct CallCache
 	SplitTarget split;
 	RowBinding *split_binding;
 	FmgrInfo   *key_hash;		/* the key type's extended hash function */
+	FmgrInfo   *key_out;		/* and its output function, for the log */
+	/* the raw input values of the current row (for a shadow) */
+	const RawValue *raw;
+	/* by name: the shadow (ml_shadow), looked up once per resolution */
+	bool		shadow_known;
+	ServedModel *shadow;
 } CallCache;
 
 PG_FUNCTION_INFO_V1(ml_predict);
@@ -185,6 +194,8 @@ ServeModel(const struct varlena *value, ServedModel *served)
 	Model	   *model = ModelDeserialize(value);
 
 	served->tag = ++last_tag;
+	served->model_id = 0;
+	served->version = 0;
 	served->model = model;
 	served->raw = palloc(sizeof(RawValue) * model->n_inputs);
 	served->design = palloc(sizeof(double) * model->n_design);
@@ -252,6 +263,8 @@ ModelCacheGet(const char *name, const ModelRef *ref)
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	ServeModel(RegistryFetchModel(name, ref), &served);
+	served.model_id = ref->model_id;
+	served.version = ref->version;
 	MemoryContextSwitchTo(old);
 
 	MemoryContextSetParent(cxt, CacheMemoryContext);
@@ -406,6 +419,7 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 		{
 			cc->served = NULL;
 			cc->stamp.valid = false;
+			cc->shadow_known = false;
 			if (cc->name != NULL)
 				pfree(cc->name);
 			cc->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
@@ -464,7 +478,15 @@ PrepareCall(FunctionCallInfo fcinfo)
 		cc->by_row = get_fn_expr_argtype(fcinfo->flinfo, 1) != FLOAT8ARRAYOID;
 		cc->with_key = PG_NARGS() == 3;
 		if (cc->with_key)
+		{
+			Oid			out_func;
+			bool		varlena;
+
 			cc->key_hash = KeyHashFunction(fcinfo);
+			getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, 2), &out_func, &varlena);
+			cc->key_out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+			fmgr_info_cxt(out_func, cc->key_out, fcinfo->flinfo->fn_mcxt);
+		}
 		fcinfo->flinfo->fn_extra = cc;
 	}
 	served = ResolveModel(fcinfo, cc);
@@ -482,10 +504,14 @@ PrepareCall(FunctionCallInfo fcinfo)
 		*binding = PreprocessBindRow(served->model, served->tag, row, *binding,
 									 fcinfo->flinfo->fn_mcxt);
 		PreprocessRecord(served->model, *binding, row, served->design);
+		cc->raw = (*binding)->raw;
 	}
 	else
+	{
 		PreprocessArray(served->model, cc->by_name ? cc->name : NULL,
 						PG_GETARG_ARRAYTYPE_P(1), served->raw, served->design);
+		cc->raw = served->raw;
+	}
 	return served;
 }
 
@@ -525,6 +551,99 @@ PredictClass(ServedModel *served)
 	return best;
 }
 
+/* The value of a regression model, or the cluster of a k-means model. */
+static double
+PredictValue(ServedModel *served)
+{
+	const Model *model = served->model;
+	double		value;
+
+	if (model->kind == MODEL_KIND_KMEANS)
+		return KMeansNearest(model->coef, model->n_sets, model->n_design, served->design, &value);
+	if (model->kind == MODEL_KIND_XGBOOST)
+	{
+		BoosterPredict(served->booster, served->design, &value);
+		return value;
+	}
+	return LinearValue(model, model->coef, served->design);
+}
+
+/*
+ * What the log records of a prediction: the value, or for a classifier the
+ * probability of the predicted class and the class.
+ */
+static double
+Outcome(ServedModel *served, const char **class_label)
+{
+	int			best;
+
+	*class_label = NULL;
+	if (!ModelIsClassifier(served->model))
+		return PredictValue(served);
+	best = PredictClass(served);
+	*class_label = served->model->classes[best];
+	return served->proba[best];
+}
+
+/*
+ * The shadow of a call by bare name (ml_shadow), while it takes the same
+ * inputs as the model served; looked up when the name is resolved again.
+ */
+static ServedModel *
+ShadowModel(CallCache *cc, ServedModel *served)
+{
+	int32		version;
+
+	if (!cc->shadow_known)
+	{
+		cc->shadow = NULL;
+		if (strchr(cc->name, '@') == NULL && RegistryResolveShadow(cc->name, &version))
+		{
+			char	   *address = psprintf("%s@%d", cc->name, version);
+			ModelRef	ref;
+
+			RegistryResolve(address, 0, &ref);
+			cc->shadow = ModelCacheGet(address, &ref);
+		}
+		cc->shadow_known = true;
+	}
+	if (cc->shadow == NULL || cc->shadow == served ||
+		!ModelsTakeSameInputs(cc->shadow->model, served->model))
+		return NULL;
+	return cc->shadow;
+}
+
+/*
+ * Log a sampled prediction by name (mlsys.prediction_log_rate) and, with a
+ * shadow, the shadow's prediction of the same inputs. A row the shadow
+ * cannot take is not logged for it; the caller's result never depends on
+ * the shadow.
+ */
+static void
+LogPrediction(FunctionCallInfo fcinfo, ServedModel *served)
+{
+	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
+	const char *class_label;
+	char	   *key = NULL;
+	double		value;
+	ServedModel *shadow;
+
+	if (!cc->by_name || served->model_id == 0 || !PredictionLogSampled())
+		return;
+	if (cc->with_key && !PG_ARGISNULL(2))
+		key = OutputFunctionCall(cc->key_out, PG_GETARG_DATUM(2));
+	value = Outcome(served, &class_label);
+	PredictionLogAdd(served->model_id, served->version, false, served->design,
+					 served->model->n_design, value, class_label, key);
+	shadow = ShadowModel(cc, served);
+	if (shadow != NULL && PreprocessRowIfValid(shadow->model, cc->raw, shadow->design))
+	{
+		value = Outcome(shadow, &class_label);
+		PredictionLogAdd(shadow->model_id, shadow->version, true, shadow->design,
+						 shadow->model->n_design, value, class_label, key);
+	}
+}
+
 /*
  * ml_predict(model, features) -> float8: the value of a regression model,
  * the predicted class of a classifier with numeric or boolean labels, or
@@ -534,32 +653,22 @@ Datum
 ml_predict(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
+	double		result;
 
 	if (served == NULL)
 		PG_RETURN_NULL();
 
-	if (served->model->kind == MODEL_KIND_KMEANS)
-	{
-		double		dist2;
-
-		PG_RETURN_FLOAT8(KMeansNearest(served->model->coef, served->model->n_sets,
-									   served->model->n_design, served->design, &dist2));
-	}
-	if (served->model->kind == MODEL_KIND_XGBOOST && !ModelIsClassifier(served->model))
-	{
-		double		value;
-
-		BoosterPredict(served->booster, served->design, &value);
-		PG_RETURN_FLOAT8(value);
-	}
 	if (!ModelIsClassifier(served->model))
-		PG_RETURN_FLOAT8(LinearValue(served->model, served->model->coef, served->design));
-	if (served->class_number == NULL)
+		result = PredictValue(served);
+	else if (served->class_number == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the model's class labels are not numbers"),
 				 errhint("Use ml_predict_class() to get the label as text.")));
-	PG_RETURN_FLOAT8(served->class_number[PredictClass(served)]);
+	else
+		result = served->class_number[PredictClass(served)];
+	LogPrediction(fcinfo, served);
+	PG_RETURN_FLOAT8(result);
 }
 
 /* ml_predict_class(model, features) -> text: the predicted class label. */
@@ -567,6 +676,7 @@ Datum
 ml_predict_class(PG_FUNCTION_ARGS)
 {
 	ServedModel *served = PrepareCall(fcinfo);
+	text	   *result;
 
 	if (served == NULL)
 		PG_RETURN_NULL();
@@ -576,7 +686,9 @@ ml_predict_class(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("a %s model has no classes", ModelKindName(served->model->kind)),
 				 errhint("Use ml_predict() for regression and clustering models.")));
-	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
+	result = cstring_to_text(served->model->classes[PredictClass(served)]);
+	LogPrediction(fcinfo, served);
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
@@ -603,6 +715,7 @@ ml_predict_proba(PG_FUNCTION_ARGS)
 	out = palloc(sizeof(Datum) * n);
 	for (int k = 0; k < n; k++)
 		out[k] = Float8GetDatum(served->proba[k]);
+	LogPrediction(fcinfo, served);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(double),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

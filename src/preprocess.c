@@ -40,9 +40,14 @@ CompareLevel(const void *key, const void *level)
 	return strcmp((const char *) key, *(char *const *) level);
 }
 
-/* Fill the n_design values of one row from its raw input values. */
-void
-PreprocessRow(const Model *model, const RawValue *raw, double *design)
+/*
+ * Fill the n_design values of one row from its raw input values. A value
+ * the model cannot take (a NULL or an unseen level without imputation, a
+ * non-finite number) raises an error, or with raise false makes the
+ * function return false.
+ */
+static bool
+DesignRow(const Model *model, const RawValue *raw, double *design, bool raise)
 {
 	double	   *out = design;
 
@@ -55,20 +60,29 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 		{
 			double		x = v->number;
 
-			if (v->isnull)
+			/* trees read NaN as missing, as in training */
+			if (v->isnull || (isnan(x) && in->impute == IMPUTE_MISSING))
 			{
 				if (in->impute == IMPUTE_ERROR)
+				{
+					if (!raise)
+						return false;
 					ereport(ERROR,
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 							 errmsg("input \"%s\" is NULL", in->name),
 							 errhint("The model was trained without imputation for it: replace NULLs with coalesce(), or retrain with params like '{\"impute\": \"mean\"}'.")));
+				}
 				x = in->impute == IMPUTE_MISSING ? NAN : in->fill;
 			}
 			else if (!isfinite(x))
+			{
+				if (!raise)
+					return false;
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("input \"%s\" must be finite, got %g", in->name, x),
 						 errhint("Filter out rows with NaN or infinite values.")));
+			}
 			*out++ = (x - in->center) / in->scale_by;
 		}
 		else
@@ -85,22 +99,41 @@ PreprocessRow(const Model *model, const RawValue *raw, double *design)
 					level = hit - in->levels;
 				else
 					missing = true;
-				if (hit == NULL && in->impute == IMPUTE_ERROR)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_EXCEPTION),
-							 errmsg("input \"%s\" has level \"%s\", which the model did not see in training",
-									in->name, v->category),
-							 errhint("Retrain with params like '{\"impute\": \"mode\"}' to map unseen levels to the most frequent one.")));
 			}
-			else if (in->impute == IMPUTE_ERROR)
+			if (missing && in->impute == IMPUTE_ERROR)
+			{
+				if (!raise)
+					return false;
+				if (v->isnull)
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("input \"%s\" is NULL", in->name),
+							 errhint("The model was trained without imputation for it: replace NULLs with coalesce(), or retrain with params like '{\"impute\": \"mode\"}'.")));
 				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("input \"%s\" is NULL", in->name),
-						 errhint("The model was trained without imputation for it: replace NULLs with coalesce(), or retrain with params like '{\"impute\": \"mode\"}'.")));
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("input \"%s\" has level \"%s\", which the model did not see in training",
+								in->name, v->category),
+						 errhint("Retrain with params like '{\"impute\": \"mode\"}' to map unseen levels to the most frequent one.")));
+			}
 			for (int l = 1; l < in->n_levels; l++)
 				*out++ = missing && in->impute == IMPUTE_MISSING ? NAN : level == l ? 1.0 : 0.0;
 		}
 	}
+	return true;
+}
+
+/* Fill the n_design values of one row from its raw input values, or raise. */
+void
+PreprocessRow(const Model *model, const RawValue *raw, double *design)
+{
+	(void) DesignRow(model, raw, design, true);
+}
+
+/* The same without raising: false if the model cannot take the values. */
+bool
+PreprocessRowIfValid(const Model *model, const RawValue *raw, double *design)
+{
+	return DesignRow(model, raw, design, false);
 }
 
 /*

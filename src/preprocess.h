@@ -41,6 +41,7 @@ typedef struct RowBinding
 
 extern bool ColumnTypeIsNumeric(Oid type);
 extern void PreprocessRow(const Model *model, const RawValue *raw, double *design);
+extern bool PreprocessRowIfValid(const Model *model, const RawValue *raw, double *design);
 extern void PreprocessArray(const Model *model, const char *model_name, ArrayType *arr,
 							RawValue *raw, double *design);
 extern RowBinding *PreprocessBindRow(const Model *model, uint64 model_tag,

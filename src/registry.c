@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(ml_register_model);
 PG_FUNCTION_INFO_V1(ml_deploy);
 PG_FUNCTION_INFO_V1(ml_rollback);
 PG_FUNCTION_INFO_V1(ml_split);
+PG_FUNCTION_INFO_V1(ml_shadow);
 PG_FUNCTION_INFO_V1(ml_model);
 
 /* The alias ml_predict(name) follows: ml.models.deployed_version. */
@@ -274,6 +275,37 @@ RegistryResolveSplit(const char *name, char **alias, double *percent, int64 *mod
 		*percent = DatumGetFloat8(SPI_getbinval(row, desc, 2, &isnull));
 		*model_id = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
 	}
+	SPI_finish();
+	return found;
+}
+
+/*
+ * The shadow of a model addressed by its bare name (ml_shadow), if any: the
+ * version its shadow alias points to now.
+ */
+bool
+RegistryResolveShadow(const char *name, int32 *version)
+{
+	static SPIPlanPtr shadow_plan = NULL;
+	Datum		arg = CStringGetTextDatum(name);
+	bool		isnull;
+	bool		found;
+
+	SPI_connect();
+	if (shadow_plan == NULL)
+	{
+		Oid			argtype = TEXTOID;
+
+		shadow_plan = PrepareSaved("SELECT a.version FROM ml.shadows s JOIN ml.models m USING (model_id)"
+								   " JOIN ml.aliases a ON a.model_id = s.model_id AND a.alias = s.alias"
+								   " WHERE m.name = $1",
+								   1, &argtype);
+	}
+	if (SPI_execute_plan(shadow_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "registry lookup failed");
+	found = SPI_processed > 0;
+	if (found)
+		*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return found;
 }
@@ -683,6 +715,76 @@ ml_split(PG_FUNCTION_ARGS)
 				  " ON CONFLICT (model_id) DO UPDATE SET alias = EXCLUDED.alias,"
 				  " percent = EXCLUDED.percent, set_at = now(), set_by = EXCLUDED.set_by",
 				  4, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, TEXTOID}, args, NULL, SPI_OK_INSERT);
+	}
+	RegistryEndWrite(&scope);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ml_shadow(model_name, alias) -> void: with prediction logging on, each
+ * logged prediction of the model by its bare name is also computed by the
+ * version the alias points to (at each statement) and logged as a shadow
+ * prediction, never returned; alias NULL ends it. The alias's version must
+ * take the same inputs as the deployed one.
+ */
+Datum
+ml_shadow(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	RegistryWriteScope scope;
+	int32		deployed;
+	int64		model_id;
+	Datum		args[3];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be NULL"),
+				 errhint("Pass the model's name, and the alias to shadow it with (NULL to stop).")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &deployed);
+	args[0] = Int64GetDatum(model_id);
+	if (PG_ARGISNULL(1))
+		ExecWrite("DELETE FROM ml.shadows WHERE model_id = $1",
+				  1, (Oid[]) {INT8OID}, args, NULL, SPI_OK_DELETE);
+	else
+	{
+		char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		int32		version = AliasVersion(model_id, alias, deployed);
+		ModelRef	shadow_ref,
+					served_ref;
+
+		if (strcmp(alias, DEFAULT_ALIAS) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" is what the model serves; it cannot shadow itself", DEFAULT_ALIAS),
+					 errhint("Name another alias, set with ml_deploy(name, version, alias).")));
+		if (version == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" has no alias \"%s\"", name, alias),
+					 errhint("Set it first with ml_deploy('%s', version, '%s').", name, alias)));
+		if (deployed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no deployed version to shadow", name),
+					 errhint("Deploy a version first with ml_deploy('%s', version).", name)));
+		RegistryResolve(psprintf("%s@%d", name, version), 0, &shadow_ref);
+		RegistryResolve(psprintf("%s@%d", name, deployed), 0, &served_ref);
+		if (!ModelsTakeSameInputs(ModelDeserialize(RegistryFetchModel(name, &shadow_ref)),
+								  ModelDeserialize(RegistryFetchModel(name, &served_ref))))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("version %d of model \"%s\" does not take the same inputs as the deployed version %d",
+							version, name, deployed),
+					 errhint("A shadow gets the deployed version's inputs: the same names and types, in the same order.")));
+		args[1] = CStringGetTextDatum(alias);
+		args[2] = CStringGetTextDatum(GetUserNameFromId(scope.caller, false));
+		ExecWrite("INSERT INTO ml.shadows (model_id, alias, set_by) VALUES ($1, $2, $3)"
+				  " ON CONFLICT (model_id) DO UPDATE SET alias = EXCLUDED.alias,"
+				  " set_at = now(), set_by = EXCLUDED.set_by",
+				  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID}, args, NULL, SPI_OK_INSERT);
 	}
 	RegistryEndWrite(&scope);
 	PG_RETURN_VOID();

@@ -46,6 +46,7 @@ extern void RegistryCheckName(const char *name);
 extern void RegistryResolve(const char *name, int32 version, ModelRef *ref);
 extern struct varlena *RegistryFetchModel(const char *name, const ModelRef *ref);
 extern bool RegistryResolveSplit(const char *name, char **alias, double *percent, int64 *model_id);
+extern bool RegistryResolveShadow(const char *name, int32 *version);
 extern int32 RegistryAddVersion(const RegistryVersion *v, bool *deployed);
 
 #endif							/* MLSYS_REGISTRY_H */

@@ -45,6 +45,13 @@ static int	scheduler_naptime = 10;
 
 PGDLLEXPORT void SchedulerMain(Datum arg);
 
+/* mlsys.database: where the background workers connect. */
+const char *
+MlsysDatabase(void)
+{
+	return scheduler_database;
+}
+
 void
 SchedulerInit(void)
 {
@@ -287,7 +294,7 @@ SchedulerMain(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(scheduler_database, NULL, 0);
+	BackgroundWorkerInitializeConnection(MlsysDatabase(), NULL, 0);
 	pgstat_report_appname("mlsys scheduler");
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "mlsys scheduler", ALLOCSET_DEFAULT_SIZES);
 

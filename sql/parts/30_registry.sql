@@ -66,6 +66,15 @@ CREATE TABLE ml.splits (
 COMMENT ON TABLE ml.splits IS
 	'traffic splits: ml_predict(name, features, key) sends percent % of the keys to the alias''s version';
 
+CREATE TABLE ml.shadows (
+	model_id bigint PRIMARY KEY REFERENCES ml.models ON DELETE CASCADE,
+	alias text NOT NULL,
+	set_at timestamptz NOT NULL DEFAULT now(),
+	set_by text NOT NULL
+);
+COMMENT ON TABLE ml.shadows IS
+	'shadow mode: logged predictions of the model are also made by the alias''s version and logged, not returned';
+
 CREATE SEQUENCE ml.deployments_deployment_id_seq;
 CREATE TABLE ml.deployments (
 	deployment_id bigint PRIMARY KEY DEFAULT nextval('ml.deployments_deployment_id_seq'),
@@ -135,6 +144,7 @@ SELECT pg_catalog.pg_extension_config_dump('ml.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.aliases', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.splits', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.shadows', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.training_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('ml.deployments_deployment_id_seq', '');
 
@@ -185,6 +195,11 @@ CREATE FUNCTION ml_split(model_name text, alias text, percent float8) RETURNS vo
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION ml_split(text, text, float8) IS
 	'send percent % of the keys of ml_predict(name, features, key) to an alias''s version; 0 ends the split';
+
+CREATE FUNCTION ml_shadow(model_name text, alias text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION ml_shadow(text, text) IS
+	'shadow mode: logged predictions are also made by the alias''s version and logged beside, never returned; NULL ends it';
 
 CREATE FUNCTION ml_model(model_name text) RETURNS mlmodel
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

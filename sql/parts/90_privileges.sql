@@ -26,7 +26,7 @@ $$;
 -- caller. Functions on an mlmodel value, the training aggregates and the
 -- metrics stay open to everyone: they touch no registry row.
 GRANT SELECT ON ml.models, ml.model_versions, ml.deployments, ml.training_trials, ml.aliases, ml.splits,
-	ml.deployed_models, ml.version_metrics TO ml_reader;
+	ml.shadows, ml.deployed_models, ml.version_metrics TO ml_reader;
 
 -- Training and registering: the registry functions write as the schema
 -- owner, so no table privilege is needed.
@@ -38,9 +38,9 @@ GRANT EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8
 -- Deploying, rolling back and deleting (the triggers still keep deployed
 -- and aliased versions).
 REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
-	ml_split(text, text, float8) FROM PUBLIC;
+	ml_split(text, text, float8), ml_shadow(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
-	ml_split(text, text, float8) TO ml_admin;
+	ml_split(text, text, float8), ml_shadow(text, text) TO ml_admin;
 GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
 
 -- Notes on models and versions: for those who train them.
@@ -86,3 +86,8 @@ GRANT EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
 	ml.feature_table_refreshed(text, int) TO ml_trainer;
+
+-- The prediction log: keys of callers can be personal data, so those who
+-- train and monitor models read it (ml_trainer), admins prune it.
+GRANT SELECT ON ml.prediction_log, ml.predictions TO ml_trainer;
+GRANT DELETE ON ml.prediction_log TO ml_admin;
