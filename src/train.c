@@ -683,6 +683,14 @@ LearnLevels(TrainJob *job, ModelInput *in, const char *constant_level)
 	}
 }
 
+/* A numeric input as float8 for the statistics; trees read NaN as missing. */
+static char *
+NumericInputSql(const ModelInput *in)
+{
+	return psprintf(in->impute == IMPUTE_MISSING ? "NULLIF(%s::pg_catalog.float8, 'NaN')"
+					: "%s::pg_catalog.float8", Column(in->name));
+}
+
 /*
  * Statistics of the numeric inputs in one pass over the training rows,
  * then fill values and scaling. Scaling is learned on the imputed values
@@ -705,7 +713,7 @@ LearnNumericInputs(TrainJob *job)
 
 		if (in->type != INPUT_NUMERIC)
 			continue;
-		x = psprintf("%s::pg_catalog.float8", Column(in->name));
+		x = NumericInputSql(in);
 		appendStringInfo(&sql, ", pg_catalog.count(%s)::pg_catalog.float8, pg_catalog.avg(%s),"
 						 " pg_catalog.stddev_samp(%s), pg_catalog.min(%s), pg_catalog.max(%s), %s",
 						 x, x, x, x, x,
@@ -749,6 +757,14 @@ LearnNumericInputs(TrainJob *job)
 		st->stddev = Float8Value(0, col + 2, 0);
 		st->min = Float8Value(0, col + 3, 0);
 		st->max = Float8Value(0, col + 4, 0);
+		/* (NaN sorts above every number, so max shows it) */
+		if (!isfinite(st->min) || !isfinite(st->max))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("input \"%s\" has NaN or infinite values in the training rows", in->name),
+					 errhint(in->impute == IMPUTE_MISSING
+							 ? "Replace infinite values with NULL or a finite value, or filter those rows."
+							 : "Filter out those rows, or replace the values with NULL and impute them.")));
 		if (in->impute == IMPUTE_MEAN)
 			in->fill = st->mean;
 		else if (in->impute == IMPUTE_MEDIAN || in->impute == IMPUTE_MODE)
@@ -817,8 +833,7 @@ LearnHistograms(TrainJob *job)
 
 		if (model->inputs[i].type != INPUT_NUMERIC)
 			continue;
-		appendStringInfo(&values, "%s%s::pg_catalog.float8", n_cols > 0 ? ", " : "",
-						 Column(model->inputs[i].name));
+		appendStringInfo(&values, "%s%s", n_cols > 0 ? ", " : "", NumericInputSql(&model->inputs[i]));
 		bins[n_cols++] = Int32GetDatum(varies ? HISTOGRAM_CELLS : 0);
 		for (int c = 0; varies && c <= HISTOGRAM_CELLS; c++)
 			edges[n_edges++] = Float8GetDatum(c == HISTOGRAM_CELLS ? st->max

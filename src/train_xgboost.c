@@ -393,20 +393,31 @@ CheckLabels(FitOptions *o, const RowBuffer *train)
 		o->objective = "multi:softprob";
 }
 
-/* The holdout metric of the last round: the number after the last ':'. */
+/*
+ * The holdout metric of the last round from XGBoost's evaluation line
+ * "[3]\tholdout-rmse:12.5", and whether larger is better (by XGBoost's own
+ * early-stopping rule: auc, aucpr, map and ndcg, but not mape).
+ */
 static double
 HoldoutScore(const char *eval, bool *higher_is_better)
 {
+	static const char *const larger_better[] = {"auc", "aucpr", "map", "ndcg"};
+	const char *name = strstr(eval, "\tholdout-");
 	const char *colon = strrchr(eval, ':');
-	const char *name;
+	size_t		len;
 
-	if (colon == NULL)
+	if (name == NULL || colon == NULL || colon < name)
 		elog(ERROR, "unexpected XGBoost evaluation output \"%s\"", eval);
-	/* "[3]\tholdout-rmse:12.5": the metric's name follows the last '-' before it */
-	for (name = colon; name > eval && name[-1] != '-'; name--)
-		;
-	*higher_is_better = strncmp(name, "auc", 3) == 0 || strncmp(name, "map", 3) == 0 ||
-		strncmp(name, "ndcg", 4) == 0 || strncmp(name, "pre", 3) == 0;
+	name += strlen("\tholdout-");
+	len = colon - name;
+	*higher_is_better = false;
+	for (int i = 0; i < lengthof(larger_better); i++)
+	{
+		size_t		n = strlen(larger_better[i]);
+
+		if (len >= n && strncmp(name, larger_better[i], n) == 0 && (len == n || name[n] == '@'))
+			*higher_is_better = true;
+	}
 	return strtod(colon + 1, NULL);
 }
 

@@ -9,101 +9,131 @@ scratch database mlsys_ref_xgboost (dropping any leftover first), loads
 scikit-learn's bundled data sets (offline) and drops the database again at
 the end. It needs the xgboost Python package of the XGBoost release mlsys
 is linked with (Debian's python3-xgboost 1.7.4 with libxgboost 1.7.4): the
-trees are then built by the same algorithm on the same float32 data, and
-every comparison below is expected to agree exactly (differences of 0),
-with tolerances only for the sums of float32 values that the two sides add
-up in different orders.
+trees are then grown by the same algorithm from the same float32 data and
+the same random draws, so every comparison below is expected to agree
+exactly; the tolerances only leave room for float32 sums added up in
+another order. It runs in a few seconds.
 
 The reference is always xgboost.train(params, DMatrix(X.astype(float32),
-label=y), num_boost_round) on the rows in id order (mlsys reads a fresh
-table in insertion order = id order, and ml_xgboost_fit gets ORDER BY id),
-with "nthread": 1 like mlsys's default mlsys.xgboost_threads, NaN for a NULL
-feature, and the parameters mlsys passes written out explicitly:
+label=y), num_boost_round) on the rows in id order (ml_train reads a fresh
+table in insertion order = id order; ml_xgboost_fit gets ORDER BY id),
+with "nthread": 1 like mlsys's default mlsys.xgboost_threads, NaN where SQL
+has NULL, and the parameters mlsys passes written out:
   ml_train 'xgboost'        seed 0, max_depth 6, learning_rate 0.3,
                             min_child_weight 1, subsample 1,
                             colsample_bytree 1, reg_lambda 1, reg_alpha 0,
-                            gamma 0; 100 rounds (n_estimators);
+                            gamma 0, n_estimators 100 rounds; params given
+                            replace these or are added;
   ml_train 'random_forest'  the same with learning_rate 1, subsample 0.8,
                             colsample_bynode 0.8, num_parallel_tree =
-                            n_estimators (100), and ONE round;
-  ml_xgboost_fit            exactly the params given (n_estimators rounds,
-                            default 100), nothing else;
+                            n_estimators (default 100) and ONE round;
+  ml_xgboost_fit            exactly the params given, without mlsys's own
+                            keys (n_estimators = the rounds, default 100;
+                            early_stopping_rounds; classes; features);
   objective                 binary:logistic for two classes,
                             multi:softprob (num_class K) for more,
                             reg:squarederror for a regression, unless
                             params name one.
 A classifier's class k is the k-th distinct target value in sorted order
-(text byte order, numbers numerically, false < true).
+(text byte order, numbers numerically, false < true); ml_xgboost_fit gets
+the class number as y and the names in "classes".
 
 Tables (every one has an `id` column, which is never a feature; raw units):
   bc        breast_cancer, 569 x 30, target `diagnosis` text 'malignant' /
             'benign' (class 0 'benign', class 1 'malignant');
-  diabetes  load_diabetes() (centred and scaled columns), 442 x 10,
-            target `progression` float8 (25..346, positive: reg:gamma too);
+  diabetes  load_diabetes() (centred and scaled columns), 442 x 10, target
+            `progression` float8 (25..346, positive: reg:gamma works);
   iris      150 x 4, target `species` text (3 classes);
   wine      178 x 13, target `cultivar` int with the classes 0, 1, 2
             relabelled 100, 20, 3 (numeric class order 3, 20, 100);
-  bc_na     bc with NA_SHARE of the cells of NA_COLUMNS columns NULL (a
-            seeded draw), target `malignant` boolean;
-  diab_na   diabetes with NA_SHARE of the cells of every column NULL.
+  bc_na     bc with NA_SHARE of the cells of the first NA_COLUMNS columns
+            NULL (a seeded draw), target `malignant` boolean;
+  diab_na   diabetes with NA_SHARE of the cells of every column NULL;
+  fits      (name, model mlmodel): the models of ml_xgboost_fit.
+
+Models (the parameter sets are the *_PARAMS constants below):
+  ml_train 'xgboost', defaults: bc, diabetes, iris, bc_na; with every
+    tunable parameter set plus base_score, tree_method approx and max_bin:
+    diabetes; with objective multi:softprob on the int target, subsample
+    and a seed: wine;
+  ml_train 'random_forest': bc and iris (defaults), diabetes
+    (n_estimators 50, seed 3, max_depth 8);
+  ml_xgboost_fit: bc (eta, subsample with a seed, colsample_bytree,
+    lambda, alpha, min_child_weight), diabetes (hist, max_bin, gamma,
+    colsample_bylevel / bynode, base_score), diabetes reg:gamma
+    (max_delta_step; no "features", so the inputs are x1..x10), iris
+    (hist, lossguide, max_leaves), bc_na (scale_pos_weight), diab_na
+    (hist; once more with NaN in place of NULL); with early stopping: see
+    check 4.
+Registry models are served by name with the table's row, fits by mlmodel
+value with ARRAY[columns] (NULL elements for the missing values).
 
 Checks (one line each, `ok - ...` or `not ok - ...`):
   0. every table round-trips bit for bit (Python float -> float8 -> Python);
-  1. models trained by ml_train(..., test_fraction 0) and by the aggregate
-     ml_xgboost_fit(y, ARRAY[...], params ORDER BY id) (which gets the
-     class number as y and "classes" for a classifier), on
-     bc / diabetes / iris / wine, with ml_train's defaults and with other
-     parameters passed through (eta, subsample with a seed, colsample_*,
-     lambda, alpha, min_child_weight, gamma, tree_method hist, max_bin,
-     reg:gamma, ...); random_forest on bc, diabetes and iris. For each:
-       the model's classes                              exact;
-       ml_predict_proba / ml_predict on every row vs Booster.predict
-       (by registry name with the row, or by mlmodel value with an array)
-                                                        1e-6 (see below);
-       ml_predict_class (and ml_predict's class number for numeric and
-       boolean labels) vs the class of the largest reference probability
+  1. (check_binary, check_regression, check_multiclass,
+     check_random_forest) for every model:
+       the model's classes, or none for a regression    exact;
+       ml_predict_proba (classifiers) / ml_predict (regressions) on every
+       row vs Booster.predict                           1e-6;
+       ml_predict_class vs the class of the largest reference probability,
+       and for int and boolean labels ml_predict (the label as a number)
                                                         exact;
-       the booster in ml_model_info's "booster" (base64 UBJSON), loaded by
-       xgboost.Booster().load_model: its rounds, objective, num_class,
-       num_feature and every tree (split features, thresholds, default
-       directions, leaf values, statistics) equal to the reference's
+       the model's input names (the columns, or x1..xk) exact;
+       the booster in ml_model_info's "booster" (base64 UBJSON) loaded by
+       xgboost.Booster().load_model: its rounds, its objective and
+       learner_model_param (base_score, num_class, num_feature), and every
+       tree (split features and conditions, default directions, children,
+       leaf values, loss changes, hessian sums) equal to the reference's
                                                         exact;
-       its predictions on every row vs the reference's  exact (1e-6);
-  2. SHAP: ml_explain on every row of a binary, a regression, a reg:gamma
-     (margin != prediction), a multiclass and a missing-value model:
-       the "class" of each logit (binary: the second class only) and the
-       contribution keys (the inputs, in order)         exact;
-       contributions and bias vs Booster.predict(pred_contribs=True)
-       (the last column is the bias)                    1e-5;
-       "prediction" / "logit" (bias + the contributions) vs
+       its predictions on every row vs the reference's  1e-6;
+  2. (check_explain) ml_explain on every row of bc, diabetes, diabetes
+     reg:gamma (margin != prediction), iris, wine, bc_na (NULL columns of
+     the row) and diab_na (NULL array elements) trained above, and of the
+     iris random forest:
+       "kind" "xgboost"; the "class" of each logit (binary: the second
+       class only; multiclass: every class in order)  exact;
+       the contribution keys are the input names (as a set: jsonb keeps
+       keys in its own order)                           exact;
+       contributions and bias vs Booster.predict(pred_contribs=True), whose
+       last column is the bias                          1e-5;
+       "prediction" / "logit" (bias + contributions) vs
        Booster.predict(output_margin=True)              1e-5;
-  3. missing values: bc_na by ml_train (NULL columns of the row) and by
-     ml_xgboost_fit with NULL array elements, diab_na by ml_xgboost_fit
-     with tree_method hist; the reference sees NaN. All of check 1's
-     comparisons, and predictions on rows with NULLs;
-  4. early stopping: ml_xgboost_fit(y, x, params, holdout) with
-     holdout = mod(id, 4) = 0 and "early_stopping_rounds" on diabetes (rmse,
-     smaller is better) and bc (eval_metric auc, larger is better), and
-     ml_train(..., {"early_stopping_rounds": ...}, test_fraction 0.25) on
-     bc (the holdout recomputed in SQL with ml_train's predicate) vs
-     xgboost.train(..., evals=[(holdout, "holdout")],
-     early_stopping_rounds=k) cut to bst[: best_iteration + 1]; a note
-     says how many rounds the reference ran (the check means something
-     only if it stopped before n_estimators); rounds, trees and
-     predictions as in check 1.
+  3. (check_missing) bc_na by ml_train and by ml_xgboost_fit, diab_na by
+     ml_xgboost_fit, once with NULL array elements and once with NaN
+     elements in their place (coalesce(x, 'NaN')): check 1's comparisons,
+     the predictions including the rows with NULLs (the reference sees
+     NaN); for the model trained on NaN also ml_predict with NaN elements
+     (a NaN feature is a missing value in training, so it should be in
+     prediction too);
+  4. (check_early_stopping) ml_xgboost_fit(y, x, params, holdout) with
+     holdout = mod(id, 4) = 0 and "early_stopping_rounds" on diabetes
+     (the default rmse, smaller is better; eval_metric mape, smaller is
+     better although its name begins like map's, which is larger-is-better:
+     XGBoost's early stopping makes that exception) and bc (eval_metric
+     auc, larger is better), and ml_train(..., {"early_stopping_rounds":
+     10}, test_fraction 0.25) on bc, whose holdout is recomputed in SQL with ml_train's predicate,
+     vs xgboost.train(..., evals=[(holdout, "holdout")],
+     early_stopping_rounds=k) cut to bst[: best_iteration + 1]: that the
+     reference did stop before n_estimators (else the check would not
+     test early stopping), then check 1's comparisons (the rounds kept
+     are best_iteration + 1).
 
 Error measures:
-  "max abs err"      max |got - want| -- probabilities (in [0, 1]);
+  "max abs err"      max |got - want| -- probabilities (in [0, 1]) and
+                     class numbers;
   "max abs/rel err"  max |got - want| / max(|want|, 1) -- regression
                      values, margins and SHAP values (absolute below 1,
                      relative above).
-A NaN or a shape mismatch fails. Both sides predict in float32; mlsys
+A NaN or a shape mismatch fails. Both sides predict in float32 and mlsys
 returns float8 of the float32 value (a binary model's first probability is
-1 - p in float8, and so is the reference's). Predictions, trees and SHAP
-values are therefore expected to be bit-identical; the tolerances 1e-6
-(predictions) and 1e-5 (sums of float32 SHAP values against XGBoost's
-float32 margin, ~100 terms of a few hundred) leave room only for
-summation order. The largest error per measure is printed at the end.
+1 - p in float8, and so is the reference's): the predictions are expected
+to agree to a float32 rounding (mlsys walks the trees itself, its softmax
+may differ from XGBoost's in the last bit: 1.2e-7), the trees and
+ml_explain's contributions and bias (XGBoost's float32 pred_contribs) to
+be bit-identical. ml_explain's prediction / logit is the float8 sum of the
+float32 contributions, XGBoost's margin a float32 sum of tree outputs: they
+differ by float32 rounding (~1e-7 relative per term). The largest error per
+measure is printed at the end.
 
 Exit status 1 if any check failed, 0 otherwise.
 """
@@ -172,6 +202,7 @@ NA_DIAB_PARAMS = {"n_estimators": 80, "max_depth": 4, "eta": 0.1, "tree_method":
                   "seed": 4}
 EARLY_DIAB_PARAMS = {"n_estimators": EARLY_MAX, "early_stopping_rounds": EARLY_ROUNDS,
                      "max_depth": 4, "eta": 0.3}
+EARLY_MAPE_PARAMS = dict(EARLY_DIAB_PARAMS, eval_metric="mape")
 EARLY_BC_PARAMS = {"n_estimators": EARLY_MAX, "early_stopping_rounds": EARLY_ROUNDS,
                    "max_depth": 3, "eta": 0.3, "eval_metric": "auc"}
 EARLY_TRAIN_PARAMS = {"seed": EARLY_SEED, "early_stopping_rounds": EARLY_ROUNDS,
@@ -260,8 +291,6 @@ def objective_params(n_classes):
 def xgb_params(params, n_classes):
     """An ml_xgboost_fit parameter set as XGBoost parameters."""
     out = objective_params(n_classes)
-    if n_classes > 2:
-        out["num_class"] = n_classes
     out.update({k: v for k, v in params.items() if k not in MLSYS_KEYS})
     return out
 
@@ -295,10 +324,10 @@ class Fitted:
     mlmodel in table fits, with an array of the features), the classes
     (None: regression), whether the labels are numbers (ml_predict gives a
     class number), the reference booster, info (ml_model_info) and the
-    rows the reference ran."""
+    model's input names (default: the table's feature columns)."""
 
     def __init__(self, label, table, classes, ref, info, registry=None, fit=None, numeric=False,
-                 ran=None, names=None):
+                 names=None):
         self.label = label
         self.names = names or table.features    # the model's input names
         self.table = table
@@ -308,28 +337,35 @@ class Fitted:
         self.registry = registry
         self.fit = fit
         self.numeric = numeric
-        self.ran = ran
 
-    def rows(self, cur, func):
-        """func(model, features) on every row of the table, ordered by id."""
+    def rows(self, cur, func, nan=False):
+        """func(model, features) on every row of the table, ordered by id;
+        nan: (mlmodel values only) a NULL feature as a NaN element."""
         if self.registry is not None:
             cur.execute(f"SELECT {func}(%s, t) FROM {self.table.name} t ORDER BY t.id",
                         (self.registry,))
         else:
-            array = ", ".join(f"t.{c}" for c in self.table.features)
+            array = array_sql(self.table, nan, "t.")
             cur.execute(f"SELECT {func}(f.model, ARRAY[{array}]::float8[]) "
                         f"FROM {self.table.name} t, fits f WHERE f.name = %s ORDER BY t.id",
                         (self.fit,))
         return [r[0] for r in cur.fetchall()]
 
 
-def fit_aggregate(cur, name, table, params, y_sql, classes=None, holdout_sql=None, named=True):
+def array_sql(table, nan=False, prefix=""):
+    """The features of a row as array elements; with nan, a NULL as NaN."""
+    return ", ".join(f"coalesce({prefix}{c}, 'NaN')" if nan else f"{prefix}{c}" for c in table.features)
+
+
+def fit_aggregate(cur, name, table, params, y_sql, classes=None, holdout_sql=None, named=True,
+                  nan=False):
     """INSERT INTO fits the model of ml_xgboost_fit(y_sql, ARRAY[features],
     params [, holdout_sql] ORDER BY id) over table, with "classes" and
-    (named) "features" added to params; returns ml_model_info."""
+    (named) "features" added to params (nan: NULL features as NaN);
+    returns ml_model_info."""
     params = dict(params, **({"classes": classes} if classes else {}),
                   **({"features": table.features} if named else {}))
-    array = ", ".join(table.features)
+    array = array_sql(table, nan)
     holdout = f", {holdout_sql}" if holdout_sql else ""
     cur.execute(f"INSERT INTO fits SELECT %s, ml_xgboost_fit({y_sql}, ARRAY[{array}]::float8[], %s"
                 f"{holdout} ORDER BY id) FROM {table.name}", (name, psycopg2.extras.Json(params)))
@@ -472,12 +508,14 @@ def train_model(rep, cur, data, key, label, table_key, algorithm, params, classe
     compare_model(rep, cur, m)
 
 
-def aggregate_model(rep, cur, data, key, label, table_key, params, classes, y_sql, named=True):
+def aggregate_model(rep, cur, data, key, label, table_key, params, classes, y_sql, named=True,
+                    nan=False):
     """ml_xgboost_fit over the table (ORDER BY id) and its reference; the
-    inputs are named after the columns (named) or x1..xk by default."""
+    inputs are named after the columns (named) or x1..xk by default; nan:
+    NULL features go to the aggregate as NaN (predictions still get NULL)."""
     note(f"{label}: params {json.dumps(params)}" + ("" if named else " (no \"features\": inputs x1..xk)"))
     table = data[table_key][0]
-    info = fit_aggregate(cur, key, table, params, y_sql, classes, named=named)
+    info = fit_aggregate(cur, key, table, params, y_sql, classes, named=named, nan=nan)
     X = features_nan(table)
     y = class_numbers(label_texts(table), classes) if classes else table.labels().astype(float)
     ref, _ = reference_fit(xgb_params(params, 0 if classes is None else len(classes)), X, y,
@@ -486,6 +524,7 @@ def aggregate_model(rep, cur, data, key, label, table_key, params, classes, y_sq
     m = Fitted(label, table, classes, ref, info, fit=key, names=names)
     data["models"][key] = m
     compare_model(rep, cur, m)
+    return m
 
 
 def check_setup(rep, cur, data):
@@ -501,8 +540,8 @@ def check_round_trip_all(rep, cur, data):
 def check_binary(rep, cur, data):
     train_model(rep, cur, data, "bc_xgb", "bc ml_train xgboost", "bc", "xgboost", {},
                 ["benign", "malignant"])
-    aggregate_model(rep, cur, data, "bc_fit", "bc ml_xgboost_fit", "bc",
-                    BC_PARAMS, ["benign", "malignant"], label_sql("diagnosis", ["benign", "malignant"]))
+    aggregate_model(rep, cur, data, "bc_fit", "bc ml_xgboost_fit", "bc", BC_PARAMS,
+                    ["benign", "malignant"], label_sql("diagnosis", ["benign", "malignant"]))
 
 
 def check_regression(rep, cur, data):
@@ -519,17 +558,17 @@ def check_regression(rep, cur, data):
 def check_multiclass(rep, cur, data):
     species = ["setosa", "versicolor", "virginica"]
     train_model(rep, cur, data, "iris_xgb", "iris ml_train xgboost", "iris", "xgboost", {}, species)
-    aggregate_model(rep, cur, data, "iris_fit", "iris ml_xgboost_fit", "iris", IRIS_PARAMS, species, label_sql("species", species))
-    train_model(rep, cur, data, "wine_xgb", "wine (int target) ml_train xgboost",
-                "wine", "xgboost", WINE_TRAIN_PARAMS,
-                ["3", "20", "100"], numeric=True)
+    aggregate_model(rep, cur, data, "iris_fit", "iris ml_xgboost_fit", "iris", IRIS_PARAMS, species,
+                    label_sql("species", species))
+    train_model(rep, cur, data, "wine_xgb", "wine (int target) ml_train xgboost", "wine", "xgboost",
+                WINE_TRAIN_PARAMS, ["3", "20", "100"], numeric=True)
 
 
 def check_random_forest(rep, cur, data):
     train_model(rep, cur, data, "bc_rf", "bc ml_train random_forest", "bc", "random_forest", {},
                 ["benign", "malignant"])
-    train_model(rep, cur, data, "diab_rf", "diabetes ml_train random_forest", "diabetes", "random_forest",
-                FOREST_PARAMS, None)
+    train_model(rep, cur, data, "diab_rf", "diabetes ml_train random_forest", "diabetes",
+                "random_forest", FOREST_PARAMS, None)
     train_model(rep, cur, data, "iris_rf", "iris ml_train random_forest", "iris", "random_forest", {},
                 ["setosa", "versicolor", "virginica"])
 
@@ -540,20 +579,38 @@ def check_missing(rep, cur, data):
         nulls = sum(v is None for r in table.rows for v in r)
         note(f"{key}: {nulls} NULL cells in {sum(any(v is None for v in r) for r in table.rows)} "
              f"of {len(table.rows)} rows")
-    train_model(rep, cur, data, "bc_na_xgb", "bc_na ml_train xgboost",
-                "bc_na", "xgboost", {}, ["false", "true"], numeric=True)
-    aggregate_model(rep, cur, data, "bc_na_fit", "bc_na ml_xgboost_fit", "bc_na", NA_BC_PARAMS, ["false", "true"], "malignant::int::float8")
-    aggregate_model(rep, cur, data, "diab_na_fit", "diab_na ml_xgboost_fit", "diab_na", NA_DIAB_PARAMS, None, "progression")
+    train_model(rep, cur, data, "bc_na_xgb", "bc_na ml_train xgboost", "bc_na", "xgboost", {},
+                ["false", "true"], numeric=True)
+    aggregate_model(rep, cur, data, "bc_na_fit", "bc_na ml_xgboost_fit", "bc_na", NA_BC_PARAMS,
+                    ["false", "true"], "malignant::int::float8")
+    aggregate_model(rep, cur, data, "diab_na_fit", "diab_na ml_xgboost_fit", "diab_na", NA_DIAB_PARAMS,
+                    None, "progression")
+    m = aggregate_model(rep, cur, data, "diab_nan_fit", "diab_na ml_xgboost_fit, NULL sent as NaN",
+                        "diab_na", NA_DIAB_PARAMS, None, "progression", nan=True)
+    want = m.ref.predict(xgb.DMatrix(features_nan(m.table).astype(np.float32))).astype(float)
+    try:
+        got = np.array(m.rows(cur, "ml_predict", nan=True), dtype=float)
+        rep.close(f"{m.label}: ml_predict with NaN elements (NULL as NaN) on all rows vs Booster.predict",
+                  max_rel_err(got, want, 1.0), TOL_PRED, "max abs/rel err")
+    except psycopg2.Error as exc:
+        rep.line(False, f"{m.label}: ml_predict with NaN elements (NULL as NaN) on all rows vs "
+                 "Booster.predict", f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
 
 def check_explain(rep, cur, data):
-    for key in ("bc_xgb", "diab_xgb", "diab_gamma", "iris_xgb", "wine_xgb", "bc_na_fit", "diab_na_fit",
+    """On models of the checks before (a model whose check failed before it
+    was trained is one failure here)."""
+    for key in ("bc_xgb", "diab_xgb", "diab_gamma", "iris_xgb", "wine_xgb", "bc_na_xgb", "diab_na_fit",
                 "iris_rf"):
-        compare_explain(rep, cur, data["models"][key])
+        if key in data["models"]:
+            compare_explain(rep, cur, data["models"][key])
+        else:
+            rep.line(False, f"ml_explain of model {key}", "not trained: its check failed")
 
 
 def check_early_stopping(rep, cur, data):
     cases = (("diabetes", "diab_early", EARLY_DIAB_PARAMS, None, "progression"),
+             ("diabetes", "diab_early_mape", EARLY_MAPE_PARAMS, None, "progression"),
              ("bc", "bc_early", EARLY_BC_PARAMS, ["benign", "malignant"],
               label_sql("diagnosis", ["benign", "malignant"])))
     for table_key, key, params, classes, y_sql in cases:
@@ -565,12 +622,12 @@ def check_early_stopping(rep, cur, data):
         ref, ran = reference_fit(xgb_params(params, 0 if classes is None else len(classes)),
                                  X[~hold], y[~hold], params["n_estimators"], (X[hold], y[hold]),
                                  params["early_stopping_rounds"])
-        label = f"{table_key} ml_xgboost_fit early stopping"
-        note(f"{label}: params {json.dumps(params)}, holdout mod(id, 4) = 0; the reference ran {ran} of {params['n_estimators']} rounds, best "
-             f"{ref.num_boosted_rounds()}")
+        label = f"{table_key} ml_xgboost_fit early stopping on {params.get('eval_metric', 'the default')}"
+        note(f"{label}: params {json.dumps(params)}, holdout mod(id, 4) = 0; the reference ran "
+             f"{ran} of {params['n_estimators']} rounds, best {ref.num_boosted_rounds()}")
         rep.line(ran < params["n_estimators"], f"{label}: the reference stopped early",
                  f"{ran} rounds")
-        m = Fitted(label, table, classes, ref, info, fit=key, ran=ran)
+        m = Fitted(label, table, classes, ref, info, fit=key)
         data["models"][key] = m
         compare_model(rep, cur, m)
 
@@ -590,10 +647,11 @@ def check_early_stopping(rep, cur, data):
     ref, ran = reference_fit(ref_params, X[~hold], y[~hold], EARLY_MAX, (X[hold], y[hold]),
                              EARLY_ROUNDS)
     label = "bc ml_train xgboost early stopping"
-    note(f"{label}: params {json.dumps(EARLY_TRAIN_PARAMS)}, test_fraction {EARLY_FRACTION}: {int((~hold).sum())} training and {int(hold.sum())} holdout rows; the reference "
-         f"ran {ran} of {EARLY_MAX} rounds, best {ref.num_boosted_rounds()}")
+    note(f"{label}: params {json.dumps(EARLY_TRAIN_PARAMS)}, test_fraction {EARLY_FRACTION}: "
+         f"{int((~hold).sum())} training and {int(hold.sum())} holdout rows; the reference ran "
+         f"{ran} of {EARLY_MAX} rounds, best {ref.num_boosted_rounds()}")
     rep.line(ran < EARLY_MAX, f"{label}: the reference stopped early", f"{ran} rounds")
-    m = Fitted(label, table, classes, ref, info, registry="bc_early_train", ran=ran)
+    m = Fitted(label, table, classes, ref, info, registry="bc_early_train")
     compare_model(rep, cur, m)
 
 
@@ -610,7 +668,6 @@ def setup(cur):
 
 
 def main():
-    xgb.set_config(verbosity=1)
     return run_checks(SCRATCH_DB, setup, CHECKS, show_worst=True)
 
 
