@@ -48,6 +48,42 @@ DELETE FROM ml.monitors WHERE name = 'their_monitor';
 REVOKE ml_trainer FROM regress_mlsys_scheduler;
 DROP ROLE regress_mlsys_scheduler;
 
+-- Retraining: the deployed version again on the source's current rows,
+-- deployed only if better on the holdout. The first version learned from
+-- noisy targets; once they are corrected, the retrained version wins.
+CREATE TABLE prices AS
+  SELECT i, (i % 50)::float8 AS size, 3.0 * (i % 50) + CASE WHEN i % 4 = 0 THEN 40 ELSE 0 END AS price
+    FROM generate_series(1, 400) i;
+SELECT version FROM ml_train('price', 'ridge', 'prices', 'price', ARRAY['size'], '{"alpha": 0.1, "seed": 5}');
+SELECT ml_schedule_retrain('price', '1 day') AS retrain_job;
+SELECT kind, target, schedule FROM ml.jobs WHERE kind LIKE 'retrain%';
+SELECT ml_run_job(job_id) FROM ml.jobs WHERE kind = 'retrain';
+SELECT version, algorithm, params - 'impute' - 'scale' AS params FROM ml.model_versions
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY version;
+SELECT deployed_version FROM ml.models WHERE name = 'price';
+UPDATE prices SET price = 3.0 * size;
+SELECT ml_retrain('price') AS version;
+SELECT deployed_version FROM ml.models WHERE name = 'price';
+SELECT version, previous_version, reason LIKE '%r2%' AS by_r2 FROM ml.deployments
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'price') ORDER BY deployment_id;
+-- On drift: nothing without an open alert of the model's monitors, a new
+-- version after one.
+SELECT ml_retrain('price', on_drift => true) AS without_alert;
+SELECT ml_create_monitor('price_inputs', 'price', 'SELECT size + 100 AS size FROM prices') > 0 AS monitor;
+SELECT count(*) > 0 AS alerted FROM ml_run_monitor('price_inputs') WHERE status = 'alert';
+SELECT ml_retrain('price', on_drift => true) AS after_alert;
+SELECT ml_schedule_retrain('price', '1 hour', 'on_drift') > 0 AS on_drift_job;
+-- Refused: no holdout to compare with, unknown policy, not an admin.
+SELECT version FROM ml_train('flat', 'linear', 'prices', 'price', ARRAY['size'], test_fraction => 0);
+SELECT ml_retrain('flat');
+SELECT ml_schedule_retrain('price', '1 day', 'sometimes');
+SELECT ml_schedule_retrain('nothing', '1 day');
+CREATE ROLE regress_mlsys_retrainer IN ROLE ml_trainer;
+SET ROLE regress_mlsys_retrainer;
+SELECT ml_schedule_retrain('price', '1 day');
+RESET ROLE;
+DROP ROLE regress_mlsys_retrainer;
+
 -- Errors.
 SELECT ml_schedule_monitor('nothing', '1 hour');
 SELECT ml_schedule_refresh('nothing', '1 hour');
@@ -62,4 +98,4 @@ DELETE FROM ml.monitors;
 DELETE FROM ml.models;
 DROP TABLE ml_features.loan_income_v1;
 DELETE FROM ml.feature_tables;
-DROP TABLE loans;
+DROP TABLE loans, prices;

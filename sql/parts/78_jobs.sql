@@ -1,13 +1,13 @@
 ---------------------------------------------------------------- scheduled jobs
 
--- Jobs the background worker runs (src/scheduler.c): monitor runs and
--- feature-table refreshes.
+-- Jobs the background worker runs (src/scheduler.c): monitor runs,
+-- feature-table refreshes and retraining.
 -- The owner is whoever scheduled the job (the column default, which the
 -- scheduling role may not override), and the job runs with its privileges.
 CREATE SEQUENCE ml.jobs_job_id_seq;
 CREATE TABLE ml.jobs (
 	job_id bigint PRIMARY KEY DEFAULT nextval('ml.jobs_job_id_seq'),
-	kind text NOT NULL CHECK (kind IN ('monitor', 'refresh')),
+	kind text NOT NULL CHECK (kind IN ('monitor', 'refresh', 'retrain', 'retrain_on_drift')),
 	target text NOT NULL,
 	schedule interval NOT NULL CHECK (schedule >= interval '1 second'),
 	owner text NOT NULL DEFAULT current_user,
@@ -80,7 +80,9 @@ $$;
 CREATE FUNCTION ml.job_statement(kind text) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp RETURN
 	CASE kind WHEN 'monitor' THEN 'SELECT count(*) FROM @extschema@.ml_run_monitor($1)'
-			  WHEN 'refresh' THEN 'SELECT @extschema@.ml_refresh_feature_table($1)' END;
+			  WHEN 'refresh' THEN 'SELECT @extschema@.ml_refresh_feature_table($1)'
+			  WHEN 'retrain' THEN 'SELECT @extschema@.ml_retrain($1)'
+			  WHEN 'retrain_on_drift' THEN 'SELECT @extschema@.ml_retrain($1, on_drift => true)' END;
 
 -- Schedules a job as the calling role (the owner column's default); the
 -- public functions below check that the target exists.
@@ -135,6 +137,69 @@ END
 $$;
 COMMENT ON FUNCTION ml_schedule_refresh(text, interval) IS
 	'refresh a feature table incrementally every interval, as the calling role, from the background worker';
+
+-- Retraining: the deployed version again, on the current rows of its
+-- source, with its recorded algorithm, target, features and parameters
+-- (the hyper-parameters a search chose, not the search), deployed only if
+-- it beats the deployed version on the holdout ("deploy": "if_better").
+CREATE FUNCTION ml_retrain(model_name text, on_drift boolean DEFAULT false) RETURNS int
+	LANGUAGE plpgsql AS $$
+DECLARE
+	v ml.model_versions := ml.version_row(model_name, NULL);
+	params jsonb;
+	result int;
+BEGIN
+	IF v.source IS NULL THEN
+		RAISE EXCEPTION 'the deployed version % of model "%" was registered without a source', v.version, model_name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Only versions trained by ml_train() can be retrained; train one from a table or query.';
+	END IF;
+	IF coalesce((v.params->>'test_fraction')::float8, 0) = 0 THEN
+		RAISE EXCEPTION 'the deployed version % of model "%" has no holdout to compare a retrained version with',
+			v.version, model_name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Train and deploy a version with test_fraction above 0 first.';
+	END IF;
+	-- on drift: only after an unacknowledged alert of one of the model's
+	-- monitors, raised since the deployed version was trained
+	IF on_drift AND NOT EXISTS (
+		SELECT FROM ml.alerts a JOIN ml.monitor_runs r USING (run_id) JOIN ml.monitors mo USING (monitor_id)
+		 WHERE mo.model_name = ml_retrain.model_name AND a.level = 'alert'
+		   AND a.acknowledged_at IS NULL AND a.raised_at > v.trained_at) THEN
+		RETURN NULL;
+	END IF;
+	-- the recorded parameters that ml_train takes for this algorithm
+	params := v.params - ARRAY['test_fraction', 'search', 'n_iter', 'cv', 'deploy'];
+	IF v.algorithm IN ('ridge', 'lasso', 'elastic_net', 'naive_bayes', 'kmeans') THEN
+		params := params - ARRAY['l1', 'l2', 'intercept'];
+	END IF;
+	IF params->>'init' = 'given' THEN
+		params := params - 'init';
+	END IF;
+	SELECT t.version INTO result
+	  FROM @extschema@.ml_train(model_name, v.algorithm, v.source, v.target, v.features,
+								params || '{"deploy": "if_better"}', (v.params->>'test_fraction')::float8) t;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION ml_retrain(text, boolean) IS
+	'train the deployed version again on its source''s current rows, deploying only if better; with on_drift only after an open drift alert; returns the new version or NULL';
+
+CREATE FUNCTION ml_schedule_retrain(model_name text, every interval, "when" text DEFAULT 'always')
+	RETURNS bigint
+	LANGUAGE plpgsql AS $$
+BEGIN
+	IF "when" IS NULL OR "when" NOT IN ('always', 'on_drift') THEN
+		RAISE EXCEPTION 'unknown retraining policy "%"', "when"
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''always'' or ''on_drift''.';
+	END IF;
+	PERFORM ml.version_row(model_name, NULL);
+	RETURN ml.schedule_job(CASE "when" WHEN 'always' THEN 'retrain' ELSE 'retrain_on_drift' END,
+						   model_name, every);
+END
+$$;
+COMMENT ON FUNCTION ml_schedule_retrain(text, interval, text) IS
+	'retrain a model every interval (when => ''on_drift'': only after an open drift alert), deploying only if better, as the calling role';
 
 -- A job on demand, as the caller, in the caller's transaction (no worker needed).
 CREATE FUNCTION ml_run_job(job_id bigint) RETURNS void

@@ -71,6 +71,9 @@ REVOKE EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text)
 GRANT EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text),
 	ml.schedule_job(text, text, interval), ml_schedule_monitor(text, interval),
 	ml_schedule_refresh(text, interval), ml_run_job(bigint) TO ml_trainer;
+-- Retraining deploys a better version: for admins (as "deploy": "if_better").
+REVOKE EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, interval, text) TO ml_admin;
 
 -- Feature tables (80_features.sql): readers list them; trainers define and
 -- refresh them. The definitions run the caller's query as the caller and
