@@ -18,7 +18,7 @@ PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PGBIN/pg_config
 MLSYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR build-essential
   libopenblas-dev liblapacke-dev libxgboost-dev libipc-run-perl
-  python3-numpy python3-scipy python3-sklearn python3-psycopg2 python3-xgboost"
+  python3-numpy python3-scipy python3-sklearn python3-psycopg2 python3-xgboost python3-croniter"
 
 export PATH=$PGBIN:$PATH:/usr/sbin  # PostgreSQL 15 first (psql, pg_config); runuser is in sbin
 export DEBIAN_FRONTEND=noninteractive

@@ -84,6 +84,27 @@ SELECT ml_schedule_retrain('price', '1 day');
 RESET ROLE;
 DROP ROLE regress_mlsys_retrainer;
 
+-- Cron schedules: the next matching minute, in the session's time zone.
+SET TimeZone = 'Europe/Berlin';
+SELECT e AS expression, ml_cron_next(e, '2026-11-21 23:50+01') AS next_run
+  FROM unnest(ARRAY['0 3 * * *', '*/15 * * * 1-5', '0 0 1 jan *', '0 12 13 * fri', '0 0 29 2 *',
+                    '5/20 * * * *', '0 0 * * mon-fri,sun', '59 23 31 12 *']) e;
+-- daylight saving: 3 a.m. exists on the day clocks skip 2-3 a.m., 2:30 does not
+SELECT ml_cron_next('0 3 * * *', '2026-03-28 12:00+01') AS three, ml_cron_next('30 2 * * *', '2026-03-28 12:00+01') AS half_past_two;
+RESET TimeZone;
+SELECT ml_schedule_monitor('loans_monitor', '0 6 * * mon') AS cron_job;
+SELECT kind, schedule, cron, next_run_at = ml_cron_next('0 6 * * mon') AS first_run_at_match
+  FROM ml.jobs WHERE cron IS NOT NULL;
+SELECT ml_schedule_monitor('loans_monitor', interval '2 hours') AS interval_value_job;
+SELECT ml_run_job(job_id) FROM ml.jobs WHERE cron IS NOT NULL;
+SELECT next_run_at = ml_cron_next('0 6 * * mon') AS next_at_match, last_status FROM ml.jobs WHERE cron IS NOT NULL;
+SELECT ml_cron_next('0 0 30 2 *');
+SELECT ml_cron_next('0 0 * *');
+SELECT ml_cron_next('61 * * * *');
+SELECT ml_cron_next('* * * * mon-xyz');
+SELECT ml_schedule_monitor('loans_monitor', 'every tuesday');
+UPDATE ml.jobs SET cron = '0 0 * *' WHERE cron IS NOT NULL;
+
 -- Errors.
 SELECT ml_schedule_monitor('nothing', '1 hour');
 SELECT ml_schedule_refresh('nothing', '1 hour');
@@ -95,6 +116,8 @@ SELECT ml_run_job(1);
 
 DELETE FROM ml.jobs;
 DELETE FROM ml.monitors;
+-- (alert numbers as if this test had raised none: the monitors test shows them)
+SELECT setval('ml.alerts_alert_id_seq', 1, false) AS alert_ids_reset;
 DELETE FROM ml.models;
 DROP TABLE ml_features.loan_income_v1;
 DELETE FROM ml.feature_tables;

@@ -1,7 +1,14 @@
 ---------------------------------------------------------------- scheduled jobs
 
+-- The next time a cron schedule matches, strictly after a time (src/cron.c).
+CREATE FUNCTION ml_cron_next(expression text, after timestamptz DEFAULT now()) RETURNS timestamptz
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_cron_next(text, timestamptz) IS
+	'the first minute after a time that a five-field cron expression matches, in the session time zone';
+
 -- Jobs the background worker runs (src/scheduler.c): monitor runs,
--- feature-table refreshes and retraining.
+-- feature-table refreshes and retraining, every interval or on a cron
+-- schedule.
 -- The owner is whoever scheduled the job (the column default, which the
 -- scheduling role may not override), and the job runs with its privileges.
 CREATE SEQUENCE ml.jobs_job_id_seq;
@@ -9,14 +16,16 @@ CREATE TABLE ml.jobs (
 	job_id bigint PRIMARY KEY DEFAULT nextval('ml.jobs_job_id_seq'),
 	kind text NOT NULL CHECK (kind IN ('monitor', 'refresh', 'retrain', 'retrain_on_drift')),
 	target text NOT NULL,
-	schedule interval NOT NULL CHECK (schedule >= interval '1 second'),
+	schedule interval CHECK (schedule >= interval '1 second'),
+	cron text CHECK (cron IS NULL OR @extschema@.ml_cron_next(cron, now()) IS NOT NULL),
 	owner text NOT NULL DEFAULT current_user,
 	enabled boolean NOT NULL DEFAULT true,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	next_run_at timestamptz NOT NULL DEFAULT now(),
 	last_run_at timestamptz,
 	last_status text,
-	last_error text
+	last_error text,
+	CHECK ((schedule IS NULL) <> (cron IS NULL))
 );
 ALTER SEQUENCE ml.jobs_job_id_seq OWNED BY ml.jobs.job_id;
 COMMENT ON TABLE ml.jobs IS 'scheduled jobs: what, how often, as whom, and how the last run went';
@@ -65,7 +74,7 @@ CREATE FUNCTION ml.job_finished(run_id bigint, error text) RETURNS void
 		   AND ml.may_run_job((SELECT j.owner FROM ml.jobs j WHERE j.job_id = r.job_id))
 		 RETURNING r.job_id, r.status)
 	UPDATE ml.jobs j SET last_run_at = now(), last_status = run.status, last_error = $2,
-		   next_run_at = now() + j.schedule
+		   next_run_at = coalesce(now() + j.schedule, @extschema@.ml_cron_next(j.cron, now()))
 	  FROM run WHERE j.job_id = run.job_id
 $$;
 
@@ -85,25 +94,42 @@ CREATE FUNCTION ml.job_statement(kind text) RETURNS text
 			  WHEN 'retrain_on_drift' THEN 'SELECT @extschema@.ml_retrain($1, on_drift => true)' END;
 
 -- Schedules a job as the calling role (the owner column's default); the
--- public functions below check that the target exists.
-CREATE FUNCTION ml.schedule_job(kind text, target text, every interval) RETURNS bigint
+-- public functions below check that the target exists. A schedule is an
+-- interval ('1 hour': first run now) or a cron expression of five fields
+-- ('0 3 * * *': first run at the next match).
+CREATE FUNCTION ml.schedule_job(kind text, target text, schedule text) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 DECLARE
 	id bigint;
+	every interval;
 BEGIN
-	IF target IS NULL OR every IS NULL THEN
-		RAISE EXCEPTION 'the % and the interval must not be NULL', kind USING ERRCODE = 'null_value_not_allowed';
+	IF target IS NULL OR schedule IS NULL THEN
+		RAISE EXCEPTION 'the % and the schedule must not be NULL', kind
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass a name and an interval such as ''1 hour'' or a cron expression such as ''0 3 * * *''.';
 	END IF;
+	IF schedule ~ '^\s*[0-9*/,-]+\s+[0-9*/,-]+(\s+\S+){3}\s*$' THEN
+		INSERT INTO ml.jobs (kind, target, cron, next_run_at)
+		VALUES (kind, target, schedule, @extschema@.ml_cron_next(schedule, now())) RETURNING job_id INTO id;
+		RETURN id;
+	END IF;
+	BEGIN
+		every := schedule::interval;
+	EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+		RAISE EXCEPTION 'invalid schedule "%"', schedule
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use an interval such as ''1 hour'', or a cron expression such as ''0 3 * * *''.';
+	END;
 	IF every < interval '1 second' THEN
 		RAISE EXCEPTION 'a job runs at most every second, not every %', every
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an interval of at least one second.';
 	END IF;
 	INSERT INTO ml.jobs (kind, target, schedule) VALUES (kind, target, every) RETURNING job_id INTO id;
 	RETURN id;
 END
 $$;
 
-CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
+CREATE FUNCTION ml_schedule_monitor(monitor_name text, schedule text) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 BEGIN
 	IF monitor_name IS NOT NULL AND NOT EXISTS (SELECT FROM ml.monitors m WHERE m.name = monitor_name) THEN
@@ -114,13 +140,13 @@ BEGIN
 		RAISE EXCEPTION 'monitor "%" belongs to another role', monitor_name
 			USING ERRCODE = 'insufficient_privilege', HINT = 'Schedule your own monitors; a job runs as the role that schedules it.';
 	END IF;
-	RETURN ml.schedule_job('monitor', monitor_name, every);
+	RETURN ml.schedule_job('monitor', monitor_name, schedule);
 END
 $$;
-COMMENT ON FUNCTION ml_schedule_monitor(text, interval) IS
-	'run a drift monitor every interval, as the calling role, from the background worker';
+COMMENT ON FUNCTION ml_schedule_monitor(text, text) IS
+	'run a drift monitor every interval or on a cron schedule, as the calling role, from the background worker';
 
-CREATE FUNCTION ml_schedule_refresh(feature_table text, every interval) RETURNS bigint
+CREATE FUNCTION ml_schedule_refresh(feature_table text, schedule text) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 BEGIN
 	IF feature_table IS NOT NULL AND NOT EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = feature_table) THEN
@@ -132,11 +158,11 @@ BEGIN
 		RAISE EXCEPTION 'feature table "%" belongs to another role', feature_table
 			USING ERRCODE = 'insufficient_privilege', HINT = 'Schedule refreshes of your own feature tables; a job runs as the role that schedules it.';
 	END IF;
-	RETURN ml.schedule_job('refresh', feature_table, every);
+	RETURN ml.schedule_job('refresh', feature_table, schedule);
 END
 $$;
-COMMENT ON FUNCTION ml_schedule_refresh(text, interval) IS
-	'refresh a feature table incrementally every interval, as the calling role, from the background worker';
+COMMENT ON FUNCTION ml_schedule_refresh(text, text) IS
+	'refresh a feature table incrementally every interval or on a cron schedule, as the calling role, from the background worker';
 
 -- Retraining: the deployed version again, on the current rows of its
 -- source, with its recorded algorithm, target, features and parameters
@@ -185,7 +211,7 @@ $$;
 COMMENT ON FUNCTION ml_retrain(text, boolean) IS
 	'train the deployed version again on its source''s current rows, deploying only if better; with on_drift only after an open drift alert; returns the new version or NULL';
 
-CREATE FUNCTION ml_schedule_retrain(model_name text, every interval, "when" text DEFAULT 'always')
+CREATE FUNCTION ml_schedule_retrain(model_name text, schedule text, "when" text DEFAULT 'always')
 	RETURNS bigint
 	LANGUAGE plpgsql AS $$
 BEGIN
@@ -195,11 +221,20 @@ BEGIN
 	END IF;
 	PERFORM ml.version_row(model_name, NULL);
 	RETURN ml.schedule_job(CASE "when" WHEN 'always' THEN 'retrain' ELSE 'retrain_on_drift' END,
-						   model_name, every);
+						   model_name, schedule);
 END
 $$;
-COMMENT ON FUNCTION ml_schedule_retrain(text, interval, text) IS
-	'retrain a model every interval (when => ''on_drift'': only after an open drift alert), deploying only if better, as the calling role';
+COMMENT ON FUNCTION ml_schedule_retrain(text, text, text) IS
+	'retrain a model every interval or on a cron schedule (when => ''on_drift'': only after an open drift alert), deploying only if better, as the calling role';
+
+-- The same with an interval value (a literal like '1 hour' is taken as text).
+CREATE FUNCTION ml_schedule_monitor(monitor_name text, every interval) RETURNS bigint
+	LANGUAGE sql RETURN @extschema@.ml_schedule_monitor(monitor_name, every::text);
+CREATE FUNCTION ml_schedule_refresh(feature_table text, every interval) RETURNS bigint
+	LANGUAGE sql RETURN @extschema@.ml_schedule_refresh(feature_table, every::text);
+CREATE FUNCTION ml_schedule_retrain(model_name text, every interval, "when" text DEFAULT 'always')
+	RETURNS bigint
+	LANGUAGE sql RETURN @extschema@.ml_schedule_retrain(model_name, every::text, "when");
 
 -- A job on demand, as the caller, in the caller's transaction (no worker needed).
 CREATE FUNCTION ml_run_job(job_id bigint) RETURNS void

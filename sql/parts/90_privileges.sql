@@ -62,18 +62,21 @@ GRANT EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_mon
 -- Jobs: ml_trainer schedules (the owner column defaults to the caller and
 -- cannot be set), ml_admin pauses, reschedules or deletes any job.
 GRANT SELECT ON ml.jobs, ml.job_runs TO ml_reader;
-GRANT INSERT (kind, target, schedule) ON ml.jobs TO ml_trainer;
+GRANT INSERT (kind, target, schedule, cron, next_run_at) ON ml.jobs TO ml_trainer;
 GRANT USAGE ON SEQUENCE ml.jobs_job_id_seq TO ml_trainer;
-GRANT UPDATE (enabled, schedule, next_run_at), DELETE ON ml.jobs TO ml_admin;
+GRANT UPDATE (enabled, schedule, cron, next_run_at), DELETE ON ml.jobs TO ml_admin;
 REVOKE EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text), ml.jobs_interrupted(),
-	ml.schedule_job(text, text, interval),
+	ml.schedule_job(text, text, text),
+	ml_schedule_monitor(text, text), ml_schedule_refresh(text, text),
 	ml_schedule_monitor(text, interval), ml_schedule_refresh(text, interval), ml_run_job(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text),
-	ml.schedule_job(text, text, interval), ml_schedule_monitor(text, interval),
-	ml_schedule_refresh(text, interval), ml_run_job(bigint) TO ml_trainer;
+	ml.schedule_job(text, text, text), ml_schedule_monitor(text, text), ml_schedule_refresh(text, text),
+	ml_schedule_monitor(text, interval), ml_schedule_refresh(text, interval), ml_run_job(bigint) TO ml_trainer;
 -- Retraining deploys a better version: for admins (as "deploy": "if_better").
-REVOKE EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, interval, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, interval, text) TO ml_admin;
+REVOKE EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, text, text),
+	ml_schedule_retrain(text, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, text, text),
+	ml_schedule_retrain(text, interval, text) TO ml_admin;
 
 -- Feature tables (80_features.sql): readers list them; trainers define and
 -- refresh them. The definitions run the caller's query as the caller and
