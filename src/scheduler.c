@@ -1,10 +1,12 @@
 /*
  * scheduler.c -- the background worker that runs scheduled jobs (ml.jobs).
  *
- * With shared_preload_libraries = 'mlsys', one worker connects to
- * mlsys.database and, every mlsys.naptime seconds, runs the jobs whose
- * next_run_at has come, one after another. Each run takes three
- * transactions, so that a failure or a crash never loses the record:
+ * With shared_preload_libraries = 'mlsys', a launcher worker connects to
+ * mlsys.database and, every mlsys.naptime seconds (and whenever a job
+ * ends), starts the jobs whose next_run_at has come, each in a worker of its
+ * own ("mlsys job"), at most mlsys.max_concurrent_jobs at a time; a job
+ * still running is not started again. Each run takes three transactions,
+ * so that a failure or a crash never loses the record:
  *   1. as the worker (superuser): ml.job_started() records a 'running' run;
  *   2. as the job's owner, never with more privileges: the job itself;
  *   3. as the worker: ml.job_finished() records the outcome and the next run.
@@ -42,8 +44,13 @@
 static bool scheduler_enabled = true;
 static char *scheduler_database = NULL;
 static int	scheduler_naptime = 10;
+static int	max_concurrent_jobs = 2;
+
+/* Most jobs running at once, whatever the setting. */
+#define MAX_JOB_WORKERS 64
 
 PGDLLEXPORT void SchedulerMain(Datum arg);
+PGDLLEXPORT void JobWorkerMain(Datum arg);
 
 /* mlsys.database: where the background workers connect. */
 const char *
@@ -64,6 +71,11 @@ SchedulerInit(void)
 	DefineCustomIntVariable("mlsys.naptime",
 							"Seconds between the scheduler's looks for due jobs.",
 							NULL, &scheduler_naptime, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("mlsys.max_concurrent_jobs",
+							"Most scheduled jobs running at the same time, each in its own worker.",
+							"Each takes one of max_worker_processes while it runs.",
+							&max_concurrent_jobs, 2, 1, MAX_JOB_WORKERS, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	/* the worker, and its database setting, exist only when preloaded */
 	if (!process_shared_preload_libraries_in_progress)
@@ -284,11 +296,57 @@ DueJobs(int64 *ids)
 	return n;
 }
 
+/* A job running in a worker of its own. */
+typedef struct RunningJob
+{
+	int64		job_id;
+	BackgroundWorkerHandle *handle;
+} RunningJob;
+
+/* Start a worker for the job; false when no worker slot is free. */
+static bool
+StartJobWorker(int64 job_id, RunningJob *running)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mlsys");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "JobWorkerMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "mlsys job %lld", (long long) job_id);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mlsys job");
+	worker.bgw_main_arg = Int64GetDatum(job_id);
+	worker.bgw_notify_pid = MyProcPid;	/* its end sets our latch */
+	running->job_id = job_id;
+	return RegisterDynamicBackgroundWorker(&worker, &running->handle);
+}
+
+/* Forget the workers that have ended; returns how many still run. */
+static int
+ReapJobWorkers(RunningJob *running, int n)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(running[i].handle, &pid) == BGWH_STOPPED)
+			pfree(running[i].handle);
+		else
+			running[kept++] = running[i];
+	}
+	return kept;
+}
+
 void
 SchedulerMain(Datum arg)
 {
 	bool		started = false;
 	int64		ids[SCHEDULER_BATCH];
+	RunningJob	running[MAX_JOB_WORKERS];
+	int			n_running = 0;
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -306,6 +364,8 @@ SchedulerMain(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		MemoryContextSwitchTo(TopMemoryContext);
+		n_running = ReapJobWorkers(running, n_running);
 		MemoryContextSwitchTo(loop_cxt);
 		if (scheduler_enabled && ExtensionReady())
 		{
@@ -315,11 +375,24 @@ SchedulerMain(Datum arg)
 				started = true;
 			}
 			MemoryContextSwitchTo(loop_cxt);
-			for (int i = 0, n = DueJobs(ids); i < n; i++)
+			for (int i = 0, n = DueJobs(ids); i < n && n_running < max_concurrent_jobs; i++)
 			{
-				CHECK_FOR_INTERRUPTS();
-				MemoryContextSwitchTo(loop_cxt);
-				RunJob(ids[i]);
+				bool		busy = false;
+
+				for (int r = 0; r < n_running; r++)
+					busy |= running[r].job_id == ids[i];
+				if (busy)
+					continue;
+				MemoryContextSwitchTo(TopMemoryContext);
+				if (!StartJobWorker(ids[i], &running[n_running]))
+				{
+					ereport(LOG,
+							(errmsg("mlsys scheduler: no free worker slot for job %lld, retrying later",
+									(long long) ids[i]),
+							 errhint("Raise max_worker_processes.")));
+					break;
+				}
+				n_running++;
 			}
 		}
 		MemoryContextSwitchTo(TopMemoryContext);
@@ -328,4 +401,17 @@ SchedulerMain(Datum arg)
 						 scheduler_naptime * 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/* A worker that runs one job (bgw_main_arg) as the launcher started it. */
+void
+JobWorkerMain(Datum arg)
+{
+	int64		job_id = DatumGetInt64(arg);
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(MlsysDatabase(), NULL, 0);
+	pgstat_report_appname("mlsys job");
+	RunJob(job_id);
 }

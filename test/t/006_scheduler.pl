@@ -69,6 +69,30 @@ $node->reload;
 ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"),
 	'a reloaded short naptime resumes them');
 
+# Jobs run side by side, each in its own worker, up to mlsys.max_concurrent_jobs
+# (2 by default): two slow monitors (each source sleeps 3 s) overlap, and a
+# third waits for a free worker.
+$node->safe_psql('postgres', q{UPDATE ml.jobs SET enabled = false});
+$node->safe_psql('postgres', q{
+	SELECT ml_create_monitor('slow_a', 'risk', 'SELECT income FROM loans, pg_sleep(3)');
+	SELECT ml_create_monitor('slow_b', 'risk', 'SELECT income FROM loans, pg_sleep(3)');
+	SELECT ml_create_monitor('slow_c', 'risk', 'SELECT income FROM loans, pg_sleep(3)');
+	SELECT ml_schedule_monitor(m, '1 hour') FROM unnest(ARRAY['slow_a', 'slow_b', 'slow_c']) m;
+}, extra_params => [ '-U', 'trainer' ]);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 3 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+	   WHERE j.target LIKE 'slow_%' AND r.status = 'ok'}),
+	'three slow jobs all run');
+is($node->safe_psql('postgres', q{
+	WITH slow AS (SELECT r.run_id, tstzrange(r.started_at, r.finished_at) AS span
+	                FROM ml.job_runs r JOIN ml.jobs j USING (job_id) WHERE j.target LIKE 'slow_%')
+	SELECT (SELECT count(*) > 0 FROM slow a, slow b WHERE a.run_id < b.run_id AND a.span && b.span),
+	       (SELECT count(*) FROM slow a, slow b, slow c
+	         WHERE a.run_id < b.run_id AND b.run_id < c.run_id
+	           AND a.span * b.span * c.span <> 'empty')}),
+	't|0', 'two at a time: runs overlap, but never three');
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target LIKE 'slow_%'; UPDATE ml.jobs SET enabled = true});
+
 # SIGKILL of the worker: the postmaster reinitialises, the worker comes back, the schedule goes on.
 my $pid = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'});
