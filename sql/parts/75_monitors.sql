@@ -80,12 +80,19 @@ SELECT mo.name AS monitor, mo.model_name, r.run_id, r.run_at, r.model_version, r
   LEFT JOIN ml.monitor_results res ON res.run_id = r.run_id;
 COMMENT ON VIEW ml.monitor_status IS 'the latest run of every monitor, one row per feature and metric';
 
--- Default thresholds: PSI as is customary (0.1 / 0.25); shares of values
--- outside the training range or unseen levels; the rise of the NULL rate
--- over training's; the fall of the row count from the previous run.
+-- Default thresholds: PSI as is customary (0.1 / 0.25); Jensen-Shannon
+-- divergence (base 2: between 0 and 1) and the Kolmogorov-Smirnov
+-- distance, which like PSI do not grow with the number of rows; for the
+-- chi-square test, which does, its p-value at or below 0.01 / 0.001 (a
+-- large window flags even small shifts: raise them or rely on PSI); shares
+-- of values outside the training range or unseen levels; the rise of the
+-- NULL rate over training's; the fall of the row count from the previous run.
 CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN
 	'{"psi": {"warn": 0.1, "alert": 0.25},
+	  "js_divergence": {"warn": 0.05, "alert": 0.1},
+	  "ks": {"warn": 0.1, "alert": 0.2},
+	  "chi_square": {"warn": 0.01, "alert": 0.001},
 	  "out_of_range": {"warn": 0.01, "alert": 0.05},
 	  "unseen": {"warn": 0.01, "alert": 0.05},
 	  "null_rate_increase": {"warn": 0.05, "alert": 0.2},
@@ -152,13 +159,21 @@ BEGIN
 	SELECT run, r->>'feature', r->>'metric', (r->>'value')::float8, (r->>'p_value')::float8,
 		   (r->>'threshold')::float8, r->>'status'
 	  FROM jsonb_array_elements(coalesce(results, '[]')) r;
-	FOR a IN SELECT * FROM ml.monitor_results mr WHERE mr.run_id = run AND mr.status <> 'ok'
+	-- (a test's alert has its p-value as value, the number the threshold is for)
+	FOR a IN SELECT mr.feature, mr.metric, mr.threshold, mr.status,
+					CASE WHEN mr.metric = 'chi_square' THEN mr.p_value ELSE mr.value END AS value
+			   FROM ml.monitor_results mr WHERE mr.run_id = run AND mr.status <> 'ok'
 			  ORDER BY mr.feature, mr.metric
 	LOOP
 		INSERT INTO ml.alerts (run_id, feature, metric, value, threshold, level)
 		VALUES (run, a.feature, a.metric, a.value, a.threshold, a.status);
-		RAISE WARNING 'monitor "%": % of "%" is %, at or above the % threshold %',
-			mon.name, a.metric, a.feature, round(a.value::numeric, 4), a.status, a.threshold;
+		IF a.metric = 'chi_square' THEN
+			RAISE WARNING 'monitor "%": chi_square p-value of "%" is %, at or below the % threshold %',
+				mon.name, a.feature, btrim(to_char(a.value, '9.99EEEE')), a.status, a.threshold;
+		ELSE
+			RAISE WARNING 'monitor "%": % of "%" is %, at or above the % threshold %',
+				mon.name, a.metric, a.feature, round(a.value::numeric, 4), a.status, a.threshold;
+		END IF;
 		PERFORM pg_notify('ml_alerts', jsonb_build_object(
 			'monitor', mon.name, 'model', mon.model_name, 'version', model_version,
 			'feature', a.feature, 'metric', a.metric, 'value', a.value,
@@ -232,7 +247,14 @@ BEGIN
 							   ml.default_thresholds()->d.metric);
 			st := 'ok';
 			lim := NULL;
-			IF limits IS NOT NULL AND d.value IS NOT NULL THEN
+			IF d.metric = 'chi_square' AND limits IS NOT NULL AND d.p_value IS NOT NULL THEN
+				-- a test: its p-value at or below the thresholds
+				IF d.p_value <= (limits->>'alert')::float8 THEN
+					st := 'alert'; lim := (limits->>'alert')::float8;
+				ELSIF d.p_value <= (limits->>'warn')::float8 THEN
+					st := 'warn'; lim := (limits->>'warn')::float8;
+				END IF;
+			ELSIF limits IS NOT NULL AND d.value IS NOT NULL THEN
 				IF d.value >= (limits->>'alert')::float8 THEN
 					st := 'alert'; lim := (limits->>'alert')::float8;
 				ELSIF d.value >= (limits->>'warn')::float8 THEN
