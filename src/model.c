@@ -9,7 +9,7 @@
  *     u32 magic           "MLMD"
  *     u16 format_version  MODEL_FORMAT_VERSION; others are rejected
  *     u16 kind            ModelKind
- *     u32 flags           none defined in format 1: must be 0
+ *     u32 flags           MODEL_FLAG_OUTPUTS, else 0
  *     u32 reserved        must be 0
  *     u32 payload_length  bytes after the header
  *     u32 checksum        CRC-32C of the header's first 20 bytes + payload
@@ -26,6 +26,8 @@
  *     u32 n_std_errors, n_std_errors x f64
  *     kind xgboost only: u32 booster_length, booster_length bytes (XGBoost's
  *       UBJSON model format, which XGBoost reads across its releases)
+ *     flag MODEL_FLAG_OUTPUTS only: u32 n_outputs, u8 has_edges,
+ *       (has_edges: (n_outputs + 1) x f64 edge), n_outputs x u64 count
  *   str = u16 byte length + bytes (server encoding, no terminator)
  *
  * The binary send/recv form is the same bytes. The text form is a JSON
@@ -56,6 +58,9 @@
 #define MODEL_FORMAT_VERSION	1
 #define MODEL_HEADER_SIZE		24
 #define MODEL_CHECKSUM_OFFSET	20
+
+/* Header flag: the value ends with the distribution of the model's output. */
+#define MODEL_FLAG_OUTPUTS		0x0001
 
 /* Longest category level or class label, in bytes. */
 #define MODEL_MAX_LABEL_LEN		1000
@@ -241,6 +246,29 @@ ValidateInput(const ModelInput *in, int64 n_rows)
 			InvalidModel("Categorical input \"%s\" has a negative count.", in->name);
 }
 
+/*
+ * The output distribution: bins with increasing finite edges for a
+ * regression, one count per class or cluster otherwise.
+ */
+static void
+ValidateOutputs(const Model *model)
+{
+	bool		numeric = !ModelIsClassifier(model) && model->kind != MODEL_KIND_KMEANS;
+
+	if (model->n_outputs == 0)
+		return;
+	if (numeric != (model->output_edges != NULL) ||
+		model->n_outputs > (numeric ? MLSYS_MAX_BINS
+							: ModelIsClassifier(model) ? model->n_classes : model->n_sets) ||
+		(!numeric && model->n_outputs != (ModelIsClassifier(model) ? model->n_classes : model->n_sets)))
+		InvalidModel("The output distribution does not match the model's outputs.", NULL);
+	for (int i = 0; i < model->n_outputs; i++)
+		if (model->output_counts[i] < 0 ||
+			(numeric && !(model->output_edges[i] < model->output_edges[i + 1] &&
+						  isfinite(model->output_edges[i]) && isfinite(model->output_edges[i + 1]))))
+			InvalidModel("The output distribution has invalid bins or counts.", NULL);
+}
+
 /* Number of parameter sets the model's kind and classes call for. */
 static int
 ExpectedSets(const Model *model)
@@ -329,6 +357,7 @@ ModelValidate(const Model *model)
 		else if (!model->fit_intercept && set[0] != 0)
 			InvalidModel("A model fitted without intercept has a non-zero intercept.", NULL);
 	}
+	ValidateOutputs(model);
 	if ((model->kind == MODEL_KIND_XGBOOST) != (model->booster_len > 0) ||
 		model->booster_len > MLSYS_MAX_BOOSTER_BYTES)
 		InvalidModel("Only a tree model has a booster, and it must have one.", NULL);
@@ -448,7 +477,7 @@ ModelSerialize(const Model *model)
 	PutU32(&buf, MODEL_MAGIC);
 	PutU16(&buf, MODEL_FORMAT_VERSION);
 	PutU16(&buf, (uint16) model->kind);
-	PutU32(&buf, 0);			/* flags */
+	PutU32(&buf, model->n_outputs > 0 ? MODEL_FLAG_OUTPUTS : 0);
 	PutU32(&buf, 0);			/* reserved */
 	PutU32(&buf, 0);			/* payload length, patched below */
 	PutU32(&buf, 0);			/* checksum, patched below */
@@ -474,6 +503,15 @@ ModelSerialize(const Model *model)
 	{
 		PutU32(&buf, model->booster_len);
 		appendBinaryStringInfo(&buf, model->booster, model->booster_len);
+	}
+	if (model->n_outputs > 0)
+	{
+		PutU32(&buf, (uint32) model->n_outputs);
+		PutU8(&buf, model->output_edges != NULL);
+		for (int i = 0; model->output_edges && i <= model->n_outputs; i++)
+			PutF64(&buf, model->output_edges[i]);
+		for (int i = 0; i < model->n_outputs; i++)
+			PutU64(&buf, (uint64) model->output_counts[i]);
 	}
 
 	data = buf.data + VARHDRSZ;
@@ -615,7 +653,8 @@ ModelDeserialize(const struct varlena *value)
 	ModelReader r = {data, data + total};
 	Model	   *model = palloc0(sizeof(Model));
 	uint32		version,
-				kind;
+				kind,
+				flags;
 	int			ncoef;
 
 	if (total < MODEL_HEADER_SIZE)
@@ -633,7 +672,8 @@ ModelDeserialize(const struct varlena *value)
 	kind = GetUInt(&r, 2);
 	if (kind < MODEL_KIND_LINEAR_REGRESSION || kind > MODEL_KIND_XGBOOST)
 		Damaged("The value has an unknown model kind.");
-	if (GetUInt(&r, 4) != 0 || GetUInt(&r, 4) != 0)
+	flags = GetUInt(&r, 4);
+	if ((flags & ~MODEL_FLAG_OUTPUTS) != 0 || GetUInt(&r, 4) != 0)
 		Damaged("Undefined flag or reserved bits are set.");
 	if (GetUInt(&r, 4) != total - MODEL_HEADER_SIZE)
 		Damaged("The payload length does not match the value's size.");
@@ -667,6 +707,17 @@ ModelDeserialize(const struct varlena *value)
 		model->booster_len = GetCount(&r, MLSYS_MAX_BOOSTER_BYTES, "booster bytes");
 		model->booster = palloc(Max(model->booster_len, 1));
 		memcpy(model->booster, Take(&r, model->booster_len), model->booster_len);
+	}
+	if (flags & MODEL_FLAG_OUTPUTS)
+	{
+		model->n_outputs = GetCount(&r, MLSYS_MAX_CLASSES, "output bins");
+		if (GetUInt(&r, 1) != 0)
+			model->output_edges = GetF64Array(&r, model->n_outputs + 1);
+		model->output_counts = palloc(sizeof(int64) * Max(model->n_outputs, 1));
+		for (int i = 0; i < model->n_outputs; i++)
+			model->output_counts[i] = (int64) GetUInt(&r, 8);
+		if (model->n_outputs == 0)
+			Damaged("The output distribution is empty.");
 	}
 	if (r.cur != r.end)
 		Damaged("The value has trailing bytes.");
@@ -836,6 +887,20 @@ ModelAppendJson(StringInfo buf, const Model *model)
 	{
 		appendStringInfoString(buf, ", \"std_errors\": ");
 		AppendNumberArray(buf, model->std_errors, model->n_std_errors);
+	}
+	if (model->n_outputs > 0)
+	{
+		appendStringInfoString(buf, ", \"outputs\": {");
+		if (model->output_edges)
+		{
+			appendStringInfoString(buf, "\"bin_edges\": ");
+			AppendNumberArray(buf, model->output_edges, model->n_outputs + 1);
+			appendStringInfoString(buf, ", ");
+		}
+		appendStringInfoString(buf, "\"counts\": [");
+		for (int i = 0; i < model->n_outputs; i++)
+			appendStringInfo(buf, "%s" INT64_FORMAT, i > 0 ? ", " : "", model->output_counts[i]);
+		appendStringInfoString(buf, "]}");
 	}
 	if (model->kind == MODEL_KIND_XGBOOST)
 	{
@@ -1069,6 +1134,34 @@ ReadSet(const JsonContext *ctx, Jsonb *jb, const char *key, double *dst, int n)
 	memcpy(dst, v, sizeof(double) * n);
 }
 
+/* The "outputs" object of a text form (ValidateOutputs checks the rest). */
+static void
+OutputsFromJson(const JsonContext *ctx, Jsonb *jb, Model *model)
+{
+	static const char *const keys[] = {"bin_edges", "counts", NULL};
+	double	   *counts;
+	int			n_edges;
+
+	if (jb == NULL)
+		return;
+	JsonCheckKeys(ctx, jb, keys);
+	model->n_outputs = JsonGetNumberArray(ctx, jb, "counts", &counts);
+	if (model->n_outputs < 1 || model->n_outputs > MLSYS_MAX_CLASSES)
+		BadText(ctx->errcode, "Key \"outputs\" needs 1 to 1000 counts.", NULL);
+	n_edges = JsonGetNumberArray(ctx, jb, "bin_edges", &model->output_edges);
+	if (n_edges >= 0 && n_edges != model->n_outputs + 1)
+		BadText(ctx->errcode, "The output bins need one edge more than counts.", NULL);
+	if (n_edges < 0)
+		model->output_edges = NULL;
+	model->output_counts = palloc(sizeof(int64) * model->n_outputs);
+	for (int i = 0; i < model->n_outputs; i++)
+	{
+		if (!(counts[i] >= 0 && counts[i] <= (double) PG_INT64_MAX) || counts[i] != floor(counts[i]))
+			BadText(ctx->errcode, "An output count is not a non-negative integer.", NULL);
+		model->output_counts[i] = (int64) counts[i];
+	}
+}
+
 /*
  * Text input: the JSON object written by mlmodel_out. "checksum" is
  * optional (so a model can be written by hand), but when present it must
@@ -1080,7 +1173,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 	static const char *const keys[] = {
 		"format", "kind", "target", "n_rows", "inputs", "classes", "fit_intercept", "l1", "l2",
 		"intercept", "intercepts", "coefficients", "std_errors", "class_log_priors", "means",
-		"variances", "centroids", "booster", "checksum", NULL
+		"variances", "centroids", "booster", "outputs", "checksum", NULL
 	};
 	const JsonContext ctx = {ERRCODE_INVALID_TEXT_REPRESENTATION, "input for type mlmodel"};
 	Jsonb	   *jb = JsonParse(PG_GETARG_CSTRING(0));
@@ -1173,6 +1266,7 @@ mlmodel_in(PG_FUNCTION_ARGS)
 		}
 	}
 	model->n_std_errors = Max(JsonGetNumberArray(&ctx, jb, "std_errors", &model->std_errors), 0);
+	OutputsFromJson(&ctx, JsonGetObject(&ctx, jb, "outputs"), model);
 
 	value = ModelSerialize(model);
 	CheckOutsideValue(model);

@@ -140,6 +140,17 @@ typedef struct Model
 	 */
 	uint32		booster_len;
 	char	   *booster;
+
+	/*
+	 * The distribution of the model's output on its holdout (or training)
+	 * rows, the baseline of prediction drift; n_outputs = 0: none. A
+	 * regression's values in n_outputs bins between n_outputs + 1 edges
+	 * (output_edges non-NULL), or the count of each class (classifiers) or
+	 * cluster (k-means).
+	 */
+	int			n_outputs;
+	double	   *output_edges;
+	int64	   *output_counts;
 } Model;
 
 /* Names of the enums, as used in params and in the text form. */

@@ -147,6 +147,8 @@ PG_FUNCTION_INFO_V1(ml_predict_proba);
 PG_FUNCTION_INFO_V1(ml_predict_class);
 PG_FUNCTION_INFO_V1(ml_transform);
 PG_FUNCTION_INFO_V1(ml_explain);
+PG_FUNCTION_INFO_V1(ml_prediction_if_valid);
+PG_FUNCTION_INFO_V1(ml_class_if_valid);
 
 static void
 ModelCacheReset(void)
@@ -460,10 +462,11 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
  * Common start of every function here: the call-site cache, the model
  * (with a key: the one the split chooses), and its design vector for
  * argument 1. NULL when the model or the features are NULL (the functions
- * with a key are not strict: a NULL key means the deployed version).
+ * with a key are not strict: a NULL key means the deployed version), and,
+ * with lenient, also for a row the model cannot take instead of an error.
  */
 static ServedModel *
-PrepareCall(FunctionCallInfo fcinfo)
+PrepareCallWith(FunctionCallInfo fcinfo, bool lenient)
 {
 	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
 	ServedModel *served;
@@ -503,8 +506,11 @@ PrepareCall(FunctionCallInfo fcinfo)
 
 		*binding = PreprocessBindRow(served->model, served->tag, row, *binding,
 									 fcinfo->flinfo->fn_mcxt);
-		PreprocessRecord(served->model, *binding, row, served->design);
 		cc->raw = (*binding)->raw;
+		if (!lenient)
+			PreprocessRecord(served->model, *binding, row, served->design);
+		else if (!PreprocessRecordIfValid(served->model, *binding, row, served->design))
+			return NULL;
 	}
 	else
 	{
@@ -513,6 +519,12 @@ PrepareCall(FunctionCallInfo fcinfo)
 		cc->raw = served->raw;
 	}
 	return served;
+}
+
+static ServedModel *
+PrepareCall(FunctionCallInfo fcinfo)
+{
+	return PrepareCallWith(fcinfo, false);
 }
 
 /* One parameter set's linear value: intercept + coefficients . design. */
@@ -669,6 +681,37 @@ ml_predict(PG_FUNCTION_ARGS)
 		result = served->class_number[PredictClass(served)];
 	LogPrediction(fcinfo, served);
 	PG_RETURN_FLOAT8(result);
+}
+
+/*
+ * ml.prediction_if_valid(model_name, row) -> float8 and
+ * ml.class_if_valid(model_name, row) -> text: ml_predict and
+ * ml_predict_class, but NULL for a row the model cannot take (a NULL or an
+ * unseen level without imputation, a non-finite number): drift checks count
+ * such rows instead of stopping at the first. Not logged.
+ */
+Datum
+ml_prediction_if_valid(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCallWith(fcinfo, true);
+
+	if (served == NULL)
+		PG_RETURN_NULL();
+	if (!ModelIsClassifier(served->model))
+		PG_RETURN_FLOAT8(PredictValue(served));
+	if (served->class_number == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(served->class_number[PredictClass(served)]);
+}
+
+Datum
+ml_class_if_valid(PG_FUNCTION_ARGS)
+{
+	ServedModel *served = PrepareCallWith(fcinfo, true);
+
+	if (served == NULL || !ModelIsClassifier(served->model))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
 }
 
 /* ml_predict_class(model, features) -> text: the predicted class label. */

@@ -298,9 +298,9 @@ CategoryFromDatum(Oid type, Datum d, FmgrInfo *text_out)
 	}
 }
 
-/* Design vector of one row, through a binding from PreprocessBindRow. */
-void
-PreprocessRecord(const Model *model, RowBinding *b, HeapTupleHeader row, double *design)
+/* The raw input values of a row into b->raw. */
+static void
+ExtractRecord(const Model *model, RowBinding *b, HeapTupleHeader row)
 {
 	HeapTupleData tuple;
 
@@ -324,5 +324,20 @@ PreprocessRecord(const Model *model, RowBinding *b, HeapTupleHeader row, double 
 		else
 			v->category = CategoryFromDatum(type, b->values[c], &b->text_out[i]);
 	}
+}
+
+/* Design vector from a row bound by PreprocessBindRow, or raise. */
+void
+PreprocessRecord(const Model *model, RowBinding *b, HeapTupleHeader row, double *design)
+{
+	ExtractRecord(model, b, row);
 	PreprocessRow(model, b->raw, design);
+}
+
+/* The same without raising: false if the model cannot take the row's values. */
+bool
+PreprocessRecordIfValid(const Model *model, RowBinding *b, HeapTupleHeader row, double *design)
+{
+	ExtractRecord(model, b, row);
+	return PreprocessRowIfValid(model, b->raw, design);
 }

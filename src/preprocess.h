@@ -49,5 +49,7 @@ extern RowBinding *PreprocessBindRow(const Model *model, uint64 model_tag,
 									 MemoryContext cxt);
 extern void PreprocessRecord(const Model *model, RowBinding *binding,
 							 HeapTupleHeader row, double *design);
+extern bool PreprocessRecordIfValid(const Model *model, RowBinding *binding,
+									HeapTupleHeader row, double *design);
 
 #endif							/* MLSYS_PREPROCESS_H */

@@ -952,6 +952,7 @@ InputsDatum(Model *model)
 	spec.n_std_errors = 0;
 	spec.booster_len = 0;
 	spec.booster = NULL;
+	spec.n_outputs = 0;
 	return ModelDatum(&spec);
 }
 
@@ -1621,6 +1622,85 @@ EvaluateRows(Model *model, const char *from, const char *where, const char *targ
 	return result;
 }
 
+/*
+ * The distribution of the fitted model's output on the rows matching rows
+ * (the holdout, else the training rows), stored in the model as the
+ * baseline of prediction drift: a regression's values in bins between
+ * their deciles (a pass for the deciles, one for the counts), or the count
+ * of each predicted class or cluster (one pass).
+ */
+static void
+LearnOutputs(TrainJob *job, const char *rows)
+{
+	Model	   *model = job->model;
+	Oid			types[2] = {MlsysModelTypeOid(), FLOAT8ARRAYOID};
+	Datum		args[2];
+	bool		numeric = !ModelIsClassifier(model) && model->kind != MODEL_KIND_KMEANS;
+	char	   *outputs;
+	uint64		n;
+	bool		isnull;
+	Datum		deciles_datum;
+	ArrayType  *deciles;
+	ArrayType  *counts;
+	const double *q;
+	double		edges[11];
+	Datum		elems[11];
+	int			n_edges = 0;
+
+	args[0] = ModelDatum(model);
+	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s",
+					   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
+					   job->from, rows);
+	model->n_outputs = 0;
+	if (!numeric)
+	{
+		int			k = ModelIsClassifier(model) ? model->n_classes : model->n_sets;
+
+		n = RunQuery(psprintf("SELECT p::pg_catalog.text, pg_catalog.count(*) FROM (%s) t GROUP BY p",
+							  outputs), 1, types, args);
+		model->output_counts = palloc0(sizeof(int64) * k);
+		for (uint64 i = 0; i < n; i++)
+		{
+			char	   *label = TextDatumGetCString(Value(i, 1, &isnull));
+			int64		count = DatumGetInt64(Value(i, 2, &isnull));
+
+			for (int c = 0; c < k; c++)
+				if (strcmp(label, ModelIsClassifier(model) ? model->classes[c] : psprintf("%d", c)) == 0)
+					model->output_counts[c] = count;
+		}
+		model->n_outputs = n > 0 ? k : 0;
+		return;
+	}
+
+	RunQuery(psprintf("SELECT pg_catalog.percentile_disc('{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}'"
+					  "::pg_catalog.float8[]) WITHIN GROUP (ORDER BY p) FROM (%s) t", outputs),
+			 1, types, args);
+	deciles_datum = Value(0, 1, &isnull);
+	if (isnull)
+		return;					/* no rows */
+	deciles = DatumGetArrayTypeP(deciles_datum);
+	q = (const double *) ARR_DATA_PTR(deciles);
+	/* distinct deciles only: bins must not be empty intervals */
+	for (int i = 0; i < ArrayGetNItems(ARR_NDIM(deciles), ARR_DIMS(deciles)); i++)
+		if (isfinite(q[i]) && (n_edges == 0 || q[i] > edges[n_edges - 1]))
+			edges[n_edges++] = q[i];
+	if (n_edges < 2)
+		return;					/* a constant output */
+	for (int i = 0; i < n_edges; i++)
+		elems[i] = Float8GetDatum(edges[i]);
+	args[1] = PointerGetDatum(construct_array(elems, n_edges, FLOAT8OID, sizeof(double),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	RunQuery(psprintf("SELECT %s(ARRAY[p], $2, ARRAY[%d]) FROM (%s) t",
+					  MlsysQualify("ml_bin_counts"), n_edges - 1, outputs),
+			 2, types, args);
+	counts = DatumGetArrayTypeP(Value(0, 1, &isnull));
+	model->n_outputs = n_edges - 1;
+	model->output_edges = palloc(sizeof(double) * n_edges);
+	memcpy(model->output_edges, edges, sizeof(double) * n_edges);
+	model->output_counts = palloc(sizeof(int64) * model->n_outputs);
+	memcpy(model->output_counts, ARR_DATA_PTR(counts), sizeof(int64) * model->n_outputs);
+}
+
 /* Without the row count and the per-class details, for the registry. */
 static char *
 SummaryMetrics(Jsonb *metrics)
@@ -1986,6 +2066,7 @@ ml_train(PG_FUNCTION_ARGS)
 	metrics = job->test_fraction > 0 ? TrainEvaluate(job, job->test_rows, &v.n_test)
 		: JsonParse("{}");
 	metrics = MergeMetrics(JsonParse(SummaryMetrics(metrics)), cv_metrics);
+	LearnOutputs(job, job->test_fraction > 0 && v.n_test > 0 ? job->test_rows : job->train_rows);
 
 	v.metrics = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(metrics), false, -1);
 	v.model = (struct varlena *) SPI_datumTransfer(ModelDatum(model), false, -1);

@@ -169,10 +169,26 @@ CREATE FUNCTION ml_drift_baseline(model mlmodel)
 						WITH ORDINALITY AS t(e, o) ORDER BY o),
 		   (i->'stats'->>'n_null')::float8
 	  FROM jsonb_array_elements(@extschema@.ml_model_info(model)->'inputs') WITH ORDINALITY AS x(i, n)
-	 ORDER BY n
+	UNION ALL
+	-- the model's output on its holdout rows: a regression's bins, else a
+	-- count per class (or k-means cluster, numbered from 0)
+	SELECT '(prediction)', CASE WHEN o ? 'bin_edges' THEN 'numeric' ELSE 'categorical' END,
+		   CASE WHEN o ? 'bin_edges' THEN
+				ARRAY(SELECT e::float8 FROM jsonb_array_elements_text(o->'bin_edges')
+									 WITH ORDINALITY AS t(e, k) ORDER BY k) END,
+		   CASE WHEN info ? 'classes' THEN
+				ARRAY(SELECT e FROM jsonb_array_elements_text(info->'classes') WITH ORDINALITY AS t(e, k)
+					   ORDER BY k)
+				WHEN NOT o ? 'bin_edges' THEN
+				ARRAY(SELECT c::text FROM generate_series(0, jsonb_array_length(o->'counts') - 1) c) END,
+		   ARRAY(SELECT e::float8 FROM jsonb_array_elements_text(o->'counts') WITH ORDINALITY AS t(e, k)
+				  ORDER BY k),
+		   0
+	  FROM (SELECT @extschema@.ml_model_info(model) AS info) m, LATERAL (SELECT m.info->'outputs' AS o) x
+	 WHERE o IS NOT NULL
 	$$;
 COMMENT ON FUNCTION ml_drift_baseline(mlmodel) IS
-	'one row per input of the model: its training histogram (numeric: bin_edges and baseline_counts; categorical: levels and baseline_counts) and NULL count, as the drift aggregates take them; a numeric input without a histogram (constant in training) has NULL bin_edges and an empty baseline_counts';
+	'one row per input of the model: its training histogram (numeric: bin_edges and baseline_counts; categorical: levels and baseline_counts) and NULL count, as the drift aggregates take them; a numeric input without a histogram (constant in training) has NULL bin_edges and an empty baseline_counts; last, input "(prediction)": the model''s output on its holdout rows';
 
 -- Drift of every input of a model at once, in one scan of the source (a
 -- table or view name, or a query), as the caller. Runs without a pinned
@@ -191,6 +207,7 @@ DECLARE
 	args text;
 	aggs text[] := '{}';
 	rows_out text[] := '{}';
+	null_metric text;
 	j int := 0;
 BEGIN
 	IF src ~* '^(\(|(select|with|values|table)(\s|\(|$))' THEN
@@ -199,16 +216,29 @@ BEGIN
 		src := format('%s AS s', src::regclass);
 	END IF;
 	FOR b IN SELECT d.*, i.stats FROM @extschema@.ml_drift_baseline(@extschema@.ml_model(model_name)) d
-			   JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
-							  WHERE x->>'name' = d.input) i ON true
+			   LEFT JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
+								   WHERE x->>'name' = d.input) i ON true
 	LOOP
 		stats := b.stats;
-		IF b.type = 'numeric' THEN
+		null_metric := 'null_rate';
+		IF b.input = '(prediction)' THEN
+			-- the model's output on each row of the source, against its holdout's
+			-- (NULL for rows it cannot take: their share is the prediction's null_rate)
+			col := CASE WHEN b.type = 'numeric' THEN format('ml.prediction_if_valid(%L, s)', model_name)
+						WHEN info ? 'classes' THEN format('ml.class_if_valid(%L, s)', model_name)
+						ELSE format('ml.prediction_if_valid(%L, s)::int::text', model_name) END;
+			stats := jsonb_build_object('min', b.bin_edges[1], 'max', b.bin_edges[cardinality(b.bin_edges)]);
+			null_metric := 'unpredictable';
+		ELSIF b.type = 'numeric' THEN
 			col := format('s.%I::float8', b.input);
+		ELSE
+			col := format('s.%I::text', b.input);
+		END IF;
+		IF b.type = 'numeric' THEN
 			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
 						 || format('count(*) FILTER (WHERE NOT (%s BETWEEN %L AND %L))::float8'
 								   ' / NULLIF(count(%s), 0)', col, stats->>'min', stats->>'max', col);
-			rows_out := rows_out || format('(%L, ''null_rate'', r.a%s, NULL::float8)', b.input, j + 1)
+			rows_out := rows_out || format('(%L, %L, r.a%s, NULL::float8)', b.input, null_metric, j + 1)
 								 || format('(%L, ''out_of_range'', r.a%s, NULL)', b.input, j + 2);
 			j := j + 2;
 			IF b.bin_edges IS NOT NULL THEN
@@ -219,7 +249,6 @@ BEGIN
 							 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
 			END IF;
 		ELSE
-			col := format('s.%I::text', b.input);
 			args := format('%s, %L::text[], %L::float8[]', col, b.levels, b.baseline_counts);
 			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
 						 || format('count(*) FILTER (WHERE NOT (%s COLLATE "C" = ANY (%L::text[])))::float8'
@@ -228,7 +257,7 @@ BEGIN
 						 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
 						 || NULL::text
 						 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
-			rows_out := rows_out || format('(%L, ''null_rate'', r.a%s, NULL::float8)', b.input, j + 1)
+			rows_out := rows_out || format('(%L, %L, r.a%s, NULL::float8)', b.input, null_metric, j + 1)
 								 || format('(%L, ''unseen'', r.a%s, NULL)', b.input, j + 2);
 			j := j + 2;
 		END IF;
@@ -250,4 +279,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ml_drift(text, text) IS
-	'drift of every input of a model (name or address) in the source (table, view or query) against its training baseline, in one scan: per input null_rate, out_of_range (numeric, outside the training [min, max]) or unseen (categorical, share of non-NULL values), psi, js_divergence, ks (numeric) and chi_square (with p_value); runs the source as the caller';
+	'drift of every input of a model (name or address) in the source (table, view or query) against its training baseline, in one scan: per input null_rate, out_of_range (numeric, outside the training [min, max]) or unseen (categorical, share of non-NULL values), psi, js_divergence, ks (numeric) and chi_square (with p_value); the same for the model''s output as feature "(prediction)" against its holdout''s, with the share of rows it cannot predict as "unpredictable"; runs the source as the caller';

@@ -85,7 +85,8 @@ COMMENT ON VIEW ml.monitor_status IS 'the latest run of every monitor, one row p
 -- distance, which like PSI do not grow with the number of rows; for the
 -- chi-square test, which does, its p-value at or below 0.01 / 0.001 (a
 -- large window flags even small shifts: raise them or rely on PSI); shares
--- of values outside the training range or unseen levels; the rise of the
+-- of values outside the training range or unseen levels, of rows the model
+-- cannot predict (a NULL or unseen value without imputation); the rise of the
 -- NULL rate over training's; the fall of the row count from the previous run.
 CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN
@@ -94,6 +95,7 @@ CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 	  "ks": {"warn": 0.1, "alert": 0.2},
 	  "chi_square": {"warn": 0.01, "alert": 0.001},
 	  "out_of_range": {"warn": 0.01, "alert": 0.05},
+	  "unpredictable": {"warn": 0.01, "alert": 0.05},
 	  "unseen": {"warn": 0.01, "alert": 0.05},
 	  "null_rate_increase": {"warn": 0.05, "alert": 0.2},
 	  "row_count_drop": {"warn": 0.5, "alert": 0.9}}'::jsonb;

@@ -383,6 +383,39 @@ def check_model(rep, cur, _num, _cat):
     rep.equal("ml_drift: metrics per input", sorted(k for f, k in got if f == "amount"),
               sorted(["null_rate", "out_of_range", "psi", "js_divergence", "ks", "chi_square"]))
 
+    # The prediction: the model's output on its training rows (test_fraction 0),
+    # in bins between its deciles, against its output on the current rows --
+    # both computed here from the stored coefficients and preprocessing.
+    def predict(amounts, regions):
+        x_amount = np.array([am["fill"] if v is None else v for v in amounts], dtype=float)
+        fill_region = rg["levels"][rg["fill_level"]] if rg["fill_level"] >= 0 else None
+        design = [x_amount] + [np.array([(r if r in rg["levels"] else fill_region) == level for r in regions],
+                                        dtype=float) for level in rg["levels"][1:]]
+        order = [i["name"] for i in info["inputs"]]
+        cols = {"amount": [design[0]], "region": design[1:]}
+        x = np.column_stack([c for name in order for c in cols[name]])
+        return info["intercept"] + x @ np.array(info["coefficients"])
+
+    train_pred = predict([r[1] for r in rows], [r[2] for r in rows])
+    outputs = info["outputs"]
+    deciles = np.unique(np.percentile(train_pred, np.arange(0, 101, 10), method="inverted_cdf"))
+    rep.close("prediction baseline: bin edges are the deciles of the training predictions",
+              max_rel_err(outputs["bin_edges"], deciles, STAT_FLOOR), 1e-12, group="prediction baseline")
+    # (a training prediction on an edge may fall either side by a rounding)
+    base = numeric_cells(list(train_pred), outputs["bin_edges"])[1:-2]
+    rep.line(np.all(np.abs(np.array(outputs["counts"]) - base) <= 2) and sum(outputs["counts"]) == n,
+             "prediction baseline: counts of the training predictions per bin",
+             f"{outputs['counts']} vs {list(base.astype(int))}")
+    cur_pred = predict(cur_amount, cur_region)
+    c = numeric_cells(list(cur_pred), outputs["bin_edges"])
+    want = reference(c, baseline_cells(outputs["counts"]))
+    compare(rep, "ml_drift (prediction)", {"psi": got["(prediction)", "psi"][0],
+                                           "js": got["(prediction)", "js_divergence"][0],
+                                           "ks": got["(prediction)", "ks"][0],
+                                           "chi": got["(prediction)", "chi_square"]}, want)
+    rep.close("ml_drift (prediction): unpredictable (0: imputation covers every row)",
+              got["(prediction)", "unpredictable"][0], 0, group="data quality rate")
+
 
 # ---------------------------------------------------------------- main
 
