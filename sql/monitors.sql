@@ -92,6 +92,50 @@ RESET ROLE;
 REVOKE ml_reader FROM regress_mlsys_viewer;
 DROP ROLE regress_mlsys_viewer;
 
+-- Performance once labels arrive: logged predictions of the deployed version
+-- (written here by hand; the logging worker is tested in TAP 007) matched by
+-- key with a labels query, against the version's holdout metrics.
+CREATE TABLE scores AS
+  SELECT i, (i % 100) + i / 10000.0 AS x, (i % 100) + ((i * 7) % 5 - 2)::float8 AS y, i % 100 > 50 AS high
+    FROM generate_series(1, 2000) i;
+SELECT version FROM ml_train('score', 'linear', 'scores', 'y', ARRAY['x']);
+SELECT version FROM ml_train('high', 'logistic', 'scores', 'high', ARRAY['x'], '{"l2": 1}');
+-- 50 predictions of score (each exactly x) and, a day later, their labels x + d,
+-- d cycling through -4, -2, 0, 2, 4: RMSE sqrt(8), MAE 2.4. Older ones are
+-- outside the window.
+INSERT INTO ml.prediction_log (logged_at, model_id, version, shadow, key, inputs_hash, prediction)
+SELECT now() - CASE WHEN k > 50 THEN interval '30 days' ELSE interval '1 hour' END,
+       (SELECT model_id FROM ml.models WHERE name = 'score'), 1, k % 7 = 0 AND k > 50, k::text, 0, k
+  FROM generate_series(1, 60) k;
+CREATE TABLE score_labels AS SELECT k AS key, k + (k % 5) * 2 - 4 AS label FROM generate_series(1, 60) k;
+-- 10 predictions of high, 7 right
+INSERT INTO ml.prediction_log (logged_at, model_id, version, shadow, key, inputs_hash, prediction, class)
+SELECT now(), (SELECT model_id FROM ml.models WHERE name = 'high'), 1, false, k::text, 0, 0.9,
+       CASE WHEN k <= 7 THEN 'true' ELSE 'false' END
+  FROM generate_series(1, 10) k;
+SELECT ml_create_monitor('score_perf', 'score', 'scores', '{"labels": "score_labels", "window": "7 days"}') > 0 AS created,
+       ml_create_monitor('high_perf', 'high', 'scores',
+                         '{"labels": "SELECT k AS key, true AS label FROM generate_series(1, 10) k"}') > 0 AS created;
+SELECT p.metric, round(p.value::numeric, 6) AS value, p.status,
+       CASE p.metric WHEN 'rmse' THEN round(sqrt(8)::numeric, 6)
+                     WHEN 'mae' THEN 2.4
+                     WHEN 'rmse_increase' THEN round((sqrt(8) / (v.metrics->>'rmse')::float8 - 1)::numeric, 6)
+                     WHEN 'labeled' THEN 50 END AS expected
+  FROM ml_run_monitor('score_perf') p, ml.model_versions v
+ WHERE p.feature = '(performance)' AND v.model_id = (SELECT model_id FROM ml.models WHERE name = 'score')
+ ORDER BY p.metric;
+SELECT p.metric, round(p.value::numeric, 6) AS value, p.status,
+       CASE p.metric WHEN 'accuracy' THEN 0.7
+                     WHEN 'accuracy_drop' THEN round(((v.metrics->>'accuracy')::float8 - 0.7)::numeric, 6)
+                     WHEN 'labeled' THEN 10 END AS expected
+  FROM ml_run_monitor('high_perf') p, ml.model_versions v
+ WHERE p.feature = '(performance)' AND v.model_id = (SELECT model_id FROM ml.models WHERE name = 'high')
+ ORDER BY p.metric;
+SELECT ml_create_monitor('bad', 'score', 'scores', '{"window": "1 day"}');
+SELECT ml_create_monitor('bad', 'score', 'scores', '{"labels": "score_labels", "window": "soon"}');
+DELETE FROM ml.prediction_log;
+DROP TABLE scores, score_labels;
+
 DELETE FROM ml.monitors;
 DELETE FROM ml.models;
 DROP TABLE loans;

@@ -190,6 +190,20 @@ CREATE FUNCTION ml_drift_baseline(model mlmodel)
 COMMENT ON FUNCTION ml_drift_baseline(mlmodel) IS
 	'one row per input of the model: its training histogram (numeric: bin_edges and baseline_counts; categorical: levels and baseline_counts) and NULL count, as the drift aggregates take them; a numeric input without a histogram (constant in training) has NULL bin_edges and an empty baseline_counts; last, input "(prediction)": the model''s output on its holdout rows';
 
+-- A source (a table or view name, or a query) as a FROM item with an alias.
+-- No pinned search_path: a name resolves as in the caller's own queries.
+CREATE FUNCTION ml.from_item(source text, alias text) RETURNS text
+	LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	src text := btrim(source);
+BEGIN
+	IF src ~* '^(\(|(select|with|values|table)(\s|\(|$))' THEN
+		RETURN format(E'(%s\n) AS %I', rtrim(src, E'; \t\n\r'), alias);
+	END IF;
+	RETURN format('%s AS %I', src::regclass, alias);
+END
+$$;
+
 -- Drift of every input of a model at once, in one scan of the source (a
 -- table or view name, or a query), as the caller. Runs without a pinned
 -- search_path so that the source resolves as in the caller's own queries;
@@ -200,7 +214,7 @@ CREATE FUNCTION ml_drift(model_name text, source text)
 	LANGUAGE plpgsql SET extra_float_digits = 3 AS $$
 DECLARE
 	info jsonb := @extschema@.ml_model_info(@extschema@.ml_model(model_name));
-	src text := btrim(source);
+	src text := ml.from_item(source, 's');
 	b record;
 	stats jsonb;
 	col text;
@@ -210,11 +224,6 @@ DECLARE
 	null_metric text;
 	j int := 0;
 BEGIN
-	IF src ~* '^(\(|(select|with|values|table)(\s|\(|$))' THEN
-		src := format(E'(%s\n) AS s', rtrim(src, E'; \t\n\r'));
-	ELSE
-		src := format('%s AS s', src::regclass);
-	END IF;
 	FOR b IN SELECT d.*, i.stats FROM @extschema@.ml_drift_baseline(@extschema@.ml_model(model_name)) d
 			   LEFT JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
 								   WHERE x->>'name' = d.input) i ON true

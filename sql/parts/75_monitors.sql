@@ -87,7 +87,9 @@ COMMENT ON VIEW ml.monitor_status IS 'the latest run of every monitor, one row p
 -- large window flags even small shifts: raise them or rely on PSI); shares
 -- of values outside the training range or unseen levels, of rows the model
 -- cannot predict (a NULL or unseen value without imputation); the rise of the
--- NULL rate over training's; the fall of the row count from the previous run.
+-- NULL rate over training's; the fall of the row count from the previous run;
+-- with labels, the fall of accuracy from the holdout's (absolute) or the rise
+-- of the RMSE over the holdout's (relative).
 CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN
 	'{"psi": {"warn": 0.1, "alert": 0.25},
@@ -98,6 +100,8 @@ CREATE FUNCTION ml.default_thresholds() RETURNS jsonb
 	  "unpredictable": {"warn": 0.01, "alert": 0.05},
 	  "unseen": {"warn": 0.01, "alert": 0.05},
 	  "null_rate_increase": {"warn": 0.05, "alert": 0.2},
+	  "accuracy_drop": {"warn": 0.05, "alert": 0.1},
+	  "rmse_increase": {"warn": 0.1, "alert": 0.25},
 	  "row_count_drop": {"warn": 0.5, "alert": 0.9}}'::jsonb;
 
 CREATE FUNCTION ml_create_monitor(name text, model_name text, source text, params jsonb DEFAULT '{}')
@@ -116,11 +120,22 @@ BEGIN
 			USING ERRCODE = 'undefined_object', HINT = 'ml.models lists existing models.';
 	END IF;
 	SELECT string_agg(format('"%s"', k), ', ') INTO bad
-	  FROM jsonb_object_keys(params) k WHERE k NOT IN ('thresholds', 'features');
+	  FROM jsonb_object_keys(params) k WHERE k NOT IN ('thresholds', 'features', 'labels', 'window');
 	IF bad IS NOT NULL THEN
 		RAISE EXCEPTION 'unknown key % in monitor params', bad
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid keys are: thresholds, features.';
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid keys are: thresholds, features, labels, window.';
 	END IF;
+	IF params ? 'window' AND NOT params ? 'labels' THEN
+		RAISE EXCEPTION '"window" needs "labels"'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = '"window" is how far back logged predictions are matched with labels.';
+	END IF;
+	BEGIN
+		PERFORM (params->>'window')::interval;
+	EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+		RAISE EXCEPTION 'invalid "window" %', params->'window'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an interval such as "7 days".';
+	END;
 	INSERT INTO ml.monitors (name, model_name, source, params)
 	VALUES (name, model_name, source, params)
 	RETURNING monitor_id INTO id;
@@ -185,6 +200,76 @@ BEGIN
 END
 $$;
 
+-- One result rated against the thresholds: the feature's own, the
+-- monitor's, or the defaults; a chi-square test by its p-value.
+CREATE FUNCTION ml.rate(params jsonb, feature text, metric text, value float8, p_value float8)
+	RETURNS jsonb
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	limits jsonb := coalesce(params->'features'->feature->metric, params->'thresholds'->metric,
+							 ml.default_thresholds()->metric);
+	rated float8 := CASE WHEN metric = 'chi_square' THEN p_value ELSE value END;
+	below boolean := metric = 'chi_square';
+	st text := 'ok';
+	lim float8;
+BEGIN
+	IF limits IS NOT NULL AND rated IS NOT NULL THEN
+		IF (below AND rated <= (limits->>'alert')::float8) OR (NOT below AND rated >= (limits->>'alert')::float8) THEN
+			st := 'alert'; lim := (limits->>'alert')::float8;
+		ELSIF (below AND rated <= (limits->>'warn')::float8) OR (NOT below AND rated >= (limits->>'warn')::float8) THEN
+			st := 'warn'; lim := (limits->>'warn')::float8;
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('feature', feature, 'metric', metric, 'value', value, 'p_value', p_value,
+							  'threshold', lim, 'status', st);
+END
+$$;
+
+-- Performance once labels arrive ("labels": a table or query of key and
+-- label): the deployed version's logged predictions of the last "window"
+-- (default 7 days) matched by key, against the version's holdout metrics:
+-- accuracy and its drop for a classifier, RMSE and MAE and the RMSE's
+-- relative rise for a regression, and the number of labeled predictions.
+-- Runs the labels query as the caller (the monitor's creator).
+CREATE FUNCTION ml.performance(mon ml.monitors, version int)
+	RETURNS TABLE(feature text, metric text, value float8, p_value float8)
+	LANGUAGE plpgsql AS $$
+DECLARE
+	v ml.model_versions;
+	classifier boolean;
+	matched text;
+	n bigint;
+	accuracy float8;
+	rmse float8;
+	mae float8;
+BEGIN
+	IF NOT mon.params ? 'labels' THEN
+		RETURN;
+	END IF;
+	v := ml.version_row(mon.model_name, version);
+	classifier := @extschema@.ml_model_info(v.model) ? 'classes';
+	matched := format('FROM ml.prediction_log p JOIN %s ON l.key::text = p.key'
+					  ' WHERE p.model_id = $1 AND p.version = $2 AND NOT p.shadow AND p.logged_at >= now() - $3',
+					  ml.from_item(mon.params->>'labels', 'l'));
+	IF classifier THEN
+		EXECUTE 'SELECT count(l.label), avg((p.class = l.label::text)::int) ' || matched
+		   INTO n, accuracy USING v.model_id, version, coalesce((mon.params->>'window')::interval, '7 days');
+	ELSE
+		EXECUTE 'SELECT count(l.label), sqrt(avg((p.prediction - l.label::float8) ^ 2)),'
+				' avg(abs(p.prediction - l.label::float8)) ' || matched
+		   INTO n, rmse, mae USING v.model_id, version, coalesce((mon.params->>'window')::interval, '7 days');
+	END IF;
+	RETURN QUERY VALUES ('(performance)', 'labeled', n::float8, NULL::float8);
+	IF classifier THEN
+		RETURN QUERY VALUES ('(performance)', 'accuracy', accuracy, NULL::float8),
+							('(performance)', 'accuracy_drop', (v.metrics->>'accuracy')::float8 - accuracy, NULL);
+	ELSE
+		RETURN QUERY VALUES ('(performance)', 'rmse', rmse, NULL::float8), ('(performance)', 'mae', mae, NULL),
+							('(performance)', 'rmse_increase', rmse / NULLIF((v.metrics->>'rmse')::float8, 0) - 1, NULL);
+	END IF;
+END
+$$;
+
 -- Runs a monitor now: reads the source with the caller's privileges
 -- (ml_drift), rates every value against the thresholds and records the run.
 -- An error (a dropped source, say) is recorded as a failed run and reported
@@ -201,11 +286,6 @@ DECLARE
 	results jsonb := '[]';
 	src text;
 	d record;
-	v float8;
-	t jsonb;
-	limits jsonb;
-	st text;
-	lim float8;
 BEGIN
 	SELECT * INTO mon FROM ml.monitors m WHERE m.name = ml_run_monitor.name;
 	IF NOT FOUND THEN
@@ -222,12 +302,7 @@ BEGIN
 	BEGIN
 		SELECT m.deployed_version INTO version FROM ml.models m WHERE m.name = mon.model_name;
 		baseline := @extschema@.ml_model_info(@extschema@.ml_model(mon.model_name));
-		src := btrim(mon.source);
-		IF src ~* '^(\(|(select|with|values|table)(\s|\(|$))' THEN
-			src := format(E'(%s\n) AS s', rtrim(src, E'; \t\n\r'));
-		ELSE
-			src := format('%s AS s', src::regclass);
-		END IF;
+		src := ml.from_item(mon.source, 's');
 		EXECUTE format('SELECT count(*) FROM %s', src) INTO rows_seen;
 		SELECT r.rows_seen INTO previous FROM ml.monitor_runs r
 		 WHERE r.monitor_id = mon.monitor_id AND r.status <> 'error' ORDER BY r.run_id DESC LIMIT 1;
@@ -243,29 +318,10 @@ BEGIN
 			 WHERE x.metric = 'null_rate'
 			UNION ALL
 			SELECT '*', 'row_count_drop', CASE WHEN previous > 0 THEN 1 - rows_seen::float8 / previous END, NULL
+			UNION ALL
+			SELECT * FROM ml.performance(mon, version)
 		LOOP
-			limits := coalesce(mon.params->'features'->d.feature->d.metric,
-							   mon.params->'thresholds'->d.metric,
-							   ml.default_thresholds()->d.metric);
-			st := 'ok';
-			lim := NULL;
-			IF d.metric = 'chi_square' AND limits IS NOT NULL AND d.p_value IS NOT NULL THEN
-				-- a test: its p-value at or below the thresholds
-				IF d.p_value <= (limits->>'alert')::float8 THEN
-					st := 'alert'; lim := (limits->>'alert')::float8;
-				ELSIF d.p_value <= (limits->>'warn')::float8 THEN
-					st := 'warn'; lim := (limits->>'warn')::float8;
-				END IF;
-			ELSIF limits IS NOT NULL AND d.value IS NOT NULL THEN
-				IF d.value >= (limits->>'alert')::float8 THEN
-					st := 'alert'; lim := (limits->>'alert')::float8;
-				ELSIF d.value >= (limits->>'warn')::float8 THEN
-					st := 'warn'; lim := (limits->>'warn')::float8;
-				END IF;
-			END IF;
-			results := results || jsonb_build_object('feature', d.feature, 'metric', d.metric,
-													 'value', d.value, 'p_value', d.p_value,
-													 'threshold', lim, 'status', st);
+			results := results || ml.rate(mon.params, d.feature, d.metric, d.value, d.p_value);
 		END LOOP;
 		PERFORM ml.record_monitor_run(mon.monitor_id, version, rows_seen, results, NULL, current_user);
 	EXCEPTION WHEN OTHERS THEN
@@ -284,7 +340,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ml_run_monitor(text) IS
-	'run a drift monitor now: rate PSI, out-of-range/unseen shares, NULL-rate rise and row-count drop against the thresholds; record the run, raise alerts';
+	'run a monitor now: rate the drift of every input and of the prediction (PSI, JS, KS, chi-square, out-of-range/unseen/unpredictable shares, NULL-rate rise), the row-count drop and, with labels, the accuracy drop or RMSE rise against the thresholds; record the run, raise alerts';
 
 CREATE FUNCTION ml_acknowledge_alert(alert_id bigint) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
