@@ -146,7 +146,7 @@ EXCEPTION WHEN unique_violation THEN
 END
 $$;
 COMMENT ON FUNCTION ml_create_monitor(text, text, text, jsonb) IS
-	'register a drift monitor of a model''s deployed version over a table, view or query';
+	'register a monitor of a model''s deployed version over a table, view or query; params: thresholds, features (per-feature thresholds), labels (a table or query of key and label, for performance), window';
 
 -- Writes a run computed by ml_run_monitor (values only, no SQL of the
 -- caller's), raises its alerts: a row in ml.alerts, a WARNING, NOTIFY ml_alerts.
