@@ -219,10 +219,10 @@ DECLARE
 	stats jsonb;
 	col text;
 	args text;
-	aggs text[] := '{}';
-	rows_out text[] := '{}';
+	aggs text[] := ARRAY['count(*)::float8'];
+	rows_out text[] := ARRAY['(''*'', ''rows'', r.a1, NULL::float8)'];
 	null_metric text;
-	j int := 0;
+	j int := 1;
 BEGIN
 	FOR b IN SELECT d.*, i.stats FROM @extschema@.ml_drift_baseline(@extschema@.ml_model(model_name)) d
 			   LEFT JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
@@ -288,4 +288,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ml_drift(text, text) IS
-	'drift of every input of a model (name or address) in the source (table, view or query) against its training baseline, in one scan: per input null_rate, out_of_range (numeric, outside the training [min, max]) or unseen (categorical, share of non-NULL values), psi, js_divergence, ks (numeric) and chi_square (with p_value); the same for the model''s output as feature "(prediction)" against its holdout''s, with the share of rows it cannot predict as "unpredictable"; runs the source as the caller';
+	'drift of every input of a model (name or address) in the source (table, view or query) against its training baseline, in one scan: the row count (feature "*", metric rows); per input null_rate, out_of_range (numeric, outside the training [min, max]) or unseen (categorical, share of non-NULL values), psi, js_divergence, ks (numeric) and chi_square (with p_value); the same for the model''s output as feature "(prediction)" against its holdout''s, with the share of rows it cannot predict as "unpredictable"; runs the source as the caller';

@@ -284,7 +284,6 @@ DECLARE
 	previous bigint;
 	baseline jsonb;
 	results jsonb := '[]';
-	src text;
 	d record;
 BEGIN
 	SELECT * INTO mon FROM ml.monitors m WHERE m.name = ml_run_monitor.name;
@@ -302,8 +301,6 @@ BEGIN
 	BEGIN
 		SELECT m.deployed_version INTO version FROM ml.models m WHERE m.name = mon.model_name;
 		baseline := @extschema@.ml_model_info(@extschema@.ml_model(mon.model_name));
-		src := ml.from_item(mon.source, 's');
-		EXECUTE format('SELECT count(*) FROM %s', src) INTO rows_seen;
 		SELECT r.rows_seen INTO previous FROM ml.monitor_runs r
 		 WHERE r.monitor_id = mon.monitor_id AND r.status <> 'error' ORDER BY r.run_id DESC LIMIT 1;
 
@@ -317,10 +314,15 @@ BEGIN
 			  FROM drift x JOIN jsonb_array_elements(baseline->'inputs') i ON i->>'name' = x.feature
 			 WHERE x.metric = 'null_rate'
 			UNION ALL
-			SELECT '*', 'row_count_drop', CASE WHEN previous > 0 THEN 1 - rows_seen::float8 / previous END, NULL
+			SELECT '*', 'row_count_drop', CASE WHEN previous > 0 THEN 1 - x.value / previous END, NULL
+			  FROM drift x WHERE x.metric = 'rows'
 			UNION ALL
 			SELECT * FROM ml.performance(mon, version)
 		LOOP
+			IF d.metric = 'rows' THEN
+				rows_seen := d.value;	/* recorded with the run */
+				CONTINUE;
+			END IF;
 			results := results || ml.rate(mon.params, d.feature, d.metric, d.value, d.p_value);
 		END LOOP;
 		PERFORM ml.record_monitor_run(mon.monitor_id, version, rows_seen, results, NULL, current_user);
