@@ -321,6 +321,38 @@ UPDATE ml.model_versions SET n_train_rows = 1 WHERE version = 1
    AND model_id = (SELECT model_id FROM ml.models WHERE name = 'card');
 DELETE FROM ml.models WHERE name = 'card';
 
+-- Lifecycle: removing an alias (recorded, undone by ml_rollback), deleting a
+-- version (one in use only with force, which removes its aliases first); the
+-- history of a deleted version stays.
+SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
+SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
+SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
+SELECT ml_deploy('cycle', 2), ml_deploy('cycle', 3, 'challenger');
+SELECT ml_delete_version('cycle', 3);
+SELECT ml_remove_alias('cycle', 'challenger') AS removed;
+SELECT ml_rollback('cycle', 'challenger') AS restored;
+SELECT ml_delete_version('cycle', 2, force => true);
+SELECT ml_predict('cycle', ARRAY[100.0]);
+SELECT deployed_version FROM ml.models WHERE name = 'cycle';
+SELECT ml_delete_version('cycle', 1);
+SELECT alias, version, previous_version, reason FROM ml.deployments
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'cycle') ORDER BY deployment_id;
+SELECT array_agg(version) AS left FROM ml.model_versions
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'cycle');
+SELECT ml_rollback('cycle');
+SELECT ml_deploy('cycle', 3);
+SELECT deployed_version AS redeployed FROM ml.models WHERE name = 'cycle';
+SELECT ml_remove_alias('cycle', 'nobody');
+SELECT ml_delete_version('cycle', 9);
+SELECT ml_delete_version('nothing', 1);
+CREATE ROLE regress_mlsys_cycler IN ROLE ml_trainer;
+SET ROLE regress_mlsys_cycler;
+SELECT ml_delete_version('cycle', 3, true);
+SELECT ml_remove_alias('cycle', 'production');
+RESET ROLE;
+DROP ROLE regress_mlsys_cycler;
+DELETE FROM ml.models WHERE name = 'cycle';
+
 -- Deleting a model removes its versions and history.
 DELETE FROM ml.models WHERE name IN ('analyst', 'price_again');
 SELECT count(*) FROM ml.deployments d

@@ -32,6 +32,8 @@ PG_FUNCTION_INFO_V1(ml_deploy);
 PG_FUNCTION_INFO_V1(ml_rollback);
 PG_FUNCTION_INFO_V1(ml_split);
 PG_FUNCTION_INFO_V1(ml_shadow);
+PG_FUNCTION_INFO_V1(ml_remove_alias);
+PG_FUNCTION_INFO_V1(ml_delete_version);
 PG_FUNCTION_INFO_V1(ml_model);
 
 /* The alias ml_predict(name) follows: ml.models.deployed_version. */
@@ -398,8 +400,9 @@ AliasVersion(int64 model_id, const char *alias, int32 deployed)
 }
 
 /*
- * Point an alias of the model at version and record the move in
- * ml.deployments. The default alias is ml.models.deployed_version.
+ * Point an alias of the model at version (0: remove the alias) and record
+ * the move in ml.deployments (version NULL for a removal). The default
+ * alias is ml.models.deployed_version.
  */
 static void
 Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid caller,
@@ -411,11 +414,14 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 		CStringGetTextDatum(GetUserNameFromId(caller, false)), CStringGetTextDatum(reason),
 		CStringGetTextDatum(alias)
 	};
-	char		nulls[6] = {' ', ' ', previous ? ' ' : 'n', ' ', ' ', ' '};
+	char		nulls[6] = {' ', version ? ' ' : 'n', previous ? ' ' : 'n', ' ', ' ', ' '};
 
 	if (strcmp(alias, DEFAULT_ALIAS) == 0)
 		ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
 				  2, types, values, nulls, SPI_OK_UPDATE);
+	else if (version == 0)
+		ExecWrite("DELETE FROM ml.aliases WHERE model_id = $1 AND alias = $6",
+				  6, types, values, nulls, SPI_OK_DELETE);
 	else
 		ExecWrite("INSERT INTO ml.aliases (model_id, alias, version) VALUES ($1, $6, $2)"
 				  " ON CONFLICT (model_id, alias) DO UPDATE SET version = EXCLUDED.version",
@@ -786,6 +792,86 @@ ml_shadow(PG_FUNCTION_ARGS)
 				  " set_at = now(), set_by = EXCLUDED.set_by",
 				  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID}, args, NULL, SPI_OK_INSERT);
 	}
+	RegistryEndWrite(&scope);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ml_remove_alias(model_name, alias) -> int: remove an alias ("production":
+ * the model then serves no version until the next ml_deploy), recorded in
+ * ml.deployments; ml_rollback restores it. Returns the version it pointed to.
+ */
+Datum
+ml_remove_alias(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	RegistryWriteScope scope;
+	int32		deployed,
+				current;
+	int64		model_id;
+
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &deployed);
+	current = AliasVersion(model_id, alias, deployed);
+	if (current == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no alias \"%s\"", name, alias),
+				 errhint("ml.aliases lists the aliases; production is ml.models.deployed_version.")));
+	Deploy(model_id, alias, 0, current, scope.caller, "removed");
+	RegistryEndWrite(&scope);
+	PG_RETURN_INT32(current);
+}
+
+/*
+ * ml_delete_version(model_name, version, force DEFAULT false) -> void:
+ * delete a version. One that is deployed or has an alias is kept unless
+ * force, which first removes those aliases (recorded in ml.deployments, so
+ * that the model may then serve no version). The version's deployment
+ * history stays.
+ */
+Datum
+ml_delete_version(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		version = PG_GETARG_INT32(1);
+	bool		force = PG_GETARG_BOOL(2);
+	RegistryWriteScope scope;
+	int32		deployed;
+	int64		model_id;
+	Datum		args[2];
+	char	  **aliases;
+	uint64		n;
+
+	RegistryBeginWrite(&scope);
+	model_id = LockModel(name, &deployed);
+	args[0] = Int64GetDatum(model_id);
+	args[1] = Int32GetDatum(version);
+	ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
+			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version),
+				 errhint("ml.model_versions lists the versions of each model.")));
+	ExecWrite("SELECT alias FROM ml.aliases WHERE model_id = $1 AND version = $2"
+			  " UNION ALL SELECT 'production' FROM ml.models WHERE model_id = $1 AND deployed_version = $2"
+			  " ORDER BY 1",
+			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	aliases = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		aliases[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	if (n > 0 && !force)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("version %d of model \"%s\" is in use by alias \"%s\"", version, name, aliases[0]),
+				 errhint("Deploy another version first, or pass force => true to remove its aliases too.")));
+	for (uint64 i = 0; i < n; i++)
+		Deploy(model_id, aliases[i], 0, version, scope.caller, psprintf("version %d deleted", version));
+	ExecWrite("DELETE FROM ml.model_versions WHERE model_id = $1 AND version = $2",
+			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_DELETE);
 	RegistryEndWrite(&scope);
 	PG_RETURN_VOID();
 }

@@ -79,17 +79,18 @@ CREATE SEQUENCE ml.deployments_deployment_id_seq;
 CREATE TABLE ml.deployments (
 	deployment_id bigint PRIMARY KEY DEFAULT nextval('ml.deployments_deployment_id_seq'),
 	model_id bigint NOT NULL,
-	version int NOT NULL,
+	version int,				-- NULL: the alias was removed
 	previous_version int,
 	deployed_at timestamptz NOT NULL DEFAULT now(),
 	deployed_by text NOT NULL,
 	reason text NOT NULL,
 	alias text NOT NULL DEFAULT 'production',
-	FOREIGN KEY (model_id, version) REFERENCES ml.model_versions ON DELETE CASCADE
+	-- (not to ml.model_versions: the history of a deleted version stays)
+	FOREIGN KEY (model_id) REFERENCES ml.models ON DELETE CASCADE
 );
 ALTER SEQUENCE ml.deployments_deployment_id_seq OWNED BY ml.deployments.deployment_id;
 COMMENT ON TABLE ml.deployments IS
-	'append-only history of every move of an alias (production: the deployed version): who, when, from, to, why';
+	'append-only history of every move of an alias (production: the deployed version): who, when, from, to (NULL: removed), why';
 
 CREATE TABLE ml.training_trials (
 	model_id bigint NOT NULL,
@@ -190,6 +191,16 @@ CREATE FUNCTION ml_rollback(model_name text, alias text DEFAULT 'production') RE
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ml_rollback(text, text) IS
 	'move an alias back to the version before its latest deployment still in effect; returns it';
+
+CREATE FUNCTION ml_remove_alias(model_name text, alias text) RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_remove_alias(text, text) IS
+	'remove an alias (production: serve no version until the next deploy), recorded in ml.deployments; returns the version it pointed to';
+
+CREATE FUNCTION ml_delete_version(model_name text, version int, force boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_delete_version(text, int, boolean) IS
+	'delete a version; one that is deployed or has an alias only with force, which removes those aliases first; its history stays';
 
 CREATE FUNCTION ml_split(model_name text, alias text, percent float8) RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE CALLED ON NULL INPUT;

@@ -183,7 +183,8 @@ BEGIN
 	'| when | alias | version | from | by | reason |',
 	'|---|---|---|---|---|---|',
 	(SELECT string_agg(format('| %s | %s | %s | %s | %s | %s |', to_char(d.deployed_at, 'YYYY-MM-DD HH24:MI'),
-							  ml.markdown_cell(d.alias), d.version, coalesce(d.previous_version::text, ''),
+							  ml.markdown_cell(d.alias), coalesce(d.version::text, 'removed'),
+							  coalesce(d.previous_version::text, ''),
 							  ml.markdown_cell(d.deployed_by), ml.markdown_cell(d.reason)),
 					   E'\n' ORDER BY d.deployment_id DESC)
 	   FROM ml.deployments d WHERE d.model_id = m.model_id));

@@ -38,9 +38,11 @@ GRANT EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8
 -- Deploying, rolling back and deleting (the triggers still keep deployed
 -- and aliased versions).
 REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
-	ml_split(text, text, float8), ml_shadow(text, text) FROM PUBLIC;
+	ml_split(text, text, float8), ml_shadow(text, text), ml_remove_alias(text, text),
+	ml_delete_version(text, int, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
-	ml_split(text, text, float8), ml_shadow(text, text) TO ml_admin;
+	ml_split(text, text, float8), ml_shadow(text, text), ml_remove_alias(text, text),
+	ml_delete_version(text, int, boolean) TO ml_admin;
 GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
 
 -- Notes on models and versions: for those who train them.
