@@ -99,6 +99,7 @@ ParseField(const char *expr, const CronField *f, const char *text, bool *allowed
 		int			lo,
 					hi,
 					step = 1;
+		bool		single = false; /* one value, no range: "5/15" runs to the end */
 
 		if (*p == '*')
 		{
@@ -109,6 +110,7 @@ ParseField(const char *expr, const CronField *f, const char *text, bool *allowed
 		else
 		{
 			lo = hi = ParseValue(expr, f, &p);
+			single = *p != '-';
 			if (*p == '-')
 			{
 				p++;
@@ -127,7 +129,7 @@ ParseField(const char *expr, const CronField *f, const char *text, bool *allowed
 				step = step * 10 + (*p++ - '0');
 			if (step < 1)
 				BadCron(expr, psprintf("A step of the %s field must be at least 1.", f->name));
-			if (lo == hi && text[0] != '*')
+			if (single)
 				hi = f->hi;		/* "5/15": from 5 to the end */
 		}
 		for (int v = lo; v <= hi; v += step)
