@@ -80,6 +80,20 @@ SELECT model_name, version
 SELECT features, n_train_rows, source LIKE '%ml_features.spend_v1%' AS lineage
   FROM ml.model_versions JOIN ml.models USING (model_id) WHERE name = 'ft_churn';
 
+-- Online serving: an entity's latest features, and a prediction from them,
+-- equal to the prediction of the same values passed by hand.
+SELECT ml_online_features('spend', 1) AS cust_1, ml_online_features('spend', '2') AS cust_2,
+       ml_online_features('spend', 99) AS nobody;
+SELECT ml_predict('ft_churn', 1) = ml_predict('ft_churn', ARRAY[50.0, 80.0]) AS from_features;
+-- an entity without features gets NULLs, which this model (no imputation) refuses
+SELECT ml_predict('ft_churn', 99);
+SELECT pg_get_viewdef('ml_features.spend_latest') LIKE '%spend_v1%' AS latest_view;
+-- a model not trained on feature tables cannot be served by entity
+CREATE TABLE ft_plain AS SELECT 1.0::float8 AS x, 0 AS y UNION ALL SELECT 2.0, 1;
+SELECT version FROM ml_train('ft_plain', 'logistic', 'ft_plain', 'y', NULL, '{"l2": 1}', 0);
+SELECT ml_predict('ft_plain', 1);
+SELECT ml_online_features('nothing', 1);
+
 -- Incremental refresh: only rows newer than the watermark; re-running adds nothing.
 INSERT INTO ft_orders VALUES (2, '2024-01-07 00:00+00', 3, 'web'), (5, '2024-01-08 00:00+00', 4, 'web');
 SELECT ml_refresh_feature_table('spend');
@@ -167,8 +181,15 @@ RESET ROLE;
 
 \set SHOW_CONTEXT errors
 -- Clean up.
-DROP TABLE ml_features.visits_v1, ml_features.spend_v1, ml_features.spend_v2, ml_features.refunds_v1;
-DELETE FROM ml.feature_tables;
-DELETE FROM ml.models WHERE name = 'ft_churn';
-DROP TABLE ft_orders, ft_refunds, ft_labels, ft_secret, ft_open;
+SELECT ml_drop_feature_table('spend', 1) AS dropped;
+SELECT name, version FROM ml.feature_tables WHERE name = 'spend';
+SELECT pg_get_viewdef('ml_features.spend_latest') LIKE '%spend_v2%' AS latest_view;
+SELECT ml_drop_feature_table('spend', 1);
+SET ROLE regress_feat_reader;
+SELECT ml_drop_feature_table('spend');
+RESET ROLE;
+SELECT ml_drop_feature_table(name) AS dropped FROM (SELECT DISTINCT name FROM ml.feature_tables) t ORDER BY name;
+SELECT count(*) AS left FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'ml_features';
+DELETE FROM ml.models WHERE name IN ('ft_churn', 'ft_plain');
+DROP TABLE ft_orders, ft_refunds, ft_labels, ft_secret, ft_open, ft_plain;
 DROP ROLE regress_feat_trainer, regress_feat_reader;

@@ -119,6 +119,5 @@ DELETE FROM ml.monitors;
 -- (alert numbers as if this test had raised none: the monitors test shows them)
 SELECT setval('ml.alerts_alert_id_seq', 1, false) AS alert_ids_reset;
 DELETE FROM ml.models;
-DROP TABLE ml_features.loan_income_v1;
-DELETE FROM ml.feature_tables;
+SELECT ml_drop_feature_table('loan_income');
 DROP TABLE loans, prices;

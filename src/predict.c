@@ -21,9 +21,11 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -60,7 +62,20 @@ typedef struct ServedModel
 	double	   *proba;			/* [n_classes] */
 	double	   *class_number;	/* [n_classes] labels as numbers, or NULL */
 	Booster    *booster;		/* tree models: loaded once, freed with the model */
+	MemoryContext cxt;			/* where all of this lives */
+	struct EntityPlan *entity;	/* serving by entity: the features query, or NULL */
 } ServedModel;
+
+/*
+ * Serving by entity: the prepared query that reads a model's features of one
+ * entity from the latest rows of its feature tables (see EntityFeatures).
+ */
+typedef struct EntityPlan
+{
+	Oid			entity_type;	/* of the query's parameter */
+	SPIPlanPtr	plan;
+	TupleDesc	desc;			/* blessed row type of its result, after a first run */
+} EntityPlan;
 
 typedef struct CachedModel
 {
@@ -135,6 +150,7 @@ typedef struct CallCache
 	RowBinding *split_binding;
 	FmgrInfo   *key_hash;		/* the key type's extended hash function */
 	FmgrInfo   *key_out;		/* and its output function, for the log */
+	bool		by_entity;		/* serving by entity: argument 1 is the log's key */
 	/* the raw input values of the current row (for a shadow) */
 	const RawValue *raw;
 	/* by name: the shadow (ml_shadow), looked up once per resolution */
@@ -149,6 +165,7 @@ PG_FUNCTION_INFO_V1(ml_transform);
 PG_FUNCTION_INFO_V1(ml_explain);
 PG_FUNCTION_INFO_V1(ml_prediction_if_valid);
 PG_FUNCTION_INFO_V1(ml_class_if_valid);
+PG_FUNCTION_INFO_V1(ml_predict_entity);
 
 static void
 ModelCacheReset(void)
@@ -204,6 +221,8 @@ ServeModel(const struct varlena *value, ServedModel *served)
 	served->proba = palloc(sizeof(double) * Max(model->n_classes, 1));
 	served->class_number = NULL;
 	served->booster = model->kind == MODEL_KIND_XGBOOST ? BoosterLoad(model) : NULL;
+	served->cxt = CurrentMemoryContext;
+	served->entity = NULL;
 	if (ModelIsClassifier(model))
 	{
 		served->class_number = palloc(sizeof(double) * model->n_classes);
@@ -458,22 +477,12 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 	return cc->served;
 }
 
-/*
- * Common start of every function here: the call-site cache, the model
- * (with a key: the one the split chooses), and its design vector for
- * argument 1. NULL when the model or the features are NULL (the functions
- * with a key are not strict: a NULL key means the deployed version), and,
- * with lenient, also for a row the model cannot take instead of an error.
- */
-static ServedModel *
-PrepareCallWith(FunctionCallInfo fcinfo, bool lenient)
+/* The call-site cache, made at the first call. */
+static CallCache *
+GetCallCache(FunctionCallInfo fcinfo)
 {
 	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
-	ServedModel *served;
-	RowBinding **binding;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		return NULL;
 	if (cc == NULL)
 	{
 		cc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallCache));
@@ -492,6 +501,26 @@ PrepareCallWith(FunctionCallInfo fcinfo, bool lenient)
 		}
 		fcinfo->flinfo->fn_extra = cc;
 	}
+	return cc;
+}
+
+/*
+ * Common start of every function here: the call-site cache, the model
+ * (with a key: the one the split chooses), and its design vector for
+ * argument 1. NULL when the model or the features are NULL (the functions
+ * with a key are not strict: a NULL key means the deployed version), and,
+ * with lenient, also for a row the model cannot take instead of an error.
+ */
+static ServedModel *
+PrepareCallWith(FunctionCallInfo fcinfo, bool lenient)
+{
+	CallCache  *cc;
+	ServedModel *served;
+	RowBinding **binding;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return NULL;
+	cc = GetCallCache(fcinfo);
 	served = ResolveModel(fcinfo, cc);
 	binding = &cc->binding;
 	if (cc->with_key && cc->split.served != NULL && !PG_ARGISNULL(2) && KeyGoesToSplit(fcinfo, cc))
@@ -525,6 +554,160 @@ static ServedModel *
 PrepareCall(FunctionCallInfo fcinfo)
 {
 	return PrepareCallWith(fcinfo, false);
+}
+
+static void
+FreeEntityPlan(void *arg)
+{
+	EntityPlan *ep = (EntityPlan *) arg;
+
+	if (ep->plan != NULL)
+		SPI_freeplan(ep->plan);
+	ep->plan = NULL;
+}
+
+/*
+ * The query of a model's features of one entity ($1): its inputs are named
+ * <feature table>__<feature> (the columns of ml_training_set), and each
+ * feature table gives the features of its latest row for the entity, read
+ * through the view ml_features.<name>_latest, so that a new version of a
+ * feature table replaces the plan's table (plan invalidation) by itself.
+ * Run inside SPI.
+ */
+static EntityPlan *
+BuildEntityPlan(ServedModel *served, Oid entity_type)
+{
+	const Model *model = served->model;
+	StringInfoData sel,
+				joins;
+	char	  **tables = palloc(sizeof(char *) * model->n_inputs);
+	int			n_tables = 0;
+	EntityPlan *ep;
+	MemoryContextCallback *cb;
+
+	initStringInfo(&sel);
+	initStringInfo(&joins);
+	for (int i = 0; i < model->n_inputs; i++)
+	{
+		const char *input = model->inputs[i].name;
+		const char *sep = strstr(input, "__");
+		char	   *table;
+		int			t;
+
+		if (sep == NULL || sep == input || sep[2] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("input \"%s\" of the model is not a feature of a feature table", input),
+					 errhint("Serving by entity needs a model trained on ml_training_set(), whose columns are named <feature table>__<feature>.")));
+		table = pnstrdup(input, sep - input);
+		for (t = 0; t < n_tables && strcmp(tables[t], table) != 0; t++)
+			;
+		if (t == n_tables)
+		{
+			Datum		arg = CStringGetTextDatum(table);
+			bool		isnull;
+			char	   *entity_col,
+					   *time_col,
+					   *col_type;
+
+			if (SPI_execute_with_args("SELECT entity_column, event_time_column, entity_type FROM ml.feature_tables"
+									  " WHERE name = $1 ORDER BY version DESC LIMIT 1",
+									  1, (Oid[]) {TEXTOID}, &arg, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "feature catalog lookup failed");
+			if (SPI_processed == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("feature table \"%s\" of model input \"%s\" does not exist", table, input),
+						 errhint("ml.feature_catalog lists the feature tables.")));
+			entity_col = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			time_col = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			col_type = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+			tables[n_tables++] = table;
+			appendStringInfo(&joins,
+							 " LEFT JOIN LATERAL (SELECT * FROM ml_features.%s f WHERE f.%s = $1::%s"
+							 " ORDER BY f.%s DESC LIMIT 1) AS f%d ON true",
+							 quote_identifier(psprintf("%s_latest", table)), quote_identifier(entity_col),
+							 col_type, quote_identifier(time_col), t);
+		}
+		appendStringInfo(&sel, "%sf%d.%s AS %s", i > 0 ? ", " : "", t, quote_identifier(sep + 2),
+						 quote_identifier(input));
+	}
+
+	ep = MemoryContextAllocZero(served->cxt, sizeof(EntityPlan));
+	ep->entity_type = entity_type;
+	ep->plan = SPI_prepare(psprintf("SELECT %s FROM (SELECT) AS d%s", sel.data, joins.data), 1, &entity_type);
+	if (ep->plan == NULL)
+		elog(ERROR, "could not prepare the features query: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(ep->plan);
+	cb = MemoryContextAllocZero(served->cxt, sizeof(MemoryContextCallback));
+	cb->func = FreeEntityPlan;
+	cb->arg = ep;
+	MemoryContextRegisterResetCallback(served->cxt, cb);
+	return ep;
+}
+
+/*
+ * The model's features of the entity in argument 1 as a row, in the current
+ * memory context: one indexed look-up per feature table; NULLs for a
+ * feature table without a row for the entity.
+ */
+static HeapTupleHeader
+EntityFeatures(FunctionCallInfo fcinfo, ServedModel *served)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			entity_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	Datum		entity = PG_GETARG_DATUM(1);
+	HeapTupleHeader row;
+
+	SPI_connect();
+	if (served->entity == NULL || served->entity->entity_type != entity_type)
+		served->entity = BuildEntityPlan(served, entity_type);
+	if (SPI_execute_plan(served->entity->plan, &entity, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "the features query did not return one row");
+	if (served->entity->desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(served->cxt);
+
+		served->entity->desc = BlessTupleDesc(CreateTupleDescCopy(SPI_tuptable->tupdesc));
+		MemoryContextSwitchTo(old);
+	}
+	MemoryContextSwitchTo(caller);
+	row = DatumGetHeapTupleHeader(heap_copy_tuple_as_datum(SPI_tuptable->vals[0], served->entity->desc));
+	SPI_finish();
+	return row;
+}
+
+/*
+ * Common start of the functions serving by entity: the model (by name) and
+ * its design vector from the entity's features.
+ */
+static ServedModel *
+PrepareEntityCall(FunctionCallInfo fcinfo)
+{
+	CallCache  *cc;
+	ServedModel *served;
+	HeapTupleHeader row;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return NULL;
+	cc = GetCallCache(fcinfo);
+	if (!cc->by_entity)
+	{
+		Oid			out_func;
+		bool		varlena;
+
+		getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, 1), &out_func, &varlena);
+		cc->key_out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(out_func, cc->key_out, fcinfo->flinfo->fn_mcxt);
+		cc->by_entity = true;
+	}
+	served = ResolveModel(fcinfo, cc);
+	row = EntityFeatures(fcinfo, served);
+	cc->binding = PreprocessBindRow(served->model, served->tag, row, cc->binding, fcinfo->flinfo->fn_mcxt);
+	PreprocessRecord(served->model, cc->binding, row, served->design);
+	cc->raw = cc->binding->raw;
+	return served;
 }
 
 /* One parameter set's linear value: intercept + coefficients . design. */
@@ -644,6 +827,8 @@ LogPrediction(FunctionCallInfo fcinfo, ServedModel *served)
 		return;
 	if (cc->with_key && !PG_ARGISNULL(2))
 		key = OutputFunctionCall(cc->key_out, PG_GETARG_DATUM(2));
+	else if (cc->by_entity)
+		key = OutputFunctionCall(cc->key_out, PG_GETARG_DATUM(1));
 	value = Outcome(served, &class_label);
 	PredictionLogAdd(served->model_id, served->version, false, served->design,
 					 served->model->n_design, value, class_label, key);
@@ -657,14 +842,13 @@ LogPrediction(FunctionCallInfo fcinfo, ServedModel *served)
 }
 
 /*
- * ml_predict(model, features) -> float8: the value of a regression model,
- * the predicted class of a classifier with numeric or boolean labels, or
- * the (0-based) cluster of a k-means model.
+ * What ml_predict returns for a prepared call: the value of a regression
+ * model, the predicted class of a classifier with numeric or boolean
+ * labels, or the (0-based) cluster of a k-means model.
  */
-Datum
-ml_predict(PG_FUNCTION_ARGS)
+static Datum
+PredictResult(FunctionCallInfo fcinfo, ServedModel *served)
 {
-	ServedModel *served = PrepareCall(fcinfo);
 	double		result;
 
 	if (served == NULL)
@@ -681,6 +865,23 @@ ml_predict(PG_FUNCTION_ARGS)
 		result = served->class_number[PredictClass(served)];
 	LogPrediction(fcinfo, served);
 	PG_RETURN_FLOAT8(result);
+}
+
+/* ml_predict(model, features) -> float8 */
+Datum
+ml_predict(PG_FUNCTION_ARGS)
+{
+	return PredictResult(fcinfo, PrepareCall(fcinfo));
+}
+
+/*
+ * ml_predict(model_name, entity) -> float8: ml_predict of the entity's
+ * latest features in the model's feature tables (see EntityFeatures).
+ */
+Datum
+ml_predict_entity(PG_FUNCTION_ARGS)
+{
+	return PredictResult(fcinfo, PrepareEntityCall(fcinfo));
 }
 
 /*

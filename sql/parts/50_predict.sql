@@ -140,3 +140,15 @@ COMMENT ON FUNCTION ml.prediction_if_valid(text, record) IS
 	'ml_predict by name from a row, or NULL for a row the model cannot take';
 COMMENT ON FUNCTION ml.class_if_valid(text, record) IS
 	'ml_predict_class by name from a row, or NULL for a row the model cannot take';
+
+-- By entity: the features of its latest rows in the model's feature tables
+-- (the model's inputs are named <feature table>__<feature>, as
+-- ml_training_set names them), one indexed look-up per feature table.
+CREATE FUNCTION ml_predict(model_name text, entity bigint) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml_predict(model_name text, entity text) RETURNS float8
+	AS 'MODULE_PATHNAME', 'ml_predict_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict(text, bigint) IS
+	'ml_predict of an entity''s latest features in the feature tables the model was trained on';
+COMMENT ON FUNCTION ml_predict(text, text) IS
+	'ml_predict of an entity''s latest features in the feature tables the model was trained on';

@@ -198,6 +198,25 @@ $$;
 COMMENT ON FUNCTION ml.feature_table_resolve(text) IS
 	'internal: the catalog row of a feature table address ("name" for the latest version, "name@3")';
 
+-- The view ml_features.<name>_latest on the latest version's table, the
+-- stable name online serving reads (a new version replaces the view, and so
+-- invalidates plans on it); NULL table: no version left, no view. Run as the
+-- caller, who owns the tables.
+CREATE FUNCTION ml.feature_table_point_latest(ft_name text, tbl text) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_catalog.to_regclass(pg_catalog.format('ml_features.%I', ft_name || '_latest')) IS NOT NULL THEN
+		EXECUTE pg_catalog.format('DROP VIEW ml_features.%I', ft_name || '_latest');
+	END IF;
+	IF tbl IS NOT NULL THEN
+		EXECUTE pg_catalog.format('CREATE VIEW ml_features.%I AS SELECT * FROM ml_features.%I',
+								  ft_name || '_latest', tbl);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_point_latest(text, text) IS
+	'internal: point the view ml_features.<name>_latest at a feature table version''s table';
+
 -- The defining query as a subquery: trailing semicolons and white space
 -- removed, the closing parenthesis on its own line (a trailing -- comment).
 CREATE FUNCTION ml.feature_subquery(query text) RETURNS text
@@ -294,6 +313,7 @@ BEGIN
 		RAISE EXCEPTION 'feature table "%" was redefined concurrently', name
 			USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
 	END IF;
+	PERFORM ml.feature_table_point_latest(name, tbl);
 	RETURN ver;
 END
 $$;
@@ -453,6 +473,76 @@ END
 $$;
 COMMENT ON FUNCTION ml_training_set(text, text, text, text[], interval) IS
 	'the SQL of a point-in-time correct training set: each label row with the latest features at or before its time (within ttl), as <feature table>__<feature>';
+
+-- Drop a version of a feature table, or all of them (version NULL): the
+-- tables as the caller (their owner), then the catalog rows of versions whose
+-- table is gone. Dropping the latest version moves the _latest view to the
+-- one before.
+CREATE FUNCTION ml_drop_feature_table(name text, version int DEFAULT NULL) RETURNS int
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	ft ml.feature_tables;
+	dropped int := 0;
+	latest ml.feature_tables;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'feature table name must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'ml.feature_catalog lists the feature tables.';
+	END IF;
+	-- (the catalog rows decide: a table dropped by hand is no obstacle)
+	IF NOT EXISTS (SELECT FROM ml.feature_tables f WHERE f.name = ml_drop_feature_table.name
+					 AND (ml_drop_feature_table.version IS NULL OR f.version = ml_drop_feature_table.version)) THEN
+		PERFORM ml.feature_table_resolve(CASE WHEN version IS NULL THEN name ELSE name || '@' || version END);
+	END IF;
+	PERFORM ml.feature_table_point_latest(name, NULL);
+	FOR ft IN SELECT * FROM ml.feature_tables f
+			   WHERE f.name = ml_drop_feature_table.name
+				 AND (ml_drop_feature_table.version IS NULL OR f.version = ml_drop_feature_table.version)
+	LOOP
+		EXECUTE pg_catalog.format('DROP TABLE IF EXISTS ml_features.%I', ft.table_name);
+		dropped := dropped + 1;
+	END LOOP;
+	PERFORM ml.feature_table_forget(name);
+	SELECT * INTO latest FROM ml.feature_tables f WHERE f.name = ml_drop_feature_table.name
+	 ORDER BY f.version DESC LIMIT 1;
+	IF FOUND THEN
+		PERFORM ml.feature_table_point_latest(name, latest.table_name);
+	END IF;
+	RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION ml_drop_feature_table(text, int) IS
+	'drop a version of a feature table, or every version (NULL): its tables (as their owner) and catalog rows; returns how many';
+
+-- Forget the catalog rows of a feature table's versions whose table is gone
+-- (dropped by their owner): nothing of the caller's is run.
+CREATE FUNCTION ml.feature_table_forget(ft_name text) RETURNS void
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	DELETE FROM ml.feature_tables f
+	 WHERE f.name = ft_name AND to_regclass(format('ml_features.%I', f.table_name)) IS NULL
+$$;
+
+-- Online serving: the latest row of one entity, as jsonb (its event time
+-- included), read as the caller with one indexed look-up; NULL if none.
+CREATE FUNCTION ml_online_features(feature_table text, entity text) RETURNS jsonb
+	LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	ft ml.feature_tables := ml.feature_table_resolve(feature_table);
+	result jsonb;
+BEGIN
+	EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(f) FROM ml_features.%I AS f WHERE f.%I = $1::%s'
+							  ' ORDER BY f.%I DESC LIMIT 1',
+							  ft.table_name, ft.entity_column, ft.entity_type, ft.event_time_column)
+		INTO result USING entity;
+	RETURN result;
+END
+$$;
+CREATE FUNCTION ml_online_features(feature_table text, entity bigint) RETURNS jsonb
+	LANGUAGE sql STABLE RETURN @extschema@.ml_online_features(feature_table, entity::text);
+COMMENT ON FUNCTION ml_online_features(text, text) IS
+	'the latest features of one entity in a feature table (name, or name@version) as jsonb';
+COMMENT ON FUNCTION ml_online_features(text, bigint) IS
+	'the latest features of one entity in a feature table (name, or name@version) as jsonb';
 
 CREATE VIEW ml.feature_catalog AS
 SELECT t.name, t.version, t.version = max(t.version) OVER (PARTITION BY t.name) AS latest,

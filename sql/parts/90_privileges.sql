@@ -89,11 +89,13 @@ GRANT CREATE ON SCHEMA ml_features TO ml_trainer;
 REVOKE EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
-	ml.feature_table_refreshed(text, int) FROM PUBLIC;
+	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
+	ml_drop_feature_table(text, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
-	ml.feature_table_refreshed(text, int) TO ml_trainer;
+	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
+	ml_drop_feature_table(text, int) TO ml_trainer;
 
 -- The prediction log: keys of callers can be personal data, so those who
 -- train and monitor models read it (ml_trainer), admins prune it.
