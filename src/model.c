@@ -56,7 +56,7 @@
 
 #define MODEL_MAGIC				0x444D4C4D	/* "MLMD" read little-endian */
 #define MODEL_FORMAT_VERSION	1
-#define MODEL_HEADER_SIZE		24
+#define MODEL_HEADER_SIZE		MODEL_HEADER_BYTES
 #define MODEL_CHECKSUM_OFFSET	20
 
 /* Header flag: the value ends with the distribution of the model's output. */

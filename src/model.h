@@ -18,6 +18,9 @@
 /* Upper bound on inputs and on design columns; keeps X'X at a few MB. */
 #define MLSYS_MAX_FEATURES 1000
 
+/* Bytes of the stored header (magic to checksum), see model.c. */
+#define MODEL_HEADER_BYTES 24
+
 /* Largest stored booster of a tree model, in bytes. */
 #define MLSYS_MAX_BOOSTER_BYTES (512 * 1024 * 1024)
 

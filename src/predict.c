@@ -138,8 +138,9 @@ typedef struct CallCache
 	/* by name: the name, and the stamp it was resolved under */
 	char	   *name;
 	LookupStamp stamp;
-	/* by value: the bytes it was decoded from */
+	/* by value: the bytes it was decoded from, and where they were last seen */
 	struct varlena *value;
+	const struct varlena *value_seen;
 	MemoryContext value_cxt;
 	ServedModel value_served;
 	/* by row */
@@ -453,7 +454,16 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 		struct varlena *value = (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
 		size_t		len = VARSIZE_ANY_EXHDR(value);
 
-		/* Decode once per distinct value; rows usually share one constant. */
+		/*
+		 * Decode once per distinct value; rows usually share one constant
+		 * (a parameter, say), at one address: there the header, whose
+		 * checksum covers the contents, stands for the whole value. Else
+		 * compare every byte.
+		 */
+		if (cc->served != NULL && value == cc->value_seen && len == VARSIZE_ANY_EXHDR(cc->value) &&
+			memcmp(VARDATA_ANY(value), VARDATA_ANY(cc->value), Min(len, MODEL_HEADER_BYTES)) == 0)
+			return cc->served;
+		cc->value_seen = NULL;
 		if (cc->served == NULL || len != VARSIZE_ANY_EXHDR(cc->value) ||
 			memcmp(VARDATA_ANY(value), VARDATA_ANY(cc->value), len) != 0)
 		{
@@ -473,6 +483,7 @@ ResolveModel(FunctionCallInfo fcinfo, CallCache *cc)
 			MemoryContextSwitchTo(old);
 			cc->served = &cc->value_served;
 		}
+		cc->value_seen = value;
 	}
 	return cc->served;
 }

@@ -1622,44 +1622,59 @@ EvaluateRows(Model *model, const char *from, const char *where, const char *targ
 	return result;
 }
 
+/* Most rows whose outputs make the baseline of prediction drift. */
+#define OUTPUT_SAMPLE_ROWS 100000
+
+static int
+CompareDoubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * The distribution of the fitted model's output on the rows matching rows
- * (the holdout, else the training rows), stored in the model as the
- * baseline of prediction drift: a regression's values in bins between
- * their deciles (a pass for the deciles, one for the counts), or the count
- * of each predicted class or cluster (one pass).
+ * The distribution of the fitted model's output on the n rows matching rows
+ * (the holdout, else the training rows; a seeded sample of
+ * OUTPUT_SAMPLE_ROWS of them when more), stored in the model as the
+ * baseline of prediction drift, in one pass: a regression's values in bins
+ * between their deciles (as percentile_disc takes them; bin i holds
+ * edge_i <= v < edge_i+1, the last one also its upper edge), or the count
+ * of each predicted class or cluster.
  */
 static void
-LearnOutputs(TrainJob *job, const char *rows)
+LearnOutputs(TrainJob *job, const char *rows, int64 n)
 {
 	Model	   *model = job->model;
-	Oid			types[2] = {MlsysModelTypeOid(), FLOAT8ARRAYOID};
-	Datum		args[2];
+	Oid			type = MlsysModelTypeOid();
+	Datum		arg = ModelDatum(model);
 	bool		numeric = !ModelIsClassifier(model) && model->kind != MODEL_KIND_KMEANS;
 	char	   *outputs;
-	uint64		n;
 	bool		isnull;
-	Datum		deciles_datum;
-	ArrayType  *deciles;
-	ArrayType  *counts;
-	const double *q;
+	Datum		value;
+	ArrayType  *arr;
+	double	   *p;
+	int			np;
 	double		edges[11];
-	Datum		elems[11];
 	int			n_edges = 0;
 
-	args[0] = ModelDatum(model);
-	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s",
+	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s%s",
 					   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
-					   job->from, rows);
+					   job->from, rows,
+					   n > OUTPUT_SAMPLE_ROWS
+					   ? psprintf(" AND %s < " INT64_FORMAT, RowHashWithSeed(job, job->seed + 1),
+								  (int64) (2147483648.0 * OUTPUT_SAMPLE_ROWS / n))
+					   : "");
 	model->n_outputs = 0;
 	if (!numeric)
 	{
 		int			k = ModelIsClassifier(model) ? model->n_classes : model->n_sets;
+		uint64		groups = RunQuery(psprintf("SELECT p::pg_catalog.text, pg_catalog.count(*) FROM (%s) t GROUP BY p",
+											   outputs), 1, &type, &arg);
 
-		n = RunQuery(psprintf("SELECT p::pg_catalog.text, pg_catalog.count(*) FROM (%s) t GROUP BY p",
-							  outputs), 1, types, args);
 		model->output_counts = palloc0(sizeof(int64) * k);
-		for (uint64 i = 0; i < n; i++)
+		for (uint64 i = 0; i < groups; i++)
 		{
 			char	   *label = TextDatumGetCString(Value(i, 1, &isnull));
 			int64		count = DatumGetInt64(Value(i, 2, &isnull));
@@ -1668,37 +1683,42 @@ LearnOutputs(TrainJob *job, const char *rows)
 				if (strcmp(label, ModelIsClassifier(model) ? model->classes[c] : psprintf("%d", c)) == 0)
 					model->output_counts[c] = count;
 		}
-		model->n_outputs = n > 0 ? k : 0;
+		model->n_outputs = groups > 0 ? k : 0;
 		return;
 	}
 
-	RunQuery(psprintf("SELECT pg_catalog.percentile_disc('{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}'"
-					  "::pg_catalog.float8[]) WITHIN GROUP (ORDER BY p) FROM (%s) t", outputs),
-			 1, types, args);
-	deciles_datum = Value(0, 1, &isnull);
+	/* (NaN sorts above every number in PostgreSQL: NULL and NaN are left out) */
+	RunQuery(psprintf("SELECT pg_catalog.array_agg(p) FROM (%s) t WHERE p < 'NaN'::pg_catalog.float8", outputs),
+			 1, &type, &arg);
+	value = Value(0, 1, &isnull);
 	if (isnull)
 		return;					/* no rows */
-	deciles = DatumGetArrayTypeP(deciles_datum);
-	q = (const double *) ARR_DATA_PTR(deciles);
-	/* distinct deciles only: bins must not be empty intervals */
-	for (int i = 0; i < ArrayGetNItems(ARR_NDIM(deciles), ARR_DIMS(deciles)); i++)
-		if (isfinite(q[i]) && (n_edges == 0 || q[i] > edges[n_edges - 1]))
-			edges[n_edges++] = q[i];
+	arr = DatumGetArrayTypeP(value);
+	p = (double *) ARR_DATA_PTR(arr);
+	np = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	qsort(p, np, sizeof(double), CompareDoubles);
+	/* deciles, distinct only: bins must not be empty intervals */
+	for (int d = 0; d <= 10; d++)
+	{
+		double		q = p[Max((int) ceil(np * d / 10.0) - 1, 0)];
+
+		if (isfinite(q) && (n_edges == 0 || q > edges[n_edges - 1]))
+			edges[n_edges++] = q;
+	}
 	if (n_edges < 2)
 		return;					/* a constant output */
-	for (int i = 0; i < n_edges; i++)
-		elems[i] = Float8GetDatum(edges[i]);
-	args[1] = PointerGetDatum(construct_array(elems, n_edges, FLOAT8OID, sizeof(double),
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	RunQuery(psprintf("SELECT %s(ARRAY[p], $2, ARRAY[%d]) FROM (%s) t",
-					  MlsysQualify("ml_bin_counts"), n_edges - 1, outputs),
-			 2, types, args);
-	counts = DatumGetArrayTypeP(Value(0, 1, &isnull));
 	model->n_outputs = n_edges - 1;
 	model->output_edges = palloc(sizeof(double) * n_edges);
 	memcpy(model->output_edges, edges, sizeof(double) * n_edges);
-	model->output_counts = palloc(sizeof(int64) * model->n_outputs);
-	memcpy(model->output_counts, ARR_DATA_PTR(counts), sizeof(int64) * model->n_outputs);
+	model->output_counts = palloc0(sizeof(int64) * model->n_outputs);
+	for (int i = 0, b = 0; i < np; i++)
+	{
+		if (!(p[i] >= edges[0] && p[i] <= edges[n_edges - 1]))
+			continue;
+		while (b < model->n_outputs - 1 && p[i] >= edges[b + 1])
+			b++;
+		model->output_counts[b]++;
+	}
 }
 
 /* Without the row count and the per-class details, for the registry. */
@@ -2066,7 +2086,10 @@ ml_train(PG_FUNCTION_ARGS)
 	metrics = job->test_fraction > 0 ? TrainEvaluate(job, job->test_rows, &v.n_test)
 		: JsonParse("{}");
 	metrics = MergeMetrics(JsonParse(SummaryMetrics(metrics)), cv_metrics);
-	LearnOutputs(job, job->test_fraction > 0 && v.n_test > 0 ? job->test_rows : job->train_rows);
+	if (job->test_fraction > 0 && v.n_test > 0)
+		LearnOutputs(job, job->test_rows, v.n_test);
+	else
+		LearnOutputs(job, job->train_rows, model->n_rows);
 
 	v.metrics = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(metrics), false, -1);
 	v.model = (struct varlena *) SPI_datumTransfer(ModelDatum(model), false, -1);
