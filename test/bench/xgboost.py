@@ -6,42 +6,52 @@ fresh database with a table t(x1..x10 float8, y float8) of BENCH_ROWS rows, y a
 nonlinear function of x1..x8 plus uniform noise (x9, x10 are noise features), and
 compares, for XGBoost regression with 100 rounds, max_depth 6, tree_method hist:
 
-in the database (serial: max_parallel_workers_per_gather = 0; the aggregate has no
-combine function, so its plan is serial anyway), mlsys.xgboost_threads = 1:
+Export, what a Python user pays first (PX below): binary COPY into memory, parsed
+with np.frombuffer into a float32 array (the fastest of the ways tried; cursor.fetchall
++ np.array is timed once for comparison).
+
+Training. In the database: serial (max_parallel_workers_per_gather = 0; the aggregate
+has no combine function, so its plan is serial anyway), mlsys.xgboost_threads = 1:
   S0  SELECT count(*) FROM t                                  (a plain scan)
   S1  SELECT sum(array_length(ARRAY[x1..x10], 1)) FROM t      (scan + the feature array)
   F1  ml_xgboost_fit with n_estimators 1                      (diag: collection, DMatrix,
-                                                               one round)
+                                                               first round)
   F   SELECT ml_xgboost_fit(y, ARRAY[x1..x10], '{"n_estimators": 100, "max_depth": 6,
       "tree_method": "hist"}') FROM t                         (ours: the aggregate)
   F2  F with SET mlsys.xgboost_threads = 2                     (diag)
   T   SELECT * FROM ml_train('bench_xgb', 'xgboost', 't', 'y', ARRAY['x1', ..],
       <the same params>, 0)                                   (ours: the whole fit)
-and in this Python process, what a Python user pays: the export (binary COPY into
-memory, parsed with np.frombuffer into a float32 array -- the fastest of the ways
-tried; cursor.fetchall is timed once for comparison), then xgb.DMatrix(X, label=y) and
-xgb.train with the same parameters, nthread=1 (and nthread=2 for information).
+in Python, taking turns with them:
+  PX  the export (COPY ... TO STDOUT (FORMAT binary) + np.frombuffer -> float32)
+  PF  xgb.DMatrix(X, label=y, nthread=1) + xgb.train(<the same params>, nthread=1)
+  PF1 the same with 1 round                                   (diag)
+  PF2 PF with nthread=2                                       (diag)
 
 Batch prediction over all rows, serial and with 2 parallel workers:
   A   SELECT sum(x1 + ... + x10) FROM t                       (baseline: one scan)
   d1  SELECT sum(cardinality(ARRAY[x1..x10])) FROM t          (diag: scan + array)
   E   SELECT sum(ml_predict('bench_xgb', ARRAY[x1..x10])) FROM t   (ours, by name)
-  E2  the same with the model value as a literal              (diag, serial only)
-vs bst.predict(xgb.DMatrix(X)) and bst.inplace_predict(X) on the exported array,
-nthread 1 (vs serial) and 2 (vs parallel).
+  E2  the same with F's model value as a literal              (diag, serial only)
+  PD  bst.predict(xgb.DMatrix(X)), nthread 1 (serial) / 2 (parallel)
+  PI  bst.inplace_predict(X), nthread 1 / 2
 
 Timing is client-side: time.perf_counter() around cursor.execute() + fetchall() with
-psycopg2 over the local socket, as in test/bench/linreg.py; F returns the model (its
-text form, some 100s of kB), which is part of its time. Each query has a session of its
-own (see linreg.py's Bench.measure_all). Training queries: one warm-up run each
-(EXPLAIN ANALYZE for the plain queries; for ml_train one run with auto_explain
-reporting the durations of the statements it runs), then BENCH_REPS rounds
-round-robin; median. Prediction queries: see BENCH_PREDICT_BUDGET in xgboost.sh.
+psycopg2 over the local socket, as in test/bench/linreg.py (F returns the model, its
+text form of some 100s of kB, which is part of its time), and around the Python calls.
+Each query has a session of its own (see linreg.py's Bench.measure_all). The SQL
+queries and the Python steps of a group take turns: one warm-up run each (EXPLAIN
+ANALYZE for the plain queries; for ml_train one run with auto_explain reporting the
+durations of the statements it runs; the Python steps once), then BENCH_REPS rounds
+round-robin, so that load from elsewhere on the machine hits both sides alike; median.
+The training ratios are also given of the minima, and "paired": the median over the
+rounds of the ratio of the two runs in the same round.
+Prediction: no warm-up run of the ml_predict queries, and BENCH_PREDICT_BUDGET (see
+xgboost.sh) may cut the rounds.
 
 Sanity (an error if it fails): XGBoost with nthread=1 is deterministic, so the model
 trained in the database and the one trained in Python on the same float32 data must
-predict the same: on every row (the in-database booster loaded in Python), for 1000
-rows through ml_predict (by name and by value), and in the batch sums.
+predict the same (to 1e-5): on every row (the in-database boosters loaded in Python),
+for 1000 rows through ml_predict (by name and by value), and in the batch sums.
 """
 import base64
 import collections
@@ -125,7 +135,9 @@ def plan_shape(node):
         if "Relation Name" in node:
             name += f" on {node['Relation Name']}"
         if node["Node Type"] in ("Gather", "Gather Merge"):
-            name += f"[planned {node.get('Workers Planned')}, launched {node.get('Workers Launched')}]"
+            launched = node.get("Workers Launched")
+            name += f"[planned {node.get('Workers Planned')}" + (
+                "]" if launched is None else f", launched {launched}]")
         parts.append(name)
         kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
         node = kids[0] if kids else None
@@ -175,10 +187,6 @@ def timed(f, *args, **kw):
     return (time.perf_counter() - t0) * 1000.0, r
 
 
-def fmt_times(ts):
-    return ", ".join(f"{t:.0f}" for t in ts)
-
-
 class Bench:
     def __init__(self, dbname):
         self.dbname = dbname
@@ -216,22 +224,32 @@ class Bench:
         """Warm up every query, then time them round-robin (so a burst of load from
         elsewhere on the machine hits all queries alike), each in a session of its own.
 
-        queries: (key, label, sql, setup statements, warm-up) with warm-up one of
-        "explain" (EXPLAIN ANALYZE), "none" (plain EXPLAIN, no run) or a function
+        queries: (key, label, sql, setup statements, warm-up). sql is a statement, or a
+        Python step: a function of no arguments, timed like a statement, which returns
+        (value, {part: ms}). warm-up is one of "explain" (EXPLAIN ANALYZE), "none"
+        (plain EXPLAIN, no run), "run" (one untimed run: Python steps) or a function
         (bench, cursor, connection) that does the warm-up run and returns the result
         record. Without a budget: REPS rounds. With one (seconds): up to REPS rounds,
         at least one, and no round is started that would (at the pace so far) end
         beyond the budget."""
-        sessions = {key: session(self.dbname, mode, setup) for key, _, _, setup, _ in queries}
+        sessions = {key: session(self.dbname, mode, setup)
+                    for key, _, sql, setup, _ in queries if not callable(sql)}
         try:
             for key, _, sql, _, warm in queries:
-                conn, cur = sessions[key]
-                if callable(warm):
-                    r = warm(self, cur, conn)
+                if callable(sql):
+                    if warm == "run":
+                        sql()
+                    r = {"times": [], "shape": "python", "workers": None, "digests": set(),
+                         "jit": None, "parts": collections.defaultdict(list)}
                 else:
-                    r = self.explain(key, sql, mode, cur, warm == "explain")
+                    conn, cur = sessions[key]
+                    if callable(warm):
+                        r = warm(self, cur, conn)
+                    else:
+                        r = self.explain(key, sql, mode, cur, warm == "explain")
                 self.results[(key, mode)] = r
             t_start = time.perf_counter()
+            load0 = os.getloadavg()[0]
             for rnd in range(REPS):
                 if budget is not None and rnd > 0:
                     spent = time.perf_counter() - t_start
@@ -240,17 +258,26 @@ class Bench:
                             f"another would pass BENCH_PREDICT_BUDGET={budget:g} s")
                         break
                 for key, _, sql, _, _ in queries:
-                    cur = sessions[key][1]
+                    r = self.results[(key, mode)]
                     t0 = time.perf_counter()
+                    if callable(sql):
+                        value, parts = sql()
+                        r["times"].append((time.perf_counter() - t0) * 1000.0)
+                        r["value"] = value
+                        for part, ms in parts.items():
+                            r["parts"][part].append(ms)
+                        continue
+                    cur = sessions[key][1]
                     cur.execute(sql)
                     rows = cur.fetchall()
-                    r = self.results[(key, mode)]
                     r["times"].append((time.perf_counter() - t0) * 1000.0)
                     r["value"] = rows[0]
                     r["digests"].add(hashlib.sha1(repr(rows[0]).encode()).hexdigest())
         finally:
             for conn, _ in sessions.values():
                 conn.close()
+        log(f"load average (1 min) at the start of the timed rounds {load0:.2f}, at the end "
+            f"{os.getloadavg()[0]:.2f} (this benchmark alone: about 1; {os.cpu_count()} cpus)")
         for key, _, _, _, _ in queries:
             r = self.results[(key, mode)]
             t = r["times"]
@@ -258,8 +285,12 @@ class Bench:
             jit = ""
             if r["jit"] is not None:
                 jit = f", JIT: {r['jit'][0]} functions, {r['jit'][1]:.0f} ms in the leader"
+            parts = ""
+            if r.get("parts"):
+                parts = "; " + ", ".join(f"{k} median {median(v):.0f} ms"
+                                         for k, v in r["parts"].items())
             log(f"{key:<3} {mode:<8} median {r['median']:9.1f} ms (min {min(t):.1f}, "
-                f"max {max(t):.1f}, {len(t)} runs{jit})  {r['shape']}")
+                f"max {max(t):.1f}, {len(t)} runs{jit})  {r['shape']}{parts}")
 
 
 def train_warm_up(b, cur, conn):
@@ -347,16 +378,12 @@ def export_fetchall(dbname):
     return np.ascontiguousarray(a[:, :K]), np.ascontiguousarray(a[:, K])
 
 
-def py_fit(X, y, nthread):
-    """(DMatrix ms, train ms, booster)."""
+def py_fit(X, y, nthread, rounds):
+    """A Python step: (booster, {"DMatrix": ms, "train": ms})."""
     ms_d, d = timed(xgb.DMatrix, X, label=y, nthread=nthread)
-    ms_t, bst = timed(xgb.train, dict(PY_PARAMS, nthread=nthread), d, num_boost_round=ROUNDS)
+    ms_t, bst = timed(xgb.train, dict(PY_PARAMS, nthread=nthread), d, num_boost_round=rounds)
     del d
-    return ms_d, ms_t, bst
-
-
-def predict_dmatrix(bst, X, nthread):
-    return bst.predict(xgb.DMatrix(X, nthread=nthread))
+    return bst, {"DMatrix": ms_d, "train": ms_t}
 
 
 def booster_of(model_text):
@@ -431,7 +458,28 @@ def run(b):
         f"{size[3]:.3f}, built in {time.time() - t0:.1f} s")
     log(f"y = {Y_SQL}")
 
-    # ---------------------------------------------------------------- training (SQL)
+    # ---------------------------------------------------------------- Python: export
+    log(f"python export: {COPY_SQL}")
+    ms, (X, y) = timed(export_copy_binary, b.dbname)
+    log(f"export COPY binary + np.frombuffer -> float32, first run: {ms:.0f} ms; X {X.shape} "
+        f"{X.dtype}, {X.nbytes / 2**20:.0f} MiB (timed runs: PX, with the training)")
+    if len(y) != ROWS:
+        raise SystemExit(f"SANITY: exported {len(y)} rows")
+    fetchall_ms = None
+    if DIAG:
+        fetchall_ms, (X2, y2) = timed(export_fetchall, b.dbname)
+        if not (np.array_equal(X, X2) and np.array_equal(y, y2)):
+            raise SystemExit("SANITY: fetchall and binary COPY exports differ")
+        del X2, y2
+        log(f"export cursor.fetchall + np.array: {fetchall_ms:.0f} ms (1 run; same arrays as COPY)")
+
+    def export_step():
+        X1, y1 = export_copy_binary(b.dbname)
+        if X1.shape != X.shape:
+            raise SystemExit("SANITY: the export changed")
+        return None, {}
+
+    # ---------------------------------------------------------------- training
     threads1 = ["SET mlsys.xgboost_threads = 1"]
     qs0 = "SELECT count(*) FROM t"
     qs1 = f"SELECT sum(array_length({ARRAY}, 1)) FROM t"
@@ -449,9 +497,21 @@ def run(b):
                         ["SET mlsys.xgboost_threads = 2"], "explain"))
     train_q.append(("T", "ours: ml_train(.., test_fraction 0)", TRAIN_SQL,
                     threads1 + AUTO_EXPLAIN, train_warm_up))
+    train_q.append(("PX", "python export: COPY binary + np.frombuffer", export_step, None,
+                    "none"))
+    train_q.append(("PF", "python: DMatrix + xgb.train, nthread=1",
+                    lambda: py_fit(X, y, 1, ROUNDS), None, "run"))
+    if DIAG:
+        train_q.append(("PF1", "python: the same, 1 round", lambda: py_fit(X, y, 1, 1),
+                        None, "run"))
+        train_q.append(("PF2", "python: DMatrix + xgb.train, nthread=2",
+                        lambda: py_fit(X, y, 2, ROUNDS), None, "run"))
     log(f"query F: {qf}")
     log(f"query T: {TRAIN_SQL}")
-    log(f"timing training, serial ({1 + REPS} runs of each, the first a warm-up)")
+    log(f"python PF: xgb.DMatrix(X, label=y, nthread=1); xgb.train({PY_PARAMS} + nthread=1, "
+        f"num_boost_round={ROUNDS})")
+    log(f"timing training, serial, round-robin with the Python fits ({1 + REPS} runs of "
+        "each, the first a warm-up)")
     b.measure_all(train_q, "serial")
     R = b.results
 
@@ -460,8 +520,7 @@ def run(b):
     if len(R[("F", "serial")]["digests"]) != 1:
         log("WARNING: the timed runs of F returned different models (not deterministic?)")
     if DIAG and R[("F2", "serial")]["digests"] != R[("F", "serial")]["digests"]:
-        log("note: F2 (2 threads) gave another model than F (1 thread): hist sums in "
-            "another order")
+        log("note: F2 (2 threads) gave another model than F (1 thread)")
     t_version = R[("T", "serial")]["value"][1]
     t_text, t_info = b.q(
         "SELECT v.model::text, v.training_info FROM ml.model_versions v JOIN ml.models m "
@@ -470,54 +529,28 @@ def run(b):
                      "USING (model_id) WHERE m.name = %s", (MODEL,))[0][0]
     deployed = b.q("SELECT deployed_version FROM ml.models WHERE name = %s", (MODEL,))[0][0]
     log(f"F model: {len(f_text)} chars of text; T: {n_versions} versions of '{MODEL}', "
-        f"last {t_version} (training_info {json.dumps(t_info)}), deployed {deployed}")
+        f"last {t_version} (training_info seconds {t_info.get('seconds')}, iterations "
+        f"{t_info.get('iterations')}), deployed {deployed}")
     bst_f = booster_of(f_text)
     bst_t = booster_of(t_text)
     log(f"F's booster: {bst_f.num_boosted_rounds()} rounds, {bst_f.num_features()} features; "
         f"T's: {bst_t.num_boosted_rounds()} rounds")
     if bst_f.num_boosted_rounds() != ROUNDS or bst_t.num_boosted_rounds() != ROUNDS:
         raise SystemExit(f"SANITY: a booster does not have {ROUNDS} rounds")
-
-    # ---------------------------------------------------------------- Python: export
-    log(f"python: export, {REPS} runs: {COPY_SQL}")
-    exp_copy = []
-    for _ in range(REPS):
-        ms, (X, y) = timed(export_copy_binary, b.dbname)
-        exp_copy.append(ms)
-    log(f"export COPY binary + np.frombuffer -> float32: median {median(exp_copy):.0f} ms "
-        f"({fmt_times(exp_copy)}); X {X.shape} {X.dtype}, {X.nbytes / 2**20:.0f} MiB")
-    exports = {"COPY TO STDOUT (FORMAT binary) + np.frombuffer": median(exp_copy)}
-    if DIAG:
-        ms, (X2, y2) = timed(export_fetchall, b.dbname)
-        if not (np.array_equal(X, X2) and np.array_equal(y, y2)):
-            raise SystemExit("SANITY: fetchall and binary COPY exports differ")
-        del X2, y2
-        exports["cursor.fetchall() + np.array (1 run)"] = ms
-        log(f"export cursor.fetchall + np.array: {ms:.0f} ms (1 run; same arrays as COPY)")
+    bst_py = R[("PF", "serial")]["value"]
+    exports = {"COPY TO STDOUT (FORMAT binary) + np.frombuffer (PX)": R[("PX", "serial")]["median"]}
+    if fetchall_ms is not None:
+        exports["cursor.fetchall() + np.array (1 run)"] = fetchall_ms
     export_how = min(exports, key=exports.get)
     export_ms = exports[export_how]
-    if len(y) != ROWS:
-        raise SystemExit(f"SANITY: exported {len(y)} rows")
-
-    # ---------------------------------------------------------------- Python: fit
-    py = {}
-    for nt in (1, 2):
-        ds, ts = [], []
-        for _ in range(REPS):
-            ms_d, ms_t, bst = py_fit(X, y, nt)
-            ds.append(ms_d)
-            ts.append(ms_t)
-        py[nt] = {"dmatrix": median(ds), "train": median(ts),
-                  "fit": median([d + t for d, t in zip(ds, ts)]), "bst": bst}
-        log(f"python nthread={nt}: DMatrix median {median(ds):.0f} ms ({fmt_times(ds)}), "
-            f"xgb.train median {median(ts):.0f} ms ({fmt_times(ts)})")
-    bst_py = py[1]["bst"]
 
     # ---------------------------------------------------------------- sanity (models)
     bst_py.set_param({"nthread": 2})
     p_py = bst_py.inplace_predict(X)
-    for name, bst in [("F (ml_xgboost_fit)", bst_f), ("T (ml_train)", bst_t),
-                      ("python nthread=2", py[2]["bst"])]:
+    others = [("F (ml_xgboost_fit)", bst_f), ("T (ml_train)", bst_t)]
+    if DIAG:
+        others.append(("python nthread=2", R[("PF2", "serial")]["value"]))
+    for name, bst in others:
         bst.set_param({"nthread": 2})
         d = rel_diff(bst.inplace_predict(X), p_py)
         log(f"sanity: {name} vs python nthread=1, predictions on all {ROWS} rows: "
@@ -537,45 +570,41 @@ def run(b):
     if max(d_name, d_value) > PRED_TOL:
         raise SystemExit("SANITY: ml_predict disagrees with xgboost in Python")
     rmse = float(np.sqrt(np.mean((p_py.astype(np.float64) - y) ** 2)))
+    py_sum = float(np.sum(p_py, dtype=np.float64))
     log(f"training RMSE {rmse:.4f} (noise alone: {2 / np.sqrt(12):.4f}; y sd {size[3]:.3f})")
 
-    # ---------------------------------------------------------------- prediction (SQL)
+    # ---------------------------------------------------------------- prediction
     qa = "SELECT sum(" + " + ".join(XS) + ") FROM t"
     qd1 = f"SELECT sum(cardinality({ARRAY})) FROM t"
     qe = f"SELECT sum(ml_predict('{MODEL}', {ARRAY})) FROM t"
     qe2 = f"SELECT sum(ml_predict({f_lit}, {ARRAY})) FROM t"
-    pred_q = {
-        "serial": [("A", "baseline: sum(x1 + .. + x10)", qa, threads1, "explain"),
-                   ("d1", "sum(cardinality(ARRAY[..]))", qd1, threads1, "explain"),
-                   ("E", "ours: sum(ml_predict(name, ..))", qe, threads1, "none")],
-        "parallel": [("A", "baseline: sum(x1 + .. + x10)", qa, threads1, "explain"),
-                     ("d1", "sum(cardinality(ARRAY[..]))", qd1, threads1, "explain"),
-                     ("E", "ours: sum(ml_predict(name, ..))", qe, threads1, "none")],
-    }
-    if DIAG:
-        pred_q["serial"].append(("E2", "sum(ml_predict(<model value>, ..))", qe2, threads1, "none"))
+
+    def predict_steps(nt):
+        def dm():
+            bst_py.set_param({"nthread": nt})
+            ms_d, d = timed(xgb.DMatrix, X, nthread=nt)
+            ms_p, p = timed(bst_py.predict, d)
+            return float(np.sum(p, dtype=np.float64)), {"DMatrix": ms_d, "predict": ms_p}
+
+        def ip():
+            bst_py.set_param({"nthread": nt})
+            return float(np.sum(bst_py.inplace_predict(X), dtype=np.float64)), {}
+        return [("PD", f"python: predict(DMatrix(X)), nthread={nt}", dm, None, "run"),
+                ("PI", f"python: inplace_predict(X), nthread={nt}", ip, None, "run")]
+
+    pred_q = {}
+    for mode, nt in (("serial", 1), ("parallel", 2)):
+        pred_q[mode] = [("A", "baseline: sum(x1 + .. + x10)", qa, threads1, "explain"),
+                        ("d1", "sum(cardinality(ARRAY[..]))", qd1, threads1, "explain"),
+                        ("E", "ours: sum(ml_predict(name, ..))", qe, threads1, "none")]
+        if DIAG and mode == "serial":
+            pred_q[mode].append(("E2", "sum(ml_predict(<model value>, ..))", qe2, threads1, "none"))
+        pred_q[mode] += predict_steps(nt)
     log(f"query E: {qe}")
     for mode in MODES:
-        log(f"timing batch prediction, {mode}")
+        log(f"timing batch prediction, {mode} (python: nthread={1 if mode == 'serial' else 2}),"
+            " round-robin")
         b.measure_all(pred_q[mode], mode, budget=PREDICT_BUDGET)
-
-    # ---------------------------------------------------------------- Python: predict
-    pp = {}
-    for nt in (1, 2):
-        bst_py.set_param({"nthread": nt})
-        dm, ip = [], []
-        for _ in range(REPS):
-            ms, pd = timed(predict_dmatrix, bst_py, X, nt)
-            dm.append(ms)
-            ms, pi = timed(bst_py.inplace_predict, X)
-            ip.append(ms)
-        if not np.array_equal(pd, pi):
-            log(f"note: predict(DMatrix) and inplace_predict differ by up to "
-                f"{np.abs(pd - pi).max():.1e}")
-        pp[nt] = {"dmatrix": median(dm), "inplace": median(ip),
-                  "sum": float(np.sum(pd, dtype=np.float64))}
-        log(f"python nthread={nt}: predict(DMatrix(X)) median {median(dm):.0f} ms "
-            f"({fmt_times(dm)}), inplace_predict(X) median {median(ip):.0f} ms ({fmt_times(ip)})")
     per_call_us = None
     if DIAG:
         bst_py.set_param({"nthread": 1})
@@ -589,161 +618,188 @@ def run(b):
         log(f"python: one-row inplace_predict calls, nthread=1: {per_call_us:.1f} us per call "
             f"({n} calls)")
 
+    # ---------------------------------------------------------------- sanity (sums)
     for mode in MODES:
-        e = float(R[("E", mode)]["value"][0])
-        d = abs(e - pp[1]["sum"]) / abs(pp[1]["sum"])
-        log(f"sanity ({mode}): sum(ml_predict) {e!r} vs python sum(predict) "
-            f"{pp[1]['sum']!r}: relative diff {d:.1e} (limit 1e-6)")
-        if d > 1e-6:
-            raise SystemExit("SANITY: the batch prediction sums disagree")
+        for key in ["E", "PD", "PI"] + (["E2"] if DIAG and mode == "serial" else []):
+            v = R[(key, mode)]["value"]
+            v = float(v if key.startswith("P") else v[0])
+            d = abs(v - py_sum) / abs(py_sum)
+            log(f"sanity ({mode}): {key} sum of predictions {v!r} vs python's model "
+                f"{py_sum!r}: relative diff {d:.1e} (limit 1e-6)")
+            if d > 1e-6:
+                raise SystemExit(f"SANITY: the batch prediction sums disagree ({key}, {mode})")
         if int(R[("d1", mode)]["value"][0]) != ROWS * K:
             raise SystemExit(f"SANITY: d1 ({mode}) != {ROWS * K}")
-    if DIAG and abs(float(R[("E2", "serial")]["value"][0]) - pp[1]["sum"]) / abs(pp[1]["sum"]) > 1e-6:
-        raise SystemExit("SANITY: sum(ml_predict(<model value>)) disagrees")
     if int(R[("S0", "serial")]["value"][0]) != ROWS:
         raise SystemExit("SANITY: count(*) != rows")
 
-    report(b, settings, exports, export_how, export_ms, py, pp, per_call_us, rmse)
+    report(b, settings, exports, export_how, export_ms, per_call_us, rmse)
 
 
-def report(b, settings, exports, export_how, export_ms, py, pp, per_call_us, rmse):
+def report(b, settings, exports, export_how, export_ms, per_call_us, rmse):
     R = b.results
+
+    def has(key, mode="serial"):
+        return (key, mode) in R
 
     def ms(key, mode="serial"):
         return R[(key, mode)]["median"]
 
+    def mn(key, mode="serial"):
+        return R[(key, mode)]["min"]
+
+    def part(key, name, mode="serial"):
+        return median(R[(key, mode)]["parts"][name])
+
     def runs(key, mode="serial"):
         return len(R[(key, mode)]["times"])
 
-    fit1 = py[1]["fit"]
+    fit1 = ms("PF")
     e2e1 = export_ms + fit1
     print()
     print(f"xgboost benchmark: {ROWS} rows x {K} float8 features, regression "
           f"(reg:squarederror), {ROUNDS} rounds, max_depth {DEPTH}, tree_method hist; "
-          f"client-side wall time (psycopg2), jit={settings['jit']}"
-          + ("" if JIT == "default" else f" (BENCH_JIT={JIT})")
-          + f"; xgboost {xgb.__version__}")
-    print(f"training: median of {REPS} runs after 1 warm-up; in-database serial, "
-          "mlsys.xgboost_threads = 1 unless said")
+          f"xgboost {xgb.__version__} on both sides; client-side wall time (psycopg2), "
+          f"jit={settings['jit']}" + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+    print(f"training: median of {REPS} runs after 1 warm-up, the SQL queries and the Python "
+          "fits taking turns; in-database serial, mlsys.xgboost_threads = 1 unless said")
     print()
-    print(f"{'in-database training (serial)':<52} {'median ms':>10} {'min ms':>10} {'runs':>5}")
-    print("-" * 80)
-    for key, label, *_ in [q for q in [("S0", "scan: count(*)"),
-                                        ("S1", "scan + sum(array_length(ARRAY[x1..x10]))"),
-                                        ("F1", "ml_xgboost_fit, n_estimators 1 (diag)"),
-                                        ("F", "ours: ml_xgboost_fit, 100 rounds"),
-                                        ("F2", "ml_xgboost_fit, mlsys.xgboost_threads=2 (diag)"),
-                                        ("T", "ours: ml_train(.., test_fraction 0)")]
-                           if (q[0], "serial") in R]:
-        print(f"{key + '  ' + label:<52} {ms(key):>10.1f} {R[(key, 'serial')]['min']:>10.1f} "
-              f"{runs(key):>5}")
+    print(f"{'training':<56} {'median ms':>10} {'min ms':>10} {'runs':>5}")
+    print("-" * 84)
+    for key, label in [("S0", "scan: count(*)"),
+                       ("S1", "scan + sum(array_length(ARRAY[x1..x10]))"),
+                       ("F1", "ml_xgboost_fit, n_estimators 1 (diag)"),
+                       ("F", "ours: ml_xgboost_fit, 100 rounds"),
+                       ("F2", "ml_xgboost_fit, mlsys.xgboost_threads=2 (diag)"),
+                       ("T", "ours: ml_train(.., test_fraction 0)"),
+                       ("PX", "python export: COPY binary + np.frombuffer"),
+                       ("PF", "python fit = DMatrix + xgb.train, nthread=1"),
+                       ("PF1", "python fit, 1 round, nthread=1 (diag)"),
+                       ("PF2", "python fit, nthread=2 (diag)")]:
+        if has(key):
+            print(f"{key:<4}{label:<52} {ms(key):>10.1f} {mn(key):>10.1f} {runs(key):>5}")
+            if R[(key, "serial")].get("parts"):
+                for name in R[(key, "serial")]["parts"]:
+                    print(f"{'':<4}{'  of which ' + name:<52} {part(key, name):>10.1f}")
 
     print()
-    print(f"{'where in-database training time goes (medians)':<52} {'ms':>10}")
-    print("-" * 64)
+    print(f"{'where in-database training time goes (medians)':<56} {'ms':>10}")
+    print("-" * 68)
     rows = [("scan + ARRAY[x1..x10] per row (S1)", ms("S1"))]
-    if ("F1", "serial") in R:
-        rows += [("collect rows + DMatrix + 1 round, beyond S1 (F1 - S1)", ms("F1") - ms("S1")),
+    if has("F1"):
+        rows += [("collect rows + DMatrix + 1st round, beyond S1 (F1 - S1)", ms("F1") - ms("S1")),
+                 ("  python: DMatrix + 1st round (PF1)", ms("PF1")),
                  (f"{ROUNDS - 1} more rounds (F - F1)", ms("F") - ms("F1")),
-                 ("  per round ((F - F1) / " + str(ROUNDS - 1) + ")",
-                  (ms("F") - ms("F1")) / (ROUNDS - 1))]
+                 (f"  per round, in-database ((F - F1) / {ROUNDS - 1})",
+                  (ms("F") - ms("F1")) / (ROUNDS - 1)),
+                 (f"  per round, python ((PF - PF1) / {ROUNDS - 1})",
+                  (ms("PF") - ms("PF1")) / (ROUNDS - 1))]
     rows.append(("ml_train beyond the aggregate (T - F)", ms("T") - ms("F")))
     for label, v in rows:
-        print(f"{label:<52} {v:>10.1f}")
+        print(f"{label:<56} {v:>10.1f}")
     stmts = R[("T", "serial")]["stmts"]
     if stmts:
-        print(f"ml_train's statements in its warm-up run (auto_explain durations):")
+        print("ml_train's statements in its warm-up run (auto_explain durations):")
         for d, p in stmts:
             if d < 1.0 and not scans_of(p["Plan"], "t"):
                 continue
             text = p["Query Text"]
+            predicts = "ml_predict" in text
             what = ("ml_xgboost_fit over the design rows" if "ml_xgboost_fit" in text
+                    else "output deciles: percentile_disc over ml_predict"
+                    if predicts and "percentile_disc" in text
+                    else "output histogram: ml_bin_counts over ml_predict"
+                    if predicts and "ml_bin_counts" in text
                     else "ml_bin_counts (input histograms)" if "ml_bin_counts" in text
                     else "count/avg/stddev/min/max per input" if "stddev_samp" in text
-                    else text[:44])
-            print(f"  {what:<50} {d:>10.1f}")
+                    else text.split("(")[0].strip()[:50])
+            print(f"  {what:<54} {d:>10.1f}")
         rest = sum(d for d, p in stmts if d < 1.0 and not scans_of(p["Plan"], "t"))
-        print(f"  {'other statements (registry, < 1 ms each)':<50} {rest:>10.1f}")
-        print(f"  {'ml_train wall time of that run':<50} {R[('T', 'serial')]['warm_ms']:>10.1f}")
+        print(f"  {'other statements (registry, < 1 ms each)':<54} {rest:>10.1f}")
+        print(f"  {'ml_train wall time of that run':<54} {R[('T', 'serial')]['warm_ms']:>10.1f}")
 
     print()
-    print(f"python side: xgboost {xgb.__version__}, numpy {np.__version__}")
-    print(f"{'step':<60} {'ms':>10}")
-    print("-" * 72)
+    print(f"{'python export (what a Python user pays first)':<56} {'ms':>10}")
+    print("-" * 68)
     for how, t in exports.items():
-        print(f"{'export: ' + how + (' <- used' if how == export_how else ''):<60} {t:>10.1f}")
-    for nt in (1, 2):
-        tag = f"nthread={nt}" + ("" if nt == 1 else " (info)")
-        print(f"{'DMatrix(X, label=y), ' + tag:<60} {py[nt]['dmatrix']:>10.1f}")
-        print(f"{'xgb.train, ' + str(ROUNDS) + ' rounds, ' + tag:<60} {py[nt]['train']:>10.1f}")
-        print(f"{'fit = DMatrix + train, ' + tag:<60} {py[nt]['fit']:>10.1f}")
-    print(f"{'export + fit, nthread=1':<60} {e2e1:>10.1f}")
-    print(f"{'export + fit, nthread=2':<60} {export_ms + py[2]['fit']:>10.1f}")
-    print(f"{'(training RMSE of the model: ' + format(rmse, '.4f') + ')':<60}")
+        print(f"{how + (' <- used' if how == export_how else ''):<56} {t:>10.1f}")
+    print(f"{'export + fit, nthread=1':<56} {e2e1:>10.1f}")
+    if has("PF2"):
+        print(f"{'export + fit, nthread=2':<56} {export_ms + ms('PF2'):>10.1f}")
+    print(f"(training RMSE of the model {rmse:.4f}; the noise alone has sd {2 / np.sqrt(12):.4f})")
 
     print()
-    print(f"{'training ratios (of medians)':<60} {'ratio':>8}")
-    print("-" * 72)
-    ratios = [("F / fit (1 thread)", ms("F") / fit1),
-              ("F / (export + fit) (1 thread)", ms("F") / e2e1),
-              ("T / fit (1 thread)", ms("T") / fit1),
-              ("T / (export + fit) (1 thread)", ms("T") / e2e1),
-              ("F / xgb.train alone (1 thread)", ms("F") / py[1]["train"])]
-    if ("F2", "serial") in R:
-        ratios += [("F2 / fit (both 2 threads)", ms("F2") / py[2]["fit"]),
-                   ("F2 / (export + fit) (both 2 threads)", ms("F2") / (export_ms + py[2]["fit"]))]
-    for label, r in ratios:
-        print(f"{label:<60} {r:>7.2f}x")
+    print(f"{'training ratios':<50} {'medians':>9} {'minima':>9} {'paired':>9}")
+    print("-" * 80)
+    ratios = [("F / python fit (1 thread)", "F", False, "PF"),
+              ("F / (export + python fit) (1 thread)", "F", True, "PF"),
+              ("T / python fit (1 thread)", "T", False, "PF"),
+              ("T / (export + python fit) (1 thread)", "T", True, "PF")]
+    if has("PF2"):
+        ratios += [("F2 / python fit (both 2 threads)", "F2", False, "PF2"),
+                   ("F2 / (export + python fit) (both 2 threads)", "F2", True, "PF2")]
+    px = R[("PX", "serial")]
+    for label, num, exp, den in ratios:
+        if not (has(num) and has(den)):
+            continue
+        tn, td = R[(num, "serial")]["times"], R[(den, "serial")]["times"]
+        paired = median([n / ((x if exp else 0) + d) for n, x, d in zip(tn, px["times"], td)])
+        print(f"{label:<50} {ms(num) / ((ms('PX') if exp else 0) + ms(den)):>8.2f}x "
+              f"{mn(num) / ((mn('PX') if exp else 0) + mn(den)):>8.2f}x {paired:>8.2f}x")
+    print("(paired: the median over the rounds of the ratio within a round; the export is "
+          "PX's)")
 
     print()
-    print(f"{'batch prediction over ' + str(ROWS) + ' rows':<48} {'serial ms':>10} "
+    print(f"{'batch prediction over ' + str(ROWS) + ' rows':<50} {'serial ms':>10} "
           f"{'parallel ms':>12} {'runs s/p':>9}")
-    print("-" * 82)
+    print("-" * 84)
     for key, label in [("A", "baseline: sum(x1 + .. + x10)"),
                        ("d1", "sum(cardinality(ARRAY[x1..x10]))"),
                        ("E", "ours: sum(ml_predict('" + MODEL + "', ..))"),
-                       ("E2", "sum(ml_predict(<model value>, ..)) (diag)")]:
-        if (key, "serial") not in R:
+                       ("E2", "sum(ml_predict(<model value>, ..)) (diag)"),
+                       ("PD", "python predict(DMatrix(X)), nthread 1 / 2"),
+                       ("PI", "python inplace_predict(X), nthread 1 / 2")]:
+        if not has(key):
             continue
         par = R.get((key, "parallel"))
-        print(f"{key + '  ' + label:<48} {ms(key):>10.1f} "
+        print(f"{key:<4}{label:<46} {ms(key):>10.1f} "
               + (f"{par['median']:>12.1f}" if par else f"{'-':>12}")
               + f" {str(runs(key)) + '/' + (str(len(par['times'])) if par else '-'):>9}")
-    print(f"{'python predict(DMatrix(X)), nthread 1 / 2':<48} {pp[1]['dmatrix']:>10.1f} "
-          f"{pp[2]['dmatrix']:>12.1f} {REPS:>4}/{REPS}")
-    print(f"{'python inplace_predict(X), nthread 1 / 2':<48} {pp[1]['inplace']:>10.1f} "
-          f"{pp[2]['inplace']:>12.1f} {REPS:>4}/{REPS}")
-    print(f"{'python export + predict(DMatrix(X))':<48} {export_ms + pp[1]['dmatrix']:>10.1f} "
-          f"{export_ms + pp[2]['dmatrix']:>12.1f}")
+    print(f"{'':<4}{'python export + predict(DMatrix(X))':<46} {export_ms + ms('PD'):>10.1f} "
+          f"{export_ms + ms('PD', 'parallel'):>12.1f}")
     print()
     print(f"{'prediction ratios (serial: vs nthread 1; parallel: vs nthread 2)':<66} "
           f"{'serial':>7} {'parallel':>9}")
     print("-" * 84)
-    for label, f in [("E / python predict(DMatrix(X))", lambda m, nt: ms("E", m) / pp[nt]["dmatrix"]),
-                     ("E / python inplace_predict(X)", lambda m, nt: ms("E", m) / pp[nt]["inplace"]),
+    for label, f in [("E / python predict(DMatrix(X))", lambda m: ms("E", m) / ms("PD", m)),
+                     ("E / python inplace_predict(X)", lambda m: ms("E", m) / ms("PI", m)),
                      ("E / (export + predict(DMatrix(X)))",
-                      lambda m, nt: ms("E", m) / (export_ms + pp[nt]["dmatrix"])),
-                     ("E / baseline scan A", lambda m, nt: ms("E", m) / ms("A", m))]:
-        print(f"{label:<66} {f('serial', 1):>6.2f}x {f('parallel', 2):>8.2f}x")
-    us_row = (ms("E") - ms("d1")) * 1000.0 / ROWS
-    print(f"{'ml_predict per row beyond scan + array ((E - d1) / rows), us':<66} {us_row:>7.2f}")
-    print(f"{'python inplace_predict(X) per row, nthread 1, us':<66} "
-          f"{pp[1]['inplace'] * 1000.0 / ROWS:>7.2f}")
+                      lambda m: ms("E", m) / (export_ms + ms("PD", m))),
+                     ("E / baseline scan A", lambda m: ms("E", m) / ms("A", m))]:
+        print(f"{label:<66} {f('serial'):>6.2f}x {f('parallel'):>8.2f}x")
+    print(f"{'ml_predict(name), us per row beyond scan + array ((E - d1) / rows)':<66} "
+          f"{(ms('E') - ms('d1')) * 1000.0 / ROWS:>7.2f}")
+    if has("E2"):
+        print(f"{'ml_predict(value), us per row beyond the array ((E2 - d1) / rows)':<66} "
+              f"{(ms('E2') - ms('d1')) * 1000.0 / ROWS:>7.2f}")
+    print(f"{'python inplace_predict(X), us per row, nthread 1':<66} "
+          f"{ms('PI') * 1000.0 / ROWS:>7.2f}")
     if per_call_us is not None:
-        print(f"{'python inplace_predict of ONE row per call, nthread 1, us':<66} {per_call_us:>7.2f}")
+        print(f"{'python inplace_predict of ONE row, us per call (with wrapper)':<66} "
+              f"{per_call_us:>7.2f}")
 
     print()
     print("targets (issue), on the ratios of medians (1 thread on both sides):")
-    for label, r, target, ok in [
+    for label, r, ok in [
             ("ml_xgboost_fit <= 1.2x xgboost's fit (DMatrix + train)", ms("F") / fit1,
-             TARGET_FIT, ms("F") / fit1 <= TARGET_FIT),
+             ms("F") / fit1 <= TARGET_FIT),
             ("ml_train <= 1.2x xgboost's fit (DMatrix + train)", ms("T") / fit1,
-             TARGET_FIT, ms("T") / fit1 <= TARGET_FIT),
-            ("ml_xgboost_fit < export + fit", ms("F") / e2e1, TARGET_E2E, ms("F") / e2e1 < TARGET_E2E),
-            ("ml_train < export + fit", ms("T") / e2e1, TARGET_E2E, ms("T") / e2e1 < TARGET_E2E)]:
+             ms("T") / fit1 <= TARGET_FIT),
+            ("ml_xgboost_fit < export + fit", ms("F") / e2e1, ms("F") / e2e1 < TARGET_E2E),
+            ("ml_train < export + fit", ms("T") / e2e1, ms("T") / e2e1 < TARGET_E2E)]:
         print(f"  {label:<62} {r:5.2f}x  {'PASS' if ok else 'MISS'}")
     print("  batch prediction: no numeric target; E / python predict(DMatrix(X)) "
-          f"{ms('E') / pp[1]['dmatrix']:.2f}x serial (see above)")
+          f"{ms('E') / ms('PD'):.2f}x serial (see above)")
     print()
 
 

@@ -12,20 +12,21 @@
 #
 # Environment (all optional):
 #   BENCH_ROWS=1000000     rows of the table
-#   BENCH_REPS=3           timed runs of each training query, each Python export, fit
-#                          and predict (after one warm-up run); median
-#   BENCH_PREDICT_BUDGET=60  seconds: the batch-prediction queries of a mode (serial,
-#                          parallel) run round after round, up to BENCH_REPS rounds, but
-#                          no further round starts that would end beyond this budget
-#                          (at least one round; the table says how many ran). They have
-#                          no warm-up run: the training queries have read the table
-#                          into shared_buffers already.
+#   BENCH_REPS=3           timed runs of each query and each Python step (export, fit,
+#                          predict), after one warm-up run (not the exports); median.
+#                          The SQL queries and the Python steps take turns, round-robin.
+#   BENCH_PREDICT_BUDGET=60  seconds: the batch-prediction group of a mode (serial,
+#                          parallel; SQL queries and Python predicts) runs round after
+#                          round, up to BENCH_REPS rounds, but no further round starts
+#                          that would end beyond this budget (at least one round; the
+#                          table says how many ran). The ml_predict queries have no
+#                          warm-up run: the training queries have read the table into
+#                          shared_buffers already.
 #   BENCH_JIT=default      default | on | off: the jit setting for every query
 #                          ("default" leaves the server's setting)
-#   BENCH_DIAG=1           also time the diagnostic rows (fit with 1 round, fit with
-#                          mlsys.xgboost_threads=2, prediction with a model value, a
-#                          cursor.fetchall export, per-row predict calls in Python);
-#                          0 skips them
+#   BENCH_DIAG=1           also time the diagnostic rows (fits with 1 round, fits with
+#                          2 threads, ml_predict with a model value, a cursor.fetchall
+#                          export, one-row predict calls in Python); 0 skips them
 #   BENCH_KEEP_DB=0        1 keeps the benchmark database afterwards
 #
 # The Python process runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and without the
