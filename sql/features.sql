@@ -94,11 +94,27 @@ SELECT version FROM ml_train('ft_plain', 'logistic', 'ft_plain', 'y', NULL, '{"l
 SELECT ml_predict('ft_plain', 1);
 SELECT ml_online_features('nothing', 1);
 
+-- Statistics per feature at each refresh, and declared data checks: a
+-- violation is a WARNING and a recorded failure, the rows stay.
+SELECT key AS feature, value FROM ml.feature_tables, jsonb_each(stats)
+ WHERE name = 'spend' AND version = 1 ORDER BY key;
+SELECT ml_set_feature_checks('spend', '{"amount": {"not_null": true, "min": 0, "max": 40},
+                                        "channel": {"in": ["web"]}}');
+SELECT feature, "check", rows, violations, passed FROM ml.feature_check_results
+ WHERE name = 'spend' ORDER BY feature, "check";
+SELECT feature, null_rate, min, max, failed_checks FROM ml.feature_catalog
+ WHERE name = 'spend' ORDER BY position;
+SELECT ml_set_feature_checks('spend', '{"nothing": {"not_null": true}}');
+SELECT ml_set_feature_checks('spend', '{"channel": {"min": 0}}');
+SELECT ml_set_feature_checks('spend', '{"amount": {"between": [0, 1]}}');
+SELECT ml_set_feature_checks('spend', '[1]');
+
 -- Incremental refresh: only rows newer than the watermark; re-running adds nothing.
 INSERT INTO ft_orders VALUES (2, '2024-01-07 00:00+00', 3, 'web'), (5, '2024-01-08 00:00+00', 4, 'web');
 SELECT ml_refresh_feature_table('spend');
 SELECT ml_refresh_feature_table('spend');
 SELECT watermark, row_count FROM ml.feature_tables WHERE name = 'spend';
+SELECT count(DISTINCT checked_at) AS check_runs FROM ml.feature_check_results WHERE name = 'spend';
 -- A late row (older than the watermark) and an update of an old row need a full refresh.
 INSERT INTO ft_orders VALUES (4, '2024-01-01 00:00+00', 8, 'shop');
 UPDATE ft_orders SET amount = 11 WHERE cust = 1 AND at = '2024-01-01 10:00+00';

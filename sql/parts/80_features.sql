@@ -39,11 +39,43 @@ CREATE TABLE ml.feature_tables (
 	watermark timestamptz,
 	last_refresh timestamptz NOT NULL DEFAULT now(),
 	row_count bigint NOT NULL,
+	-- per feature, at the last refresh: NULL rate, extremes and quartiles
+	-- (numbers), number of distinct values (others)
+	stats jsonb NOT NULL DEFAULT '{}',
 	PRIMARY KEY (name, version)
 );
 COMMENT ON TABLE ml.feature_tables IS
 	'one row per feature table version: defining query, entity and event-time columns, features, owner, watermark, row count';
 SELECT pg_catalog.pg_extension_config_dump('ml.feature_tables', '');
+
+-- Data checks: what the features of a feature table (any version) must
+-- satisfy, and how each refresh went. Checks: "not_null": true, "min" and
+-- "max" (numbers), "in": [allowed values].
+CREATE TABLE ml.feature_checks (
+	name text NOT NULL,
+	feature text NOT NULL,
+	checks jsonb NOT NULL CHECK (jsonb_typeof(checks) = 'object'),
+	set_by text NOT NULL,
+	set_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (name, feature)
+);
+COMMENT ON TABLE ml.feature_checks IS
+	'declared expectations per feature of a feature table: not_null, min, max, in (allowed values)';
+CREATE TABLE ml.feature_check_results (
+	name text NOT NULL,
+	version int NOT NULL,
+	checked_at timestamptz NOT NULL DEFAULT now(),
+	feature text NOT NULL,
+	"check" text NOT NULL,
+	rows bigint NOT NULL,
+	violations bigint NOT NULL,
+	passed boolean NOT NULL
+);
+CREATE INDEX ON ml.feature_check_results (name, version, checked_at);
+COMMENT ON TABLE ml.feature_check_results IS
+	'every data check at every refresh of a feature table: rows checked, violations, pass or fail';
+SELECT pg_catalog.pg_extension_config_dump('ml.feature_checks', '');
+SELECT pg_catalog.pg_extension_config_dump('ml.feature_check_results', '');
 
 -- The watermark in the event-time column's own type, as a query expression
 -- over the timestamptz "expr" (see ml.feature_tables.watermark).
@@ -223,6 +255,163 @@ CREATE FUNCTION ml.feature_subquery(query text) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 	RETURN format(E'(%s\n)', regexp_replace(query, '[[:space:];]+$', ''));
 
+-- Profile a feature table version as the caller (its owner), in one scan:
+-- per feature the NULL rate, extremes and quartiles of numbers, the number
+-- of distinct values of others, and the declared data checks; then
+-- record them (ml.feature_table_record_profile). A failed check is a
+-- WARNING and a row in ml.feature_check_results, its rows stay.
+CREATE FUNCTION ml.feature_table_profile(ft ml.feature_tables) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE
+	aggs text[] := ARRAY['pg_catalog.count(*)::text'];
+	checks text[] := '{}';
+	names text[] := '{}';
+	c record;
+	k text;
+	v jsonb;
+	col text;
+	row_vals jsonb;
+	stats jsonb := '{}';
+	results jsonb := '[]';
+	numeric_type boolean;
+	n bigint;
+BEGIN
+	FOR i IN 1 .. pg_catalog.cardinality(ft.feature_names) LOOP
+		col := pg_catalog.format('f.%I', ft.feature_names[i]);
+		numeric_type := ft.feature_types[i] ~ '^(smallint|integer|bigint|numeric|real|double precision)';
+		aggs := aggs || pg_catalog.format('pg_catalog.count(%s)::text', col);
+		IF numeric_type THEN
+			aggs := aggs || pg_catalog.format('pg_catalog.jsonb_build_object(''min'', pg_catalog.min(%1$s), ''max'', pg_catalog.max(%1$s),'
+											  ' ''quartiles'', pg_catalog.percentile_cont(''{0.25,0.5,0.75}''::float8[])'
+											  ' WITHIN GROUP (ORDER BY %1$s::float8))::text', col);
+		ELSE
+			aggs := aggs || pg_catalog.format('pg_catalog.jsonb_build_object(''distinct'', pg_catalog.count(DISTINCT %1$s::text))::text', col);
+		END IF;
+		FOR c IN SELECT * FROM ml.feature_checks fc WHERE fc.name = ft.name AND fc.feature = ft.feature_names[i] LOOP
+			FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(c.checks) LOOP
+				checks := checks || pg_catalog.format('(pg_catalog.count(*) FILTER (WHERE %s))::text',
+					CASE k WHEN 'not_null' THEN pg_catalog.format('%s IS NULL AND %L', col, v::text::boolean)
+						   WHEN 'min' THEN pg_catalog.format('%s < %s', col, v)
+						   WHEN 'max' THEN pg_catalog.format('%s > %s', col, v)
+						   WHEN 'in' THEN pg_catalog.format('NOT %s::text = ANY (%L::text[])', col,
+									ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v))) END);
+				names := names || ARRAY[ft.feature_names[i], k];
+			END LOOP;
+		END LOOP;
+	END LOOP;
+	EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(ARRAY[%s]::text[]) FROM ml_features.%I AS f',
+							  pg_catalog.array_to_string(aggs || checks, ', '), ft.table_name)
+		INTO row_vals;
+	n := (row_vals->>0)::bigint;
+	FOR i IN 1 .. pg_catalog.cardinality(ft.feature_names) LOOP
+		stats := stats || pg_catalog.jsonb_build_object(ft.feature_names[i],
+			(row_vals->>(2 * i))::jsonb || pg_catalog.jsonb_build_object(
+				'null_rate', CASE WHEN n > 0 THEN 1 - (row_vals->>(2 * i - 1))::float8 / n END));
+	END LOOP;
+	FOR i IN 1 .. pg_catalog.cardinality(names) / 2 LOOP
+		results := results || pg_catalog.jsonb_build_object(
+			'feature', names[2 * i - 1], 'check', names[2 * i], 'rows', n,
+			'violations', (row_vals->>(2 * pg_catalog.cardinality(ft.feature_names) + i))::bigint);
+	END LOOP;
+	PERFORM ml.feature_table_record_profile(ft.name, ft.version, stats, results);
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_profile(ml.feature_tables) IS
+	'internal: per-feature statistics and data checks of a feature table version, computed as the caller';
+
+-- Record a profile: values only, and only for a feature table version the
+-- caller owns (the data checks warn here).
+CREATE FUNCTION ml.feature_table_record_profile(ft_name text, ft_version int, stats jsonb, results jsonb)
+	RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ft ml.feature_tables;
+	r record;
+BEGIN
+	SELECT * INTO ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version;
+	IF NOT FOUND OR NOT pg_has_role(session_user,
+									(SELECT c.relowner FROM pg_class c
+									  WHERE c.oid = to_regclass(format('ml_features.%I', ft.table_name))),
+									'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to record the profile of feature table "%" version %', ft_name, ft_version
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Profiles are recorded by refreshing as the owner.';
+	END IF;
+	UPDATE ml.feature_tables SET stats = feature_table_record_profile.stats
+	 WHERE name = ft_name AND version = ft_version;
+	FOR r IN SELECT x->>'feature' AS feature, x->>'check' AS chk, (x->>'rows')::bigint AS n,
+					(x->>'violations')::bigint AS bad
+			   FROM jsonb_array_elements(results) x LOOP
+		INSERT INTO ml.feature_check_results (name, version, feature, "check", rows, violations, passed)
+		VALUES (ft_name, ft_version, r.feature, r.chk, r.n, r.bad, r.bad = 0);
+		IF r.bad > 0 THEN
+			RAISE WARNING 'feature table "%": % of % rows fail check "%" of feature "%"',
+				ft_name, r.bad, r.n, r.chk, r.feature;
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Declare the data checks of a feature table's features (replacing those
+-- of each feature named), and run them on the latest version now.
+CREATE FUNCTION ml_set_feature_checks(feature_table text, checks jsonb) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE
+	ft ml.feature_tables := ml.feature_table_resolve(feature_table);
+	f text;
+	c jsonb;
+	k text;
+	v jsonb;
+BEGIN
+	IF checks IS NULL OR pg_catalog.jsonb_typeof(checks) <> 'object' THEN
+		RAISE EXCEPTION 'checks must be a JSON object of features'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass checks like ''{"amount": {"not_null": true, "min": 0}, "channel": {"in": ["web", "shop"]}}''.';
+	END IF;
+	FOR f, c IN SELECT * FROM pg_catalog.jsonb_each(checks) LOOP
+		IF NOT f = ANY (ft.feature_names) THEN
+			RAISE EXCEPTION 'feature table "%" has no feature "%"', ft.name, f
+				USING ERRCODE = 'undefined_column', HINT = 'ml.feature_catalog lists its features.';
+		END IF;
+		IF pg_catalog.jsonb_typeof(c) <> 'object' THEN
+			RAISE EXCEPTION 'the checks of feature "%" must be a JSON object', f
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"not_null": true, "max": 100}.';
+		END IF;
+		FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(c) LOOP
+			IF NOT ((k = 'not_null' AND pg_catalog.jsonb_typeof(v) = 'boolean')
+					OR (k IN ('min', 'max') AND pg_catalog.jsonb_typeof(v) = 'number'
+						AND ft.feature_types[pg_catalog.array_position(ft.feature_names, f)]
+							~ '^(smallint|integer|bigint|numeric|real|double precision)')
+					OR (k = 'in' AND pg_catalog.jsonb_typeof(v) = 'array')) THEN
+				RAISE EXCEPTION 'invalid check "%" of feature "%": %', k, f, v
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Checks are "not_null": true|false, "min" and "max": a number (numeric features), "in": [values].';
+			END IF;
+		END LOOP;
+	END LOOP;
+	PERFORM ml.feature_table_set_checks(ft.name, checks);
+	PERFORM ml.feature_table_profile(ml.feature_table_resolve(feature_table));
+END
+$$;
+COMMENT ON FUNCTION ml_set_feature_checks(text, jsonb) IS
+	'declare data checks per feature (not_null, min, max, in), run at every refresh; runs them now';
+
+CREATE FUNCTION ml.feature_table_set_checks(ft_name text, checks jsonb) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT pg_has_role(session_user,
+					   (SELECT c.relowner FROM ml.feature_tables f JOIN pg_class c
+						    ON c.oid = to_regclass(format('ml_features.%I', f.table_name))
+						 WHERE f.name = ft_name ORDER BY f.version DESC LIMIT 1), 'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to set the checks of feature table "%"', ft_name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Only the owner of its latest version may.';
+	END IF;
+	INSERT INTO ml.feature_checks (name, feature, checks, set_by)
+	SELECT ft_name, e.key, e.value, session_user FROM jsonb_each(checks) e
+	ON CONFLICT (name, feature) DO UPDATE SET checks = EXCLUDED.checks, set_by = EXCLUDED.set_by,
+											  set_at = now();
+END
+$$;
+
 -- No SET search_path: the caller's query resolves names as the caller
 -- expects. Every name of ours below is schema-qualified.
 CREATE FUNCTION ml_create_feature_table(name text, query text, entity_column text,
@@ -314,6 +503,7 @@ BEGIN
 			USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
 	END IF;
 	PERFORM ml.feature_table_point_latest(name, tbl);
+	PERFORM ml.feature_table_profile(ml.feature_table_resolve(name || '@' || ver));
 	RETURN ver;
 END
 $$;
@@ -360,6 +550,7 @@ BEGIN
 		EXECUTE pg_catalog.format('ANALYZE ml_features.%I', ft.table_name);
 	END IF;
 	PERFORM ml.feature_table_refreshed(ft.name, ft.version);
+	PERFORM ml.feature_table_profile(ml.feature_table_resolve(ft.name || '@' || ft.version));
 	RETURN n;
 END
 $$;
@@ -548,7 +739,12 @@ CREATE VIEW ml.feature_catalog AS
 SELECT t.name, t.version, t.version = max(t.version) OVER (PARTITION BY t.name) AS latest,
 	   'ml_features.' || quote_ident(t.table_name) AS table_name,
 	   t.entity_column, t.event_time_column, f.ordinality::int AS position, f.feature, f.type,
-	   t.row_count,
+	   t.row_count, (t.stats->f.feature->>'null_rate')::float8 AS null_rate,
+	   t.stats->f.feature->>'min' AS min, t.stats->f.feature->>'max' AS max,
+	   (SELECT pg_catalog.count(*) FILTER (WHERE NOT r.passed) FROM ml.feature_check_results r
+		 WHERE r.name = t.name AND r.version = t.version AND r.feature = f.feature
+		   AND r.checked_at = (SELECT max(rr.checked_at) FROM ml.feature_check_results rr
+								WHERE rr.name = t.name AND rr.version = t.version)) AS failed_checks,
 	   CASE t.event_time_type WHEN 'timestamp with time zone' THEN t.watermark::text
 			WHEN 'date' THEN timezone('UTC', t.watermark)::date::text
 			ELSE timezone('UTC', t.watermark)::text END AS latest_event_time,

@@ -84,18 +84,21 @@ GRANT EXECUTE ON FUNCTION ml_retrain(text, boolean), ml_schedule_retrain(text, t
 -- refresh them. The definitions run the caller's query as the caller and
 -- create the table in ml_features as the caller (its owner), hence CREATE on
 -- the schema; the catalog rows are written by the SECURITY DEFINER helpers.
-GRANT SELECT ON ml.feature_tables, ml.feature_catalog TO ml_reader;
+GRANT SELECT ON ml.feature_tables, ml.feature_catalog, ml.feature_checks, ml.feature_check_results
+	TO ml_reader;
 GRANT CREATE ON SCHEMA ml_features TO ml_trainer;
 REVOKE EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
 	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
-	ml_drop_feature_table(text, int) FROM PUBLIC;
+	ml_drop_feature_table(text, int), ml.feature_table_record_profile(text, int, jsonb, jsonb),
+	ml.feature_table_set_checks(text, jsonb), ml_set_feature_checks(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
 	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
-	ml_drop_feature_table(text, int) TO ml_trainer;
+	ml_drop_feature_table(text, int), ml.feature_table_record_profile(text, int, jsonb, jsonb),
+	ml.feature_table_set_checks(text, jsonb), ml_set_feature_checks(text, jsonb) TO ml_trainer;
 
 -- The prediction log: keys of callers can be personal data, so those who
 -- train and monitor models read it (ml_trainer), admins prune it.
