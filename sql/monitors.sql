@@ -91,6 +91,12 @@ SELECT ml_acknowledge_alert(2);
 RESET ROLE;
 REVOKE ml_reader FROM regress_mlsys_viewer;
 DROP ROLE regress_mlsys_viewer;
+-- A trainer cannot record runs of another role's monitor.
+CREATE ROLE regress_mlsys_forger IN ROLE ml_trainer;
+SET SESSION AUTHORIZATION regress_mlsys_forger;
+SELECT ml.record_monitor_run((SELECT min(monitor_id) FROM ml.monitors), 1, 0, '[]', NULL, 'someone');
+RESET SESSION AUTHORIZATION;
+DROP ROLE regress_mlsys_forger;
 
 -- Performance once labels arrive: logged predictions of the deployed version
 -- (written here by hand; the logging worker is tested in TAP 007) matched by

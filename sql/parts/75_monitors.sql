@@ -162,6 +162,11 @@ DECLARE
 	a record;
 BEGIN
 	SELECT * INTO mon FROM ml.monitors m WHERE m.monitor_id = record_monitor_run.monitor_id;
+	-- only runs of one's own monitors (the worker's session is a superuser's)
+	IF NOT FOUND OR NOT pg_has_role(session_user, mon.created_by, 'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to record a run of monitor %', record_monitor_run.monitor_id
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Runs are recorded by ml_run_monitor, as the monitor''s creator.';
+	END IF;
 	INSERT INTO ml.monitor_runs (monitor_id, run_by, model_version, rows_seen, status, error)
 	VALUES (monitor_id, run_by, model_version, rows_seen,
 			CASE WHEN error IS NOT NULL THEN 'error'
