@@ -342,6 +342,19 @@ SELECT array_agg(version) AS left FROM ml.model_versions
 SELECT ml_rollback('cycle');
 SELECT ml_deploy('cycle', 3);
 SELECT deployed_version AS redeployed FROM ml.models WHERE name = 'cycle';
+-- Archiving keeps a version (addressable) but never deploys it again.
+SELECT ml_archive_version('cycle', 3);
+SELECT ml_archive_version('cycle', 3, force => true);
+SELECT archived_at IS NOT NULL AS archived, ml_predict('cycle@3', ARRAY[100.0]) > 0 AS addressable
+  FROM ml.model_versions WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'cycle');
+SELECT ml_deploy('cycle', 3);
+SELECT ml_rollback('cycle');
+SELECT ml_archive_version('cycle', 3, archived => false);
+SELECT ml_deploy('cycle', 3);
+SELECT deployed_version, (SELECT archived_at FROM ml.model_versions v WHERE v.model_id = m.model_id) AS archived_at
+  FROM ml.models m WHERE name = 'cycle';
+UPDATE ml.model_versions SET n_train_rows = 0
+ WHERE model_id = (SELECT model_id FROM ml.models WHERE name = 'cycle');
 SELECT ml_remove_alias('cycle', 'nobody');
 SELECT ml_delete_version('cycle', 9);
 SELECT ml_delete_version('nothing', 1);

@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(ml_split);
 PG_FUNCTION_INFO_V1(ml_shadow);
 PG_FUNCTION_INFO_V1(ml_remove_alias);
 PG_FUNCTION_INFO_V1(ml_delete_version);
+PG_FUNCTION_INFO_V1(ml_archive_version);
 PG_FUNCTION_INFO_V1(ml_model);
 
 /* The alias ml_predict(name) follows: ml.models.deployed_version. */
@@ -415,6 +416,18 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 		CStringGetTextDatum(alias)
 	};
 	char		nulls[6] = {' ', version ? ' ' : 'n', previous ? ' ' : 'n', ' ', ' ', ' '};
+
+	if (version != 0)
+	{
+		ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2"
+				  " AND archived_at IS NOT NULL",
+				  2, types, values, nulls, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("version %d is archived", version),
+					 errhint("Restore it first with ml_archive_version(name, %d, archived => false).", version)));
+	}
 
 	if (strcmp(alias, DEFAULT_ALIAS) == 0)
 		ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
@@ -825,29 +838,19 @@ ml_remove_alias(PG_FUNCTION_ARGS)
 }
 
 /*
- * ml_delete_version(model_name, version, force DEFAULT false) -> void:
- * delete a version. One that is deployed or has an alias is kept unless
- * force, which first removes those aliases (recorded in ml.deployments, so
- * that the model may then serve no version). The version's deployment
- * history stays.
+ * Under the model's row lock: check that the version exists and, unless
+ * force, that no alias points to it; with force, remove those aliases
+ * (recorded with reason). Returns the model id.
  */
-Datum
-ml_delete_version(PG_FUNCTION_ARGS)
+static int64
+ReleaseVersion(const char *name, int32 version, bool force, Oid caller, const char *reason)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		version = PG_GETARG_INT32(1);
-	bool		force = PG_GETARG_BOOL(2);
-	RegistryWriteScope scope;
 	int32		deployed;
-	int64		model_id;
-	Datum		args[2];
+	int64		model_id = LockModel(name, &deployed);
+	Datum		args[2] = {Int64GetDatum(model_id), Int32GetDatum(version)};
 	char	  **aliases;
 	uint64		n;
 
-	RegistryBeginWrite(&scope);
-	model_id = LockModel(name, &deployed);
-	args[0] = Int64GetDatum(model_id);
-	args[1] = Int32GetDatum(version);
 	ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2",
 			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -869,9 +872,70 @@ ml_delete_version(PG_FUNCTION_ARGS)
 				 errmsg("version %d of model \"%s\" is in use by alias \"%s\"", version, name, aliases[0]),
 				 errhint("Deploy another version first, or pass force => true to remove its aliases too.")));
 	for (uint64 i = 0; i < n; i++)
-		Deploy(model_id, aliases[i], 0, version, scope.caller, psprintf("version %d deleted", version));
+		Deploy(model_id, aliases[i], 0, version, caller, reason);
+	return model_id;
+}
+
+/*
+ * ml_delete_version(model_name, version, force DEFAULT false) -> void:
+ * delete a version. One that is deployed or has an alias is kept unless
+ * force, which first removes those aliases (recorded in ml.deployments, so
+ * that the model may then serve no version). The version's deployment
+ * history stays.
+ */
+Datum
+ml_delete_version(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		version = PG_GETARG_INT32(1);
+	RegistryWriteScope scope;
+	Datum		args[2];
+
+	RegistryBeginWrite(&scope);
+	args[0] = Int64GetDatum(ReleaseVersion(name, version, PG_GETARG_BOOL(2), scope.caller,
+										   psprintf("version %d deleted", version)));
+	args[1] = Int32GetDatum(version);
 	ExecWrite("DELETE FROM ml.model_versions WHERE model_id = $1 AND version = $2",
 			  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, SPI_OK_DELETE);
+	RegistryEndWrite(&scope);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ml_archive_version(model_name, version, archived DEFAULT true, force
+ * DEFAULT false) -> void: archive a version: it stays, addressable as
+ * name@version, but no alias may point to it again (one in use only with
+ * force, as ml_delete_version); archived false restores it.
+ */
+Datum
+ml_archive_version(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		version = PG_GETARG_INT32(1);
+	bool		archive = PG_GETARG_BOOL(2);
+	RegistryWriteScope scope;
+	Datum		args[3];
+
+	RegistryBeginWrite(&scope);
+	if (archive)
+		args[0] = Int64GetDatum(ReleaseVersion(name, version, PG_GETARG_BOOL(3), scope.caller,
+											   psprintf("version %d archived", version)));
+	else
+	{
+		int32		deployed;
+
+		args[0] = Int64GetDatum(LockModel(name, &deployed));
+	}
+	args[1] = Int32GetDatum(version);
+	args[2] = BoolGetDatum(archive);
+	ExecWrite("UPDATE ml.model_versions SET archived_at = CASE WHEN $3 THEN now() END"
+			  " WHERE model_id = $1 AND version = $2",
+			  3, (Oid[]) {INT8OID, INT4OID, BOOLOID}, args, NULL, SPI_OK_UPDATE);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version),
+				 errhint("ml.model_versions lists the versions of each model.")));
 	RegistryEndWrite(&scope);
 	PG_RETURN_VOID();
 }

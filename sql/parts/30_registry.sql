@@ -38,9 +38,11 @@ CREATE TABLE ml.model_versions (
 	training_info jsonb NOT NULL DEFAULT '{}',
 	trained_by text NOT NULL,
 	trained_at timestamptz NOT NULL DEFAULT now(),
-	-- the only columns that may change: notes about the version
+	-- the only columns that may change: notes about the version, and its
+	-- archiving (ml_archive_version: kept, but not deployed again)
 	description text,
 	tags jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(tags) = 'object'),
+	archived_at timestamptz,
 	PRIMARY KEY (model_id, version)
 );
 COMMENT ON TABLE ml.model_versions IS
@@ -108,10 +110,11 @@ COMMENT ON TABLE ml.training_trials IS
 CREATE FUNCTION ml.forbid_version_update() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-	IF to_jsonb(NEW) - 'description' - 'tags' IS DISTINCT FROM to_jsonb(OLD) - 'description' - 'tags' THEN
+	IF to_jsonb(NEW) - 'description' - 'tags' - 'archived_at'
+	   IS DISTINCT FROM to_jsonb(OLD) - 'description' - 'tags' - 'archived_at' THEN
 		RAISE EXCEPTION 'model versions are immutable'
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Train or register a new version instead; only description and tags change.';
+				  HINT = 'Train or register a new version instead; only description, tags and archiving change.';
 	END IF;
 	RETURN NEW;
 END
@@ -196,6 +199,12 @@ CREATE FUNCTION ml_remove_alias(model_name text, alias text) RETURNS int
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ml_remove_alias(text, text) IS
 	'remove an alias (production: serve no version until the next deploy), recorded in ml.deployments; returns the version it pointed to';
+
+CREATE FUNCTION ml_archive_version(model_name text, version int, archived boolean DEFAULT true,
+								   force boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ml_archive_version(text, int, boolean, boolean) IS
+	'archive a version (kept and addressable, never deployed again; in use only with force, which removes its aliases first), or restore it (archived false)';
 
 CREATE FUNCTION ml_delete_version(model_name text, version int, force boolean DEFAULT false) RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;

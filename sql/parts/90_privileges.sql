@@ -39,10 +39,10 @@ GRANT EXECUTE ON FUNCTION ml_train(text, text, text, text, text[], jsonb, float8
 -- and aliased versions).
 REVOKE EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
 	ml_split(text, text, float8), ml_shadow(text, text), ml_remove_alias(text, text),
-	ml_delete_version(text, int, boolean) FROM PUBLIC;
+	ml_delete_version(text, int, boolean), ml_archive_version(text, int, boolean, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_deploy(text, int, text), ml_rollback(text, text),
 	ml_split(text, text, float8), ml_shadow(text, text), ml_remove_alias(text, text),
-	ml_delete_version(text, int, boolean) TO ml_admin;
+	ml_delete_version(text, int, boolean), ml_archive_version(text, int, boolean, boolean) TO ml_admin;
 GRANT DELETE ON ml.models, ml.model_versions TO ml_admin;
 
 -- Notes on models and versions: for those who train them.
