@@ -148,6 +148,15 @@ CREATE AGGREGATE ml_ks(value float8, bin_edges float8[], baseline_counts float8[
 	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
 	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
 );
+-- (the baseline's NULL count plays no part in KS; with it, the aggregate
+-- shares its state with ml_psi and the others called with the same arguments)
+CREATE AGGREGATE ml_ks(value float8, bin_edges float8[], baseline_counts float8[], baseline_n_null float8) (
+	SFUNC = drift_numeric_accum, STYPE = internal, FINALFUNC = drift_ks_final,
+	COMBINEFUNC = drift_combine, SERIALFUNC = drift_serialize,
+	DESERIALFUNC = drift_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml_ks(float8, float8[], float8[], float8) IS
+	'ml_ks taking the baseline''s NULL count too, which it leaves out like every NULL';
 COMMENT ON AGGREGATE ml_ks(float8, float8[], float8[]) IS
 	'binned two-sample Kolmogorov-Smirnov distance: max |F_current - F_baseline| of the cumulative proportions over the cells below-range, bin 1 .. bin k, above-range (the CDFs compared at the bin edges); NULLs ignored; NULL without non-NULL values';
 
@@ -232,10 +241,13 @@ BEGIN
 		null_metric := 'null_rate';
 		IF b.input = '(prediction)' THEN
 			-- the model's output on each row of the source, against its holdout's
-			-- (NULL for rows it cannot take: their share is the prediction's null_rate)
-			col := CASE WHEN b.type = 'numeric' THEN format('ml.prediction_if_valid(%L, s)', model_name)
-						WHEN info ? 'classes' THEN format('ml.class_if_valid(%L, s)', model_name)
-						ELSE format('ml.prediction_if_valid(%L, s)::int::text', model_name) END;
+			-- (NULL for rows it cannot take: their share is "unpredictable");
+			-- computed once per row, in a subquery around the source
+			src := pg_catalog.format(E'(SELECT s.*, %s AS "(prediction)" FROM %s OFFSET 0) AS s',
+				CASE WHEN b.type = 'numeric' THEN format('ml.prediction_if_valid(%L, s)', model_name)
+					 WHEN info ? 'classes' THEN format('ml.class_if_valid(%L, s)', model_name)
+					 ELSE format('ml.prediction_if_valid(%L, s)::int::text', model_name) END, src);
+			col := format('s.%I', b.input);
 			stats := jsonb_build_object('min', b.bin_edges[1], 'max', b.bin_edges[cardinality(b.bin_edges)]);
 			null_metric := 'unpredictable';
 		ELSIF b.type = 'numeric' THEN
@@ -254,7 +266,7 @@ BEGIN
 				args := format('%s, %L::float8[], %L::float8[]', col, b.bin_edges, b.baseline_counts);
 				aggs := aggs || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)
 							 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
-							 || format('@extschema@.ml_ks(%s)', args)
+							 || format('@extschema@.ml_ks(%s, %L::float8)', args, b.baseline_n_null)
 							 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
 			END IF;
 		ELSE
