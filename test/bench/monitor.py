@@ -1,0 +1,961 @@
+#!/usr/bin/python3
+"""test/bench/monitor.py -- the work of test/bench/monitor.sh (run that, not this).
+
+Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE), creates a
+fresh database with
+  train_t(f1..f10 float8, y float8)  BENCH_ROWS rows, mixed distributions (normal,
+                                     uniform, exponential, log-normal, integer-valued,
+                                     bimodal), NULLs in f9 (2 %) and f10 (5 %), y linear
+                                     in the f plus noise
+  current_t(f1..f10 float8)          BENCH_ROWS rows, the same generators with drift in
+                                     f1 (shifted), f3 (scaled), f7 (mixture weights), f8
+                                     (wider: out of the training range), f9 (10 % NULLs)
+trains ml_train('bench_mon', 'linear', 'train_t', 'y', ARRAY['f1', .., 'f10'],
+'{"impute": "mean"}', 0.2), creates the monitor ml_create_monitor('bench_mon_m',
+'bench_mon', 'current_t') and measures, serially and (BENCH_PARALLEL=1) with 2 parallel
+workers:
+  A  count(*), sum(f1..f10) FROM current_t                 (baseline: one plain scan)
+  B  A plus sum(ml_predict('bench_mon', c)) per row        (baseline: the prediction alone)
+  M  count(*) FROM ml_run_monitor('bench_mon_m')           (ours: a monitor run)
+  D  count(*) FROM ml_drift('bench_mon', 'current_t')      (ours: the scan alone)
+  Q  the query ml_drift builds and runs, captured with auto_explain and run directly
+plus, unless BENCH_DIAG=0, diagnostic rows: parts of that query (d1 the features only, d2
+their count aggregates, d3 their drift aggregates, d3k the same without ml_ks, d4 the
+prediction terms), the prediction terms (d5) and the whole query (d6) with the prediction
+computed once per row instead of in each aggregate argument, and d7 ml_bin_counts(ARRAY[f1
+.. f10], <the same bins>): what one multi-column aggregate over the same bins costs. In this Python process, the other way to do it: export the 10
+columns with COPY ... TO STDOUT into numpy and compute the same per-feature statistics
+with numpy (bins as src/drift.c: [e_i, e_{i+1}), the last closed, below / above / NULL
+cells, PSI proportions floored at 1e-4) against ml_drift_baseline(ml_model('bench_mon'));
+numpy's PSI (and JS, KS, chi-square statistic, null and out-of-range shares) must equal
+ml_drift's to 1e-9 or the run fails. numpy does not evaluate the model, so the
+apples-to-apples comparison is with the feature-only query d1 as well.
+
+Timing is client-side, as in test/bench/linreg.py: time.perf_counter() around
+cursor.execute() + fetchall() with psycopg2 over the local socket. Every query has a
+session of its own; each runs once as a warm-up (EXPLAIN (ANALYZE, FORMAT JSON) for plain
+queries: plan shape, workers, JIT), then all queries of a mode are timed round-robin,
+BENCH_REPS rounds; the median is reported. M and D are function calls whose real plan is
+inside: one untimed checked run per mode with auto_explain (log_nested_statements) reports
+the inner query's plan, workers and JIT, and captures its text (query Q). Every M run
+records a monitor run (ml.monitor_runs, ml.monitor_results, ml.alerts), as a scheduled
+run would.
+"""
+import collections
+import io
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import psycopg2
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+PY_REPS = int(os.environ.get("BENCH_PY_REPS", "3"))
+PARALLEL = os.environ.get("BENCH_PARALLEL", "1") != "0"
+JIT = os.environ.get("BENCH_JIT", "default")
+DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
+KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+TARGET_SCAN = 2.0  # issue: monitor run <= 2x one plain scan of the columns
+TARGET_PY = 1.0    # issue: monitor run faster than export + numpy PSI
+
+K = 10
+FS = [f"f{j}" for j in range(1, K + 1)]
+MODEL = "bench_mon"
+MONITOR = "bench_mon_m"
+PSI_EPS = 1e-4     # src/drift.c DRIFT_PSI_EPSILON
+SEED_TRAIN = 0.42
+SEED_CURRENT = 0.43
+TRAIN_SQL = (f"SELECT * FROM ml_train('{MODEL}', 'linear', 'train_t', 'y', ARRAY["
+             + ", ".join(f"'{f}'" for f in FS) + "], '{\"impute\": \"mean\"}', 0.2)")
+
+MODES = {
+    "serial": ["SET max_parallel_workers_per_gather = 0"],
+    "parallel": ["SET max_parallel_workers_per_gather = 2",
+                 "SET parallel_setup_cost = 0",
+                 "SET parallel_tuple_cost = 0",
+                 "SET min_parallel_table_scan_size = 0"],
+}
+if not PARALLEL:
+    del MODES["parallel"]
+AUTO_EXPLAIN = ["LOAD 'auto_explain'",
+                "SET auto_explain.log_min_duration = 0",
+                "SET auto_explain.log_nested_statements = on",
+                "SET auto_explain.log_analyze = on",
+                "SET auto_explain.log_timing = on",  # JIT timing is reported only with it
+                "SET auto_explain.log_format = json",
+                "SET auto_explain.log_level = notice"]
+
+# Standard normal draws from two uniforms (Box-Muller); 1 - random() is in (0, 1].
+NORMAL = "sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())"
+
+
+def gen_columns(current):
+    """The f1..f10 generators; current = True drifts f1, f3, f7, f8 and f9."""
+    c = current
+    return [
+        f"{'0.3 + ' if c else ''}{NORMAL} AS f1",                       # normal (shifted)
+        "10 * random() AS f2",                                          # uniform
+        f"-{'1.5 * ' if c else ''}ln(1 - random()) AS f3",              # exponential (scaled)
+        f"exp(0.5 * {NORMAL}) AS f4",                                   # log-normal
+        f"100 + 15 * {NORMAL} AS f5",                                   # normal, far from 0
+        "floor(21 * random()) AS f6",                                   # integers 0..20
+        f"CASE WHEN random() < {0.5 if c else 0.3} THEN -2 ELSE 2 END + 0.5 * {NORMAL} AS f7",
+        f"{'2.4 * random() - 1.2' if c else '2 * random() - 1'} AS f8",  # uniform (wider)
+        f"CASE WHEN random() < {0.10 if c else 0.02} THEN NULL ELSE {NORMAL} END AS f9",
+        "CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS f10",
+    ]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def plan_shape(node):
+    """'Finalize Aggregate > Gather[2/2] > Partial Aggregate > Parallel Seq Scan on t'."""
+    parts = []
+    while node is not None:
+        name = node["Node Type"]
+        if node.get("Partial Mode") and node["Partial Mode"] != "Simple":
+            name = f"{node['Partial Mode']} {name}"
+        if node.get("Parallel Aware"):
+            name = f"Parallel {name}"
+        if "Relation Name" in node:
+            name += f" on {node['Relation Name']}"
+        if "Function Name" in node:
+            name += f" {node['Function Name']}"
+        if node["Node Type"] in ("Gather", "Gather Merge"):
+            name += f"[planned {node.get('Workers Planned')}, launched {node.get('Workers Launched')}]"
+        parts.append(name)
+        kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
+        node = kids[0] if kids else None
+    return " > ".join(parts)
+
+
+def gather_info(node):
+    """(planned, launched) of the first Gather node, or None."""
+    if node["Node Type"] in ("Gather", "Gather Merge"):
+        return node.get("Workers Planned"), node.get("Workers Launched")
+    for k in node.get("Plans", []):
+        g = gather_info(k)
+        if g:
+            return g
+    return None
+
+
+def jit_of(plan):
+    """(functions, total ms, optimization on?) of a plan's JIT, or None."""
+    jit = plan.get("JIT")
+    if jit is None:
+        return None
+    return (jit.get("Functions"), jit.get("Timing", {}).get("Total"),
+            jit.get("Options", {}).get("Optimization"))
+
+
+def jit_text(j):
+    if j is None:
+        return "no JIT"
+    return (f"JIT {j[0]} functions, {j[1] or 0:.0f} ms in the leader"
+            + (", optimized" if j[2] else ""))
+
+
+def session(dbname, mode=None, setup=()):
+    """A new autocommit connection (and cursor), in the given mode and BENCH_JIT."""
+    conn = psycopg2.connect(dbname=dbname)
+    conn.autocommit = True
+    conn.notices = collections.deque(maxlen=100000)
+    cur = conn.cursor()
+    if JIT != "default":
+        cur.execute(f"SET jit = {JIT}")
+    for s in MODES.get(mode, []):
+        cur.execute(s)
+    for s in setup:
+        cur.execute(s)
+    return conn, cur
+
+
+class Bench:
+    def __init__(self, dbname):
+        self.dbname = dbname
+        self.conn, self.cur = session(dbname)  # setup and checks; no timing
+        self.results = {}  # (query, mode) -> dict
+
+    def close(self):
+        self.conn.close()
+
+    def q(self, sql, args=None, cur=None):
+        cur = cur or self.cur
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+
+    def warm_up(self, key, sql, kind, mode, cur):
+        """One run before timing. A plain query runs as EXPLAIN ANALYZE (plan shape,
+        workers, JIT; a serial plan must not have a Gather, a parallel one must); a
+        function call (kind "func") just runs: its plan is inside (see checked_runs)."""
+        r = {"times": [], "shape": "(function: see the checked run)", "workers": None,
+             "jit": None}
+        if kind == "func":
+            self.q(sql, cur=cur)
+        else:
+            plan = self.q("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, cur=cur)[0][0][0]
+            top = plan["Plan"]
+            g = gather_info(top)
+            if mode == "serial" and g is not None:
+                raise SystemExit(f"{key}: serial plan has a Gather: {plan_shape(top)}")
+            if mode == "parallel":
+                if g is None:
+                    log(f"WARNING {key}: the plan is not parallel: {plan_shape(top)}")
+                elif g[1] != 2:
+                    log(f"WARNING {key}: {g[1]} of {g[0]} workers launched "
+                        "(max_worker_processes / max_parallel_workers?)")
+            r.update(shape=plan_shape(top), workers=g, jit=jit_of(plan))
+        self.results[(key, mode)] = r
+
+    def measure_all(self, queries, mode):
+        """Warm up every query, then time them round-robin REPS times, each query in a
+        session of its own (see test/bench/linreg.py). queries: (key, label, sql, kind)."""
+        sessions = {key: session(self.dbname, mode) for key, _, _, _ in queries}
+        try:
+            for key, _, sql, kind in queries:
+                self.warm_up(key, sql, kind, mode, sessions[key][1])
+            for _ in range(REPS):
+                for key, _, sql, _ in queries:
+                    cur = sessions[key][1]
+                    t0 = time.perf_counter()
+                    cur.execute(sql)
+                    rows = cur.fetchall()
+                    r = self.results[(key, mode)]
+                    r["times"].append((time.perf_counter() - t0) * 1000.0)
+                    r["value"] = rows
+        finally:
+            for conn, _ in sessions.values():
+                conn.close()
+        for key, _, _, _ in queries:
+            r = self.results[(key, mode)]
+            t = r["times"]
+            r["median"], r["min"] = median(t), min(t)
+            jit = "" if r["jit"] is None else ", " + jit_text(r["jit"])
+            log(f"{key:<3} {mode:<8} median {r['median']:8.1f} ms (min {min(t):.1f}, "
+                f"max {max(t):.1f}{jit})  {r['shape']}")
+
+    def checked_runs(self, mode):
+        """ml_drift and ml_run_monitor once each with auto_explain: their results, and
+        the plan and text of the query ml_drift builds (instrumented: not timed)."""
+        conn, cur = session(self.dbname, mode, AUTO_EXPLAIN)
+        c = {}
+        try:
+            for what, sql in [
+                    ("drift", f"SELECT feature, metric, value, p_value FROM ml_drift('{MODEL}', 'current_t')"),
+                    ("monitor", f"SELECT feature, metric, value, threshold, status FROM ml_run_monitor('{MONITOR}')")]:
+                conn.notices.clear()
+                t0 = time.perf_counter()
+                rows = self.q(sql, cur=cur)
+                ms = (time.perf_counter() - t0) * 1000.0
+                inner = None
+                for n in conn.notices:
+                    i = n.find("{")
+                    if "plan:" not in n or i < 0:
+                        continue
+                    try:
+                        p = json.loads(n[i:])
+                        d = float(n.split("duration:")[1].split("ms")[0])
+                    except (ValueError, IndexError):
+                        continue
+                    if p.get("Query Text", "").startswith("SELECT v.* FROM (SELECT count(*)"):
+                        inner = (d, p)
+                c[what] = {"rows": rows, "ms": ms, "inner": inner}
+                if inner is None:
+                    log(f"WARNING checked {what} ({mode}): auto_explain reported no query of "
+                        "ml_drift's shape")
+                else:
+                    d, p = inner
+                    log(f"checked {what} ({mode}): {ms:.0f} ms with instrumentation; its drift "
+                        f"query {d:.0f} ms: {plan_shape(p['Plan'])}; {jit_text(jit_of(p))}")
+        finally:
+            conn.close()
+        return c
+
+
+# ---------------------------------------------------------------- ml_drift's query
+
+def drift_terms(baselines, schema):
+    """The aggregates ml_drift builds (sql/parts/70_drift.sql), as (feature, metric, sql),
+    in its order; numeric inputs only (all here). baselines: rows of baseline_literals."""
+    terms = []
+    for b in baselines:
+        name, typ = b["input"], b["type"]
+        if typ != "numeric":
+            raise SystemExit(f"unexpected input type {typ} of {name}")
+        if name == "(prediction)":
+            col = f"ml.prediction_if_valid('{MODEL}', s)"
+            null_metric = "unpredictable"
+        else:
+            col = f"s.{name}::float8"
+            null_metric = "null_rate"
+        terms.append((name, null_metric,
+                      f"count(*) FILTER (WHERE {col} IS NULL)::float8 / NULLIF(count(*), 0)"))
+        terms.append((name, "out_of_range",
+                      f"count(*) FILTER (WHERE NOT ({col} BETWEEN {b['min_lit']} AND {b['max_lit']}))"
+                      f"::float8 / NULLIF(count({col}), 0)"))
+        args = f"{col}, {b['edges_lit']}::float8[], {b['counts_lit']}::float8[]"
+        terms.append((name, "psi", f"{schema}.ml_psi({args}, {b['n_null_lit']}::float8)"))
+        terms.append((name, "js_divergence",
+                      f"{schema}.ml_js_divergence({args}, {b['n_null_lit']}::float8)"))
+        terms.append((name, "ks", f"{schema}.ml_ks({args})"))
+        terms.append((name, "chi_square", f"{schema}.ml_chi_square({args}, {b['n_null_lit']}::float8)"))
+    return terms
+
+
+def drift_query(terms):
+    """ml_drift's query text from its terms (for comparison with the captured one)."""
+    aggs = ["count(*)::float8"] + [t[2] for t in terms]
+    rows_out = ["('*', 'rows', r.a1, NULL::float8)"]
+    for n, (feature, metric, _) in enumerate(terms, 2):
+        lit = "'" + feature.replace("'", "''") + "'"
+        if metric in ("null_rate", "unpredictable"):
+            rows_out.append(f"({lit}, '{metric}', r.a{n}, NULL::float8)")
+        elif metric == "chi_square":
+            rows_out.append(f"({lit}, 'chi_square', r.a{n}[1], r.a{n}[2])")
+        else:
+            rows_out.append(f"({lit}, '{metric}', r.a{n}, NULL)")
+    return ("SELECT v.* FROM (SELECT " + ", ".join(f"{a} AS a{n}" for n, a in enumerate(aggs, 1))
+            + " FROM current_t AS s) r, LATERAL (VALUES " + ", ".join(rows_out)
+            + ") AS v(feature, metric, value, p_value)")
+
+
+def select_terms(terms, source="current_t AS s"):
+    """One row: count(*) and the terms' aggregates, as a plain aggregate query."""
+    return ("SELECT count(*), " + ", ".join(t[2] for t in terms) + f" FROM {source}")
+
+
+def term_values(terms, row):
+    """{(feature, metric): (value, p_value)} of a select_terms result row."""
+    out = {}
+    for (feature, metric, _), v in zip(terms, row[1:]):
+        out[(feature, metric)] = (v[0], v[1]) if metric == "chi_square" else (v, None)
+    return out
+
+
+def same(a, b, tol=1e-12):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+# ---------------------------------------------------------------- Python side
+
+# Binary COPY rows of fixed width: the values (NaN for NULL) and one int4 bitmask of
+# the NULLs, so that np.frombuffer can read it (a binary row with a NULL field is
+# 8 bytes shorter; the mask costs 8 bytes a row, 10 boolean fields would cost 50).
+COPY_BINARY_SQL = ("COPY (SELECT " + ", ".join(f"coalesce({f}, 'NaN')" for f in FS) + ", "
+                   + " | ".join(f"(({f} IS NULL)::int << {j})" for j, f in enumerate(FS))
+                   + " FROM current_t) TO STDOUT (FORMAT binary)")
+ROW_DTYPE = np.dtype([("nf", ">i2")]
+                     + [x for f in FS for x in ((f"l_{f}", ">i4"), (f, ">f8"))]
+                     + [("l_mask", ">i4"), ("mask", ">i4")])
+# CSV: NULL written as "nan", which np.loadtxt reads (the data have no NaN: checked).
+COPY_CSV_SQL = ("COPY (SELECT " + ", ".join(FS) + " FROM current_t) TO STDOUT "
+                "(FORMAT csv, NULL 'nan')")
+
+
+def export_copy_binary(dbname):
+    """COPY ... TO STDOUT (FORMAT binary) into memory, parsed with np.frombuffer:
+    X (values, NaN for NULL) and N (NULL flags from the bitmask), n x 10 each."""
+    conn = psycopg2.connect(dbname=dbname)
+    try:
+        buf = io.BytesIO()
+        conn.cursor().copy_expert(COPY_BINARY_SQL, buf)
+    finally:
+        conn.close()
+    data = buf.getbuffer()
+    if bytes(data[:11]) != b"PGCOPY\n\xff\r\n\x00":
+        raise SystemExit("binary COPY: bad signature")
+    ext = int.from_bytes(data[15:19], "big")
+    start = 19 + ext
+    body = len(data) - start - 2
+    if body % ROW_DTYPE.itemsize or bytes(data[-2:]) != b"\xff\xff":
+        raise SystemExit("binary COPY: unexpected layout")
+    rec = np.frombuffer(data, dtype=ROW_DTYPE, count=body // ROW_DTYPE.itemsize, offset=start)
+    if not ((rec["nf"] == K + 1).all() and (rec["l_mask"] == 4).all()
+            and all((rec[f"l_{f}"] == 8).all() for f in FS)):
+        raise SystemExit("binary COPY: unexpected field count or lengths")
+    X = np.empty((len(rec), K))
+    N = np.empty((len(rec), K), dtype=bool)
+    mask = rec["mask"].astype(np.int32)
+    for j, f in enumerate(FS):
+        X[:, j] = rec[f]
+        N[:, j] = (mask >> j) & 1 != 0
+    return X, N
+
+
+def export_copy_csv(dbname):
+    """COPY ... TO STDOUT (FORMAT csv) into memory, parsed with np.loadtxt."""
+    conn = psycopg2.connect(dbname=dbname)
+    try:
+        buf = io.StringIO()
+        conn.cursor().copy_expert(COPY_CSV_SQL, buf)
+    finally:
+        conn.close()
+    buf.seek(0)
+    X = np.loadtxt(buf, delimiter=",", dtype=np.float64, ndmin=2)
+    return X, np.isnan(X)
+
+
+def export_fetchall(dbname):
+    """cursor.execute + fetchall (tuples of floats and None) into numpy (None -> NaN)."""
+    conn = psycopg2.connect(dbname=dbname)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT " + ", ".join(FS) + " FROM current_t")
+        rows = cur.fetchall()
+    finally:
+        conn.close()
+    X = np.array(rows, dtype=np.float64)
+    return X, np.isnan(X)
+
+
+def numpy_drift(X, N, base):
+    """Per column the statistics of src/drift.c from numpy: cells [below, bin 1 .. bin k,
+    above, NULL] with bin i = [e_i, e_{i+1}), the last closed, NaN above; PSI with
+    proportions floored at 1e-4; JS in bits; binned KS without NULLs; chi-square
+    statistic; NULL share; out-of-range share (outside the training [min, max])."""
+    n = X.shape[0]
+    out = {}
+    for j, b in enumerate(base):
+        e, bc = b["edges"], b["counts"]
+        k = len(e) - 1
+        v = X[~N[:, j], j]
+        idx = np.searchsorted(e, v, side="right")        # 0 below, 1..k bins, k+1 >= e_k
+        cnt = np.bincount(idx, minlength=k + 2)
+        top = np.count_nonzero(v == e[-1])                # the last bin is closed
+        cnt[k] += top
+        cnt[k + 1] -= top
+        c = np.empty(k + 3)
+        c[:k + 2] = cnt
+        c[k + 2] = n - len(v)
+        q = np.zeros(k + 3)
+        q[1:k + 1] = bc
+        q[k + 2] = b["n_null"]
+        nc, nb = float(n), q.sum()
+        p_, q_ = np.maximum(c / nc, PSI_EPS), np.maximum(q / nb, PSI_EPS)
+        psi = float(np.sum((p_ - q_) * np.log(p_ / q_)))
+        pp, qq = c / nc, q / nb
+        mid = (pp + qq) / 2
+        js = (np.sum(pp[pp > 0] * np.log(pp[pp > 0] / mid[pp > 0]))
+              + np.sum(qq[qq > 0] * np.log(qq[qq > 0] / mid[qq > 0])))
+        js = max(float(js) / (2 * np.log(2)), 0.0)
+        cc, qb = c[:-1], q[:-1]                            # KS: without the NULL cell
+        ks = float(np.max(np.abs(np.cumsum(cc) / cc.sum() - np.cumsum(qb) / qb.sum())))
+        col = c + q
+        d = q * nc - c * nb
+        chi = float(np.sum(((d / (nb * nc)) * (d / np.where(col > 0, col, 1)))[col > 0]))
+        oor = np.count_nonzero((v < b["min"]) | (v > b["max"]) | np.isnan(v)) / len(v)
+        name = b["input"]
+        out[(name, "null_rate")] = c[k + 2] / nc
+        out[(name, "out_of_range")] = oor
+        out[(name, "psi")] = psi
+        out[(name, "js_divergence")] = js
+        out[(name, "ks")] = ks
+        out[(name, "chi_square")] = chi
+        out[(name, "bins")] = c[1:k + 1]
+        out[(name, "oor_cells")] = (c[0] + c[k + 1]) / len(v)  # below + above of the bins
+    return out
+
+
+def timed(f, *args):
+    t0 = time.perf_counter()
+    r = f(*args)
+    return (time.perf_counter() - t0) * 1000.0, r
+
+
+# ---------------------------------------------------------------- main
+
+LOAD_START = os.getloadavg()[0]
+
+
+def main():
+    t_start = time.time()
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    acur = admin.cursor()
+    acur.execute("SELECT version()")
+    log(acur.fetchone()[0])
+    db = f"mlsys_bench_monitor_{os.getpid()}"
+    acur.execute(f"DROP DATABASE IF EXISTS {db}")
+    acur.execute(f"CREATE DATABASE {db}")
+    try:
+        b = Bench(db)
+        try:
+            run(b)
+        finally:
+            b.close()
+    finally:
+        if not KEEP_DB:
+            acur.execute(f"DROP DATABASE IF EXISTS {db}")
+        else:
+            log(f"kept database {db}")
+        admin.close()
+    log(f"total run time {time.time() - t_start:.0f} s")
+
+
+def run(b):
+    b.q("CREATE EXTENSION mlsys")
+    schema = b.q("SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n "
+                 "ON n.oid = e.extnamespace WHERE e.extname = 'mlsys'")[0][0]
+    settings = {r[0]: r[1] for r in b.q(
+        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+        "('jit', 'jit_above_cost', 'jit_optimize_above_cost', 'jit_inline_above_cost', "
+        " 'shared_buffers', 'max_worker_processes', 'max_parallel_workers', 'work_mem', "
+        " 'shared_preload_libraries', 'parallel_leader_participation')")}
+    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    log(f"pg_jit_available(): {b.q('SELECT pg_jit_available()')[0][0]}; "
+        f"cpus: {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; rows: {ROWS}; reps: {REPS} (+1 warm-up), python reps: "
+        f"{PY_REPS}; modes: {', '.join(MODES)}; numpy {np.__version__}")
+
+    # ---------------------------------------------------------------- data
+    cols = ", ".join(f"{f} float8" for f in FS)
+    t0 = time.time()
+    b.q(f"CREATE TABLE train_t ({cols}, y float8)")
+    yexpr = ("1 + 2*f1 - f2 + 0.5*f3 + 0.1*f4 + 0.02*f5 - 0.3*f6 + f7 + 3*f8 "
+             "+ 0.7*coalesce(f9, 0) - 2*coalesce(f10, 0.5) + 0.3*(random() - 0.5)")
+    b.q("SELECT setseed(%s)", (SEED_TRAIN,))
+    # OFFSET 0 keeps the subquery (and its random() calls) from being flattened.
+    b.q(f"INSERT INTO train_t SELECT s.*, {yexpr} FROM (SELECT {', '.join(gen_columns(False))} "
+        f"FROM generate_series(1, {ROWS}) OFFSET 0) s")
+    b.q(f"CREATE TABLE current_t ({cols})")
+    b.q("SELECT setseed(%s)", (SEED_CURRENT,))
+    b.q(f"INSERT INTO current_t SELECT {', '.join(gen_columns(True))} "
+        f"FROM generate_series(1, {ROWS})")
+    b.q("VACUUM ANALYZE train_t")
+    b.q("VACUUM ANALYZE current_t")
+    size = b.q("SELECT pg_size_pretty(pg_table_size('current_t')), relpages FROM pg_class "
+               "WHERE relname = 'current_t'")[0]
+    nan = b.q("SELECT " + " + ".join(f"count(*) FILTER (WHERE {f} = 'NaN')" for f in FS)
+              + " FROM current_t")[0][0]
+    if nan:
+        raise SystemExit("SANITY: current_t has NaN values (the CSV export writes NULL as nan)")
+    log(f"tables train_t and current_t: {ROWS} rows each; current_t {size[0]} ({size[1]} pages); "
+        f"built in {time.time() - t0:.1f} s")
+
+    # ---------------------------------------------------------------- model, monitor
+    log(f"training: {TRAIN_SQL}")
+    b.q("SET max_parallel_workers_per_gather = 0")
+    t0 = time.perf_counter()
+    trained = b.q(TRAIN_SQL)[0]
+    train_ms = (time.perf_counter() - t0) * 1000.0
+    log(f"trained version {trained[1]} in {train_ms:.0f} ms (serial): metrics {json.dumps(trained[2])}")
+    if trained[2].get("r2", 0) < 0.99:
+        raise SystemExit("SANITY: the linear model does not fit y (r2 < 0.99)")
+    b.q("RESET max_parallel_workers_per_gather")
+    mid = b.q(f"SELECT ml_create_monitor('{MONITOR}', '{MODEL}', 'current_t')")[0][0]
+    log(f"monitor {MONITOR} created (monitor_id {mid})")
+
+    # The baselines as ml_drift writes them into its query: literals under
+    # extra_float_digits = 3, the prediction's range from its bin edges.
+    b.q("SET extra_float_digits = 3")
+    base = []
+    for r in b.q(f"""
+        SELECT d.input, d.type, d.bin_edges, d.baseline_counts, d.baseline_n_null,
+               quote_literal(d.bin_edges), quote_literal(d.baseline_counts),
+               quote_literal(d.baseline_n_null),
+               quote_literal(st->>'min'), quote_literal(st->>'max'),
+               (st->>'min')::float8, (st->>'max')::float8
+          FROM ml_drift_baseline(ml_model('{MODEL}')) WITH ORDINALITY
+               AS d(input, type, bin_edges, levels, baseline_counts, baseline_n_null, o)
+          LEFT JOIN LATERAL (SELECT x->'stats' AS stats
+                               FROM jsonb_array_elements(ml_model_info(ml_model('{MODEL}'))->'inputs') x
+                              WHERE x->>'name' = d.input) i ON true,
+               LATERAL (SELECT CASE WHEN d.input = '(prediction)'
+                                    THEN jsonb_build_object('min', d.bin_edges[1],
+                                                            'max', d.bin_edges[cardinality(d.bin_edges)])
+                                    ELSE i.stats END AS st) s
+         ORDER BY d.o"""):
+        base.append({"input": r[0], "type": r[1], "edges": np.array(r[2], dtype=float),
+                     "counts": np.array(r[3], dtype=float), "n_null": float(r[4] or 0),
+                     "edges_lit": r[5], "counts_lit": r[6], "n_null_lit": r[7],
+                     "min_lit": r[8], "max_lit": r[9], "min": r[10], "max": r[11]})
+    b.q("RESET extra_float_digits")
+    feat_base = [x for x in base if x["input"] != "(prediction)"]
+    if [x["input"] for x in feat_base] != FS or len(base) != K + 1:
+        raise SystemExit(f"unexpected baselines: {[x['input'] for x in base]}")
+    log("baselines: " + "; ".join(f"{x['input']} {len(x['edges']) - 1} bins, n_null "
+                                  f"{x['n_null']:g}" for x in base))
+
+    # ---------------------------------------------------------------- checked runs
+    checked = {}
+    for mode in MODES:
+        checked[mode] = b.checked_runs(mode)
+    ref = {(f, m): (v, p) for f, m, v, p in checked["serial"]["drift"]["rows"]}
+    ref_rows = ref.pop(("*", "rows"))[0]
+    if int(ref_rows) != ROWS:
+        raise SystemExit(f"SANITY: ml_drift saw {ref_rows} rows, not {ROWS}")
+    log("ml_drift (serial): " + "; ".join(
+        f"{f} psi {ref[(f, 'psi')][0]:.4f}" for f in FS + ["(prediction)"]))
+    for mode in MODES:
+        c = checked[mode]
+        got = {(f, m): (v, p) for f, m, v, p in c["drift"]["rows"] if f != "*"}
+        mon = {(f, m): v for f, m, v, _, _ in c["monitor"]["rows"]}
+        for key, (v, p) in ref.items():
+            if not (same(got[key][0], v) and same(got[key][1], p)):
+                raise SystemExit(f"SANITY: ml_drift ({mode}) {key} = {got[key]} != serial {(v, p)}")
+            if not same(mon.get(key), v):
+                raise SystemExit(f"SANITY: ml_run_monitor ({mode}) {key} = {mon.get(key)} != ml_drift {v}")
+    log(f"sanity: ml_run_monitor's {len(ref)} drift values equal ml_drift's "
+        + ("in every mode; parallel equals serial" if PARALLEL else "(serial)"))
+
+    terms = drift_terms(base, schema)
+    built = drift_query(terms)
+    inner = checked["serial"]["drift"]["inner"]
+    if inner is None:
+        captured = None
+        log("WARNING: ml_drift's query not captured: Q runs the query rebuilt here")
+    else:
+        captured = inner[1]["Query Text"]
+        if captured == built:
+            log(f"ml_drift's query ({len(captured)} chars, {len(terms) + 1} aggregates) captured; "
+                "rebuilt here identically, so the diagnostic variants are its parts")
+        else:
+            log("WARNING: ml_drift's captured query differs from the one rebuilt here "
+                "(sql/parts/70_drift.sql changed?); the variants are checked by their values")
+    qq = captured or built
+
+    # ---------------------------------------------------------------- queries
+    fterms = [t for t in terms if t[0] != "(prediction)"]
+    pterms = [t for t in terms if t[0] == "(prediction)"]
+    qa = "SELECT count(*), " + ", ".join(f"sum({f})" for f in FS) + " FROM current_t"
+    qb = ("SELECT count(*), " + ", ".join(f"sum({f})" for f in FS)
+          + f", sum(ml_predict('{MODEL}', c)) FROM current_t c")
+    queries = [
+        ("A", "baseline A: count + 10 sums", qa, "plain", None),
+        ("B", "baseline B: A + sum(ml_predict(row))", qb, "plain", None),
+        ("M", "ours: ml_run_monitor (full run)", f"SELECT count(*) FROM ml_run_monitor('{MONITOR}')",
+         "func", None),
+        ("D", "ours: ml_drift (the scan alone)", f"SELECT count(*) FROM ml_drift('{MODEL}', 'current_t')",
+         "func", None),
+        ("Q", "ml_drift's query, run directly", qq, "plain", None),
+    ]
+    # the whole row of current_t and the prediction once per row, for the "once" variants
+    once_src = (f"(SELECT s.*, ml.prediction_if_valid('{MODEL}', s) AS p FROM current_t AS s "
+                "OFFSET 0) AS s")
+    pred_col = f"ml.prediction_if_valid('{MODEL}', s)"
+    pterms_once = [(f, m, sql.replace(pred_col, "s.p")) for f, m, sql in pterms]
+    if DIAG:
+        diag = [
+            ("d1", "diag: Q's features only (no prediction)", fterms, "current_t AS s"),
+            ("d2", "diag: d1's counts (null, range) only", [t for t in fterms if t[1] in
+                                                           ("null_rate", "out_of_range")], "current_t AS s"),
+            ("d3", "diag: d1's drift aggregates only", [t for t in fterms if t[1] in
+                                                        ("psi", "js_divergence", "ks", "chi_square")],
+             "current_t AS s"),
+            ("d3k", "diag: d3 without ml_ks", [t for t in fterms if t[1] in
+                                              ("psi", "js_divergence", "chi_square")], "current_t AS s"),
+            ("d4", "diag: Q's prediction terms only", pterms, "current_t AS s"),
+            ("d5", "diag: d4, prediction once per row", pterms_once, once_src),
+            ("d6", "diag: Q with the prediction once/row", fterms + pterms_once, once_src),
+        ]
+        for key, label, ts, src in diag:
+            queries.append((key, label, select_terms(ts, src), "plain", ts))
+        # what one multi-column aggregate costs: ml_train's histogram pass over the same
+        # bins (bin counts only: no NULL, below or above cells)
+        all_edges = "'{" + ",".join(x["edges_lit"][2:-2] for x in feat_base) + "}'::float8[]"
+        all_bins = "'{" + ",".join(str(len(x["edges"]) - 1) for x in feat_base) + "}'::int[]"
+        q7 = ("SELECT count(*), ml_bin_counts(ARRAY[" + ", ".join(f"s.{f}" for f in FS)
+              + f"], {all_edges}, {all_bins}) FROM current_t AS s")
+        queries.append(("d7", "diag: ml_bin_counts(ARRAY[f1..f10])", q7, "plain", None))
+        log(f"query d7: {q7[:200]}...")
+        log(f"query d5: {select_terms(pterms_once, once_src)[:400]}...")
+    log(f"query A: {qa}")
+    log(f"query B: {qb}")
+    log(f"query Q: {qq[:300]}... ({len(qq)} chars)")
+
+    # ---------------------------------------------------------------- timing
+    for mode in MODES:
+        log(f"timing, {mode}")
+        b.measure_all([q[:4] for q in queries], mode)
+
+    # ---------------------------------------------------------------- sanity (SQL)
+    R = b.results
+    for mode in MODES:
+        for key in ("A", "B"):
+            if int(R[(key, mode)]["value"][0][0]) != ROWS:
+                raise SystemExit(f"SANITY: {key} ({mode}) count != {ROWS}")
+        if int(R[("M", mode)]["value"][0][0]) != len(checked["serial"]["monitor"]["rows"]):
+            raise SystemExit(f"SANITY: M ({mode}) returned {R[('M', mode)]['value'][0][0]} rows")
+        if int(R[("D", mode)]["value"][0][0]) != len(ref) + 1:
+            raise SystemExit(f"SANITY: D ({mode}) returned {R[('D', mode)]['value'][0][0]} rows")
+        qv = {(f, m): (v, p) for f, m, v, p in R[("Q", mode)]["value"]}
+        for key, (v, p) in ref.items():
+            if not (same(qv[key][0], v) and same(qv[key][1], p)):
+                raise SystemExit(f"SANITY: Q ({mode}) {key} = {qv[key]} != ml_drift {(v, p)}")
+        for key, label, _, _, ts in queries:
+            if ts is None:
+                continue
+            row = R[(key, mode)]["value"][0]
+            if int(row[0]) != ROWS:
+                raise SystemExit(f"SANITY: {key} ({mode}) count {row[0]} != {ROWS}")
+            for k2, (v, p) in term_values(ts, row).items():
+                if not (same(v, ref[k2][0]) and same(p, ref[k2][1])):
+                    raise SystemExit(f"SANITY: {key} ({mode}) {k2} = {(v, p)} != ml_drift {ref[k2]}")
+    log("sanity: Q and every diagnostic variant give ml_drift's values (to 1e-12)")
+
+    # ---------------------------------------------------------------- Python side
+    log(f"python: fetch the baselines, then export, {PY_REPS} runs each")
+
+    def fetch_baselines():
+        conn = psycopg2.connect(dbname=b.dbname)
+        try:
+            cur = conn.cursor()
+            cur.execute(f"""
+                SELECT d.input, d.bin_edges, d.baseline_counts, d.baseline_n_null,
+                       (i->'stats'->>'min')::float8, (i->'stats'->>'max')::float8
+                  FROM ml_drift_baseline(ml_model('{MODEL}')) d
+                  JOIN jsonb_array_elements(ml_model_info(ml_model('{MODEL}'))->'inputs') i
+                    ON i->>'name' = d.input""")
+            got = {r[0]: {"input": r[0], "edges": np.array(r[1], dtype=float),
+                          "counts": np.array(r[2], dtype=float), "n_null": float(r[3] or 0),
+                          "min": r[4], "max": r[5]} for r in cur.fetchall()}
+        finally:
+            conn.close()
+        return [got[f] for f in FS]
+
+    base_ms = []
+    for _ in range(PY_REPS):
+        ms, py_base = timed(fetch_baselines)
+        base_ms.append(ms)
+    for x, y in zip(py_base, feat_base):
+        if not (np.array_equal(x["edges"], y["edges"]) and np.array_equal(x["counts"], y["counts"])):
+            raise SystemExit(f"SANITY: baselines of {x['input']} differ between fetches")
+    exports = {}
+    exp = []
+    for _ in range(PY_REPS):
+        ms, (X, N) = timed(export_copy_binary, b.dbname)
+        exp.append(ms)
+    exports["COPY binary (values, NULL bitmask) + np.frombuffer"] = (median(exp), exp)
+    log(f"export {COPY_BINARY_SQL[:90]}...: median {median(exp):.0f} ms ("
+        + ", ".join(f"{t:.0f}" for t in exp) + ")")
+    if X.shape != (ROWS, K):
+        raise SystemExit(f"SANITY: exported {X.shape}")
+    if DIAG:
+        exp = []
+        for _ in range(PY_REPS):
+            ms, (X2, N2) = timed(export_copy_csv, b.dbname)
+            exp.append(ms)
+        if not (np.array_equal(N, N2) and np.array_equal(X[~N], X2[~N2])):
+            raise SystemExit("SANITY: CSV and binary COPY exports differ")
+        del X2, N2
+        exports["COPY csv + np.loadtxt"] = (median(exp), exp)
+        log(f"export {COPY_CSV_SQL}: median {median(exp):.0f} ms ("
+            + ", ".join(f"{t:.0f}" for t in exp) + "); same arrays as binary")
+        ms, (X2, N2) = timed(export_fetchall, b.dbname)
+        if not (np.array_equal(N, N2) and np.array_equal(X[~N], X2[~N2])):
+            raise SystemExit("SANITY: fetchall and binary COPY exports differ")
+        del X2, N2
+        exports["cursor.fetchall() + np.array (1 run)"] = (ms, [ms])
+        log(f"export cursor.fetchall + np.array: {ms:.0f} ms (1 run); same arrays as binary")
+    export_how = min(exports, key=lambda k: exports[k][0])
+    export_ms = exports[export_how][0]
+
+    np_ms = []
+    for _ in range(PY_REPS):
+        ms, npv = timed(numpy_drift, X, N, py_base)
+        np_ms.append(ms)
+    log(f"numpy statistics of 10 columns: median {median(np_ms):.0f} ms ("
+        + ", ".join(f"{t:.0f}" for t in np_ms) + ")")
+    worst = {}
+    for (f, m), v in npv.items():
+        if m == "bins":
+            continue
+        if m == "oor_cells":
+            if not same(v, ref[(f, "out_of_range")][0]):
+                raise SystemExit(f"SANITY: {f}: out_of_range {ref[(f, 'out_of_range')][0]!r} is not "
+                                 f"(below + above) / non-NULL {v!r}")
+            continue
+        dv = ref[(f, m)][0]
+        d = abs(v - dv)
+        worst[m] = max(worst.get(m, 0.0), d)
+        if d > 1e-9 * max(1.0, abs(dv)):
+            raise SystemExit(f"SANITY: numpy's {m} of {f} is {v!r}, ml_drift's {dv!r}")
+    log("sanity: numpy vs ml_drift, max |diff| per statistic: "
+        + ", ".join(f"{m} {d:.1e}" for m, d in worst.items()) + " (limit 1e-9): ok; "
+        "out_of_range = (below + above cells) / non-NULL values for every input")
+    if DIAG:
+        for mode in MODES:
+            got = np.array(R[("d7", mode)]["value"][0][1], dtype=float)
+            want = np.concatenate([npv[(f, "bins")] for f in FS])
+            if int(R[("d7", mode)]["value"][0][0]) != ROWS or not np.array_equal(got, want):
+                raise SystemExit(f"SANITY: d7 ({mode}): ml_bin_counts differs from numpy's bin counts")
+        log("sanity: d7's ml_bin_counts equal numpy's bin counts")
+    py_total = median(base_ms) + export_ms + median(np_ms)
+    export_min = min(exports[export_how][1])
+    py_min = min(base_ms) + export_min + min(np_ms)
+
+    # ---------------------------------------------------------------- table
+    def ms(key, mode):
+        return R[(key, mode)]["median"]
+
+    modes = list(MODES)
+    w = 12
+    print()
+    print(f"monitor benchmark: {ROWS} rows x {K} float8 features (2 with NULLs), linear model; "
+          f"median of {REPS} runs after 1 warm-up, client-side wall time (psycopg2), "
+          f"jit={settings['jit']}" + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+    print(f"load average (1 min) at the start {LOAD_START:.2f}, at the end {os.getloadavg()[0]:.2f}, "
+          f"on {os.cpu_count()} cpus: other work on the machine shows as a spread of the times")
+    print()
+    head = f"{'query':<46}" + "".join(f" {m + ' ms':>{w}}" for m in modes)
+    if PARALLEL:
+        head += f" {'speed-up':>9}"
+    print(head)
+    print("-" * len(head))
+    for key, label, _, _, _ in queries:
+        line = f"{key + '  ' + label:<46}" + "".join(f" {ms(key, m):>{w}.1f}" for m in modes)
+        if PARALLEL:
+            line += f" {ms(key, 'serial') / ms(key, 'parallel'):>8.2f}x"
+        print(line)
+
+    print()
+    print(f"{'plan of the drift query (checked run)':<46}" + "".join(f" {m:>{w}}" for m in modes))
+    print("-" * len(head))
+    for label, f in [
+            ("workers launched", lambda c: str((gather_info(c[1]["Plan"]) or (0, 0))[1])),
+            ("JIT functions", lambda c: str((jit_of(c[1]) or (0,))[0])),
+            ("JIT ms (leader, instrumented run)", lambda c: f"{(jit_of(c[1]) or (0, 0.0))[1] or 0:.0f}"),
+            ("JIT optimization", lambda c: "yes" if (jit_of(c[1]) or (0, 0, False))[2] else "no"),
+            ("drift query ms (instrumented run)", lambda c: f"{c[0]:.0f}")]:
+        vals = []
+        for m in modes:
+            inner_m = checked[m]["drift"]["inner"]
+            vals.append("?" if inner_m is None else f(inner_m))
+        print(f"{label:<46}" + "".join(f" {v:>{w}}" for v in vals))
+
+    def st(key, mode, stat):
+        return R[(key, mode)][stat]
+
+    cols = [(m, "median") for m in modes] + [(m, "min") for m in modes]
+    print()
+    head3 = (f"{'where the time goes (differences; of minima)':<46}"
+             + "".join(f" {m + ' ms':>{w}}" for m in modes)
+             + "".join(f" {'min ' + m[:3] + '.':>{w}}" for m in modes))
+    print(head3)
+    print("-" * len(head3))
+    rows = [("plain scan, count + 10 sums (A)", lambda m, x: st("A", m, x)),
+            ("one ml_predict(row) per row (B - A)", lambda m, x: st("B", m, x) - st("A", m, x))]
+    if DIAG:
+        rows += [
+            ("features' statistics beyond A (d1 - A)", lambda m, x: st("d1", m, x) - st("A", m, x)),
+            ("  30 count aggregates vs 10 sums (d2 - A)", lambda m, x: st("d2", m, x) - st("A", m, x)),
+            ("  40 drift aggregates vs 10 sums (d3 - A)", lambda m, x: st("d3", m, x) - st("A", m, x)),
+            ("    of which ml_ks's own state (d3 - d3k)", lambda m, x: st("d3", m, x) - st("d3k", m, x)),
+            ("prediction terms in Q (Q - d1)", lambda m, x: st("Q", m, x) - st("d1", m, x)),
+            ("  the same, prediction once per row (d6 - d1)", lambda m, x: st("d6", m, x) - st("d1", m, x)),
+            ("  prediction terms alone (d4); once/row (d5)",
+             lambda m, x: f"{st('d4', m, x):.0f}; {st('d5', m, x):.0f}"),
+            ("Q with the prediction once per row (d6)", lambda m, x: st("d6", m, x)),
+            ("one 10-column aggregate, bins only (d7)", lambda m, x: st("d7", m, x)),
+        ]
+    rows += [("ml_drift's plpgsql and set-up (D - Q)", lambda m, x: st("D", m, x) - st("Q", m, x)),
+             ("monitor's rating and recording (M - D)", lambda m, x: st("M", m, x) - st("D", m, x))]
+    for label, f in rows:
+        vals = [f(m, x) for m, x in cols]
+        print(f"{label:<46}" + "".join(f" {v:>{w}}" if isinstance(v, str) else f" {v:>{w}.1f}"
+                                       for v in vals))
+    if DIAG:
+        print()
+        head4 = (f"{'share of the monitor run M (medians; minima)':<46}" + "".join(f" {m:>{w}}" for m in modes)
+                 + "".join(f" {'min ' + m[:3] + '.':>{w}}" for m in modes))
+        print(head4)
+        print("-" * len(head4))
+        for label, f in [
+                ("prediction drift, measured ((Q - d1) / M)",
+                 lambda m, x: (st("Q", m, x) - st("d1", m, x)) / st("M", m, x)),
+                ("prediction drift, 1 predict/row ((B-A) / M)",
+                 lambda m, x: (st("B", m, x) - st("A", m, x)) / st("M", m, x)),
+                ("features' statistics ((d1 - A) / M)",
+                 lambda m, x: (st("d1", m, x) - st("A", m, x)) / st("M", m, x)),
+                ("plain scan (A / M)", lambda m, x: st("A", m, x) / st("M", m, x))]:
+            print(f"{label:<46}" + "".join(f" {100 * f(m, x):>{w - 1}.0f}%" for m, x in cols))
+
+    if DIAG:
+        s_ = "serial"
+        print()
+        print(f"notes (serial medians):")
+        print(f"  - Q computes ml.prediction_if_valid('{MODEL}', s) in 6 places a row (IS NULL, the two "
+              "comparisons of NOT BETWEEN, count(), the\n    state of ml_psi/ml_js_divergence/ml_chi_square, "
+              f"ml_ks): its terms take {ms('d4', s_):.0f} ms (d4), {ms('d5', s_):.0f} ms with the "
+              "prediction computed once a row (d5).")
+        print("  - ml_ks gets 3 arguments, ml_psi/ml_js_divergence/ml_chi_square 4 (baseline_n_null): "
+              "PostgreSQL shares a transition\n    state only between aggregates with the same transition "
+              "function and the same arguments, so each input pays\n    for two drift transitions a row; "
+              f"ml_ks's costs {ms('d3', s_) - ms('d3k', s_):.0f} ms (d3 - d3k).")
+        print("  - null_rate and out_of_range (3 count aggregates per input, d2 - A = "
+              f"{ms('d2', s_) - ms('A', s_):.0f} ms) repeat counts the drift state has:\n    its NULL cell, "
+              "and below + above (the outer bin edges are the training min and max; checked above).")
+        print(f"  - one multi-column aggregate over the same bins (d7) takes {ms('d7', s_) / ms('A', s_):.1f}x A; "
+              f"one prediction per row (B) takes {ms('B', s_) / ms('A', s_):.1f}x A.")
+
+    print()
+    print(f"python side (numpy {np.__version__})")
+    print(f"{'step':<66} {'ms':>10}")
+    print("-" * 78)
+    print(f"{'fetch the baselines (ml_drift_baseline)':<66} {median(base_ms):>10.1f}")
+    for how, (t, _) in exports.items():
+        print(f"{'export: ' + how + (' <- used' if how == export_how else ''):<66} {t:>10.1f}")
+    print(f"{'numpy: bin 10 columns, PSI, JS, KS, chi-square, null/range shares':<66} "
+          f"{median(np_ms):>10.1f}")
+    print(f"{'total: baselines + export + numpy':<66} {py_total:>10.1f}")
+    print(f"{'total of the minima':<66} {py_min:>10.1f}")
+
+    print()
+    head2 = (f"{'ratios (of medians; of minima)':<46}" + "".join(f" {m:>{w}}" for m in modes)
+             + "".join(f" {'min ' + m[:3] + '.':>{w}}" for m in modes))
+    print(head2)
+    print("-" * len(head2))
+    ratio_rows = [("monitor run / plain scan (M / A)", "M", None),
+                  ("ml_drift / plain scan (D / A)", "D", None)]
+    if DIAG:
+        ratio_rows += [("features only / plain scan (d1 / A)", "d1", None),
+                       ("prediction once / plain scan (d6 / A)", "d6", None),
+                       ("ml_bin_counts(ARRAY) / plain scan (d7 / A)", "d7", None),
+                       ("B: scan + 1 predict/row / plain scan (B / A)", "B", None)]
+    ratio_rows += [("monitor run / (export + numpy) (M / py)", "M", "py"),
+                   ("ml_drift / (export + numpy) (D / py)", "D", "py")]
+    if DIAG:
+        ratio_rows += [("features only / (export + numpy) (d1 / py)", "d1", "py")]
+    for label, num, den in ratio_rows:
+        med = [ms(num, m) / (py_total if den else ms("A", m)) for m in modes]
+        mins = [R[(num, m)]["min"] / (py_min if den else R[("A", m)]["min"]) for m in modes]
+        print(f"{label:<46}" + "".join(f" {v:>{w - 1}.2f}x" for v in med + mins))
+    print(f"{'monitor run / export alone (M / export)':<46}"
+          + "".join(f" {ms('M', m) / export_ms:>{w - 1}.2f}x" for m in modes)
+          + "".join(f" {R[('M', m)]['min'] / export_min:>{w - 1}.2f}x" for m in modes))
+
+    print()
+    print("targets (issue), on the ratios of medians:")
+    for mode in modes:
+        r = ms("M", mode) / ms("A", mode)
+        print(f"  {'monitor run <= 2x one plain scan of the columns (' + mode + ')':<66} {r:6.2f}x  "
+              f"{'PASS' if r <= TARGET_SCAN else 'MISS'}")
+    for mode in modes:
+        r = ms("M", mode) / py_total
+        print(f"  {'monitor run < export + numpy PSI (' + mode + ')':<66} {r:6.2f}x  "
+              f"{'PASS' if r < TARGET_PY else 'MISS'}")
+    print()
+    print(f"sanity: numpy's statistics equal ml_drift's (max |diff| "
+          f"{max(worst.values()):.0e}, limit 1e-9); ml_run_monitor, Q and the diagnostic "
+          f"variants give ml_drift's values; training took {train_ms / 1000:.1f} s")
+    print()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except psycopg2.Error as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(1)
