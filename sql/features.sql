@@ -84,7 +84,9 @@ SELECT features, n_train_rows, source LIKE '%ml_features.spend_v1%' AS lineage
 -- equal to the prediction of the same values passed by hand.
 SELECT ml_online_features('spend', 1) AS cust_1, ml_online_features('spend', '2') AS cust_2,
        ml_online_features('spend', 99) AS nobody;
-SELECT ml_predict('ft_churn', 1) = ml_predict('ft_churn', ARRAY[50.0, 80.0]) AS from_features;
+SELECT ml_predict('ft_churn', 1) = ml_predict('ft_churn', ARRAY[50.0, 80.0]) AS from_features,
+       ml_predict_class('ft_churn', 1) = ml_predict_class('ft_churn', ARRAY[50.0, 80.0]) AS class,
+       ml_predict_proba('ft_churn', '1') = ml_predict_proba('ft_churn', ARRAY[50.0, 80.0]) AS proba;
 -- an entity without features gets NULLs, which this model (no imputation) refuses
 SELECT ml_predict('ft_churn', 99);
 SELECT pg_get_viewdef('ml_features.spend_latest') LIKE '%spend_v1%' AS latest_view;
@@ -197,6 +199,12 @@ RESET ROLE;
 
 \set SHOW_CONTEXT errors
 -- Clean up.
+-- A new version with the same columns keeps the grants of the _latest view.
+GRANT SELECT ON ml_features.refunds_latest TO regress_feat_reader;
+SELECT ml_create_feature_table('refunds', 'SELECT cust, refunded_at, amount FROM ft_refunds',
+                               'cust', 'refunded_at') AS version;
+SELECT has_table_privilege('regress_feat_reader', 'ml_features.refunds_latest', 'SELECT') AS still_granted,
+       pg_get_viewdef('ml_features.refunds_latest') LIKE '%refunds_v2%' AS latest_view;
 SELECT ml_drop_feature_table('spend', 1) AS dropped;
 SELECT name, version FROM ml.feature_tables WHERE name = 'spend';
 SELECT pg_get_viewdef('ml_features.spend_latest') LIKE '%spend_v2%' AS latest_view;

@@ -91,13 +91,17 @@ SELECT e AS expression, ml_cron_next(e, '2026-11-21 23:50+01') AS next_run
                     '5/20 * * * *', '0 0 * * mon-fri,sun', '59 23 31 12 *']) e;
 -- daylight saving: 3 a.m. exists on the day clocks skip 2-3 a.m., 2:30 does not
 SELECT ml_cron_next('0 3 * * *', '2026-03-28 12:00+01') AS three, ml_cron_next('30 2 * * *', '2026-03-28 12:00+01') AS half_past_two;
-RESET TimeZone;
+-- a job reads its cron schedule in the time zone it was scheduled in
 SELECT ml_schedule_monitor('loans_monitor', '0 6 * * mon') AS cron_job;
-SELECT kind, schedule, cron, next_run_at = ml_cron_next('0 6 * * mon') AS first_run_at_match
+RESET TimeZone;
+SELECT kind, schedule, cron, time_zone, next_run_at = ml_cron_next('0 6 * * mon', now(), 'Europe/Berlin') AS first_run_at_match
   FROM ml.jobs WHERE cron IS NOT NULL;
 SELECT ml_schedule_monitor('loans_monitor', interval '2 hours') AS interval_value_job;
 SELECT ml_run_job(job_id) FROM ml.jobs WHERE cron IS NOT NULL;
-SELECT next_run_at = ml_cron_next('0 6 * * mon') AS next_at_match, last_status FROM ml.jobs WHERE cron IS NOT NULL;
+SELECT next_run_at = ml_cron_next('0 6 * * mon', now(), 'Europe/Berlin') AS next_at_match, last_status
+  FROM ml.jobs WHERE cron IS NOT NULL;
+SELECT ml_cron_next('0 6 * * *', '2026-06-01 12:00+00', 'Asia/Tokyo') AS tokyo_6am;
+SELECT ml_cron_next('0 6 * * *', '2026-06-01 12:00+00', 'Mars/Olympus');
 SELECT ml_cron_next('0 0 30 2 *');
 SELECT ml_cron_next('0 0 * *');
 SELECT ml_cron_next('61 * * * *');

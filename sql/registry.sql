@@ -328,8 +328,11 @@ SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area']
 SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
 SELECT version FROM ml_train('cycle', 'linear', 'houses', 'price', ARRAY['area'], test_fraction => 0);
 SELECT ml_deploy('cycle', 2), ml_deploy('cycle', 3, 'challenger');
+SELECT ml_split('cycle', 'challenger', 10), ml_shadow('cycle', 'challenger');
 SELECT ml_delete_version('cycle', 3);
 SELECT ml_remove_alias('cycle', 'challenger') AS removed;
+-- (the split and the shadow to the alias go with it)
+SELECT (SELECT count(*) FROM ml.splits) AS splits, (SELECT count(*) FROM ml.shadows) AS shadows;
 SELECT ml_rollback('cycle', 'challenger') AS restored;
 SELECT ml_delete_version('cycle', 2, force => true);
 SELECT ml_predict('cycle', ARRAY[100.0]);

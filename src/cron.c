@@ -5,10 +5,11 @@
  * (1-31), month (1-12 or jan-dec), day of week (0-7 or sun-sat, 0 and 7
  * both Sunday). Each field is "*" or a comma-separated list of values and
  * ranges a-b, any of them with a step /n. As in cron, when both day fields
- * are restricted a day matches either of them. Times are in the session's
- * TimeZone (the scheduler's is the server's): "0 3 * * *" is 3 a.m. local
- * time, also across daylight-saving changes. A local time that a change
- * skips does not occur that day, and one it repeats matches both times.
+ * are restricted a day matches either of them. Times are in a named time
+ * zone, or the session's (a job keeps the one it was scheduled in): "0 3 *
+ * * *" is 3 a.m. local time, also across daylight-saving changes. A local
+ * time that a change skips does not occur that day, and one it repeats
+ * matches both times.
  */
 #include "postgres.h"
 
@@ -183,14 +184,14 @@ DayMatches(const CronSchedule *s, const struct pg_tm *tm)
 
 /* Local time fields -> timestamptz in the session time zone (normalising). */
 static TimestampTz
-LocalToTimestamp(struct pg_tm *tm)
+LocalToTimestamp(struct pg_tm *tm, pg_tz *zone)
 {
 	TimestampTz result;
 	int			tz;
 
 	/* day and hour overflow: let the calendar carry them */
 	tm->tm_sec = 0;
-	tz = DetermineTimeZoneOffset(tm, session_timezone);
+	tz = DetermineTimeZoneOffset(tm, zone);
 	if (tm2timestamp(tm, 0, &tz, &result) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -200,12 +201,12 @@ LocalToTimestamp(struct pg_tm *tm)
 }
 
 static void
-TimestampToLocal(TimestampTz t, struct pg_tm *tm)
+TimestampToLocal(TimestampTz t, struct pg_tm *tm, pg_tz *zone)
 {
 	int			tz;
 	fsec_t		fsec;
 
-	if (timestamp2tm(t, &tz, tm, &fsec, NULL, session_timezone) != 0)
+	if (timestamp2tm(t, &tz, tm, &fsec, NULL, zone) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range"),
@@ -218,18 +219,18 @@ TimestampToLocal(TimestampTz t, struct pg_tm *tm)
  * a match (such as "0 0 30 2 *") is an error.
  */
 static TimestampTz
-NextRun(const char *expr, const CronSchedule *s, TimestampTz after)
+NextRun(const char *expr, const CronSchedule *s, TimestampTz after, pg_tz *zone)
 {
 	struct pg_tm tm;
 	TimestampTz t;
 	TimestampTz limit = after + (TimestampTz) 5 * 366 * USECS_PER_DAY;
 
-	TimestampToLocal(after, &tm);
+	TimestampToLocal(after, &tm, zone);
 	tm.tm_min++;
-	t = LocalToTimestamp(&tm);
+	t = LocalToTimestamp(&tm, zone);
 	while (t < limit)
 	{
-		TimestampToLocal(t, &tm);
+		TimestampToLocal(t, &tm, zone);
 		if (!s->allowed[3][tm.tm_mon])
 		{
 			tm.tm_mon++;
@@ -258,7 +259,7 @@ NextRun(const char *expr, const CronSchedule *s, TimestampTz after)
 		else if (!s->allowed[1][tm.tm_hour])
 		{
 			tm.tm_min = 0;
-			t = LocalToTimestamp(&tm) + USECS_PER_HOUR;
+			t = LocalToTimestamp(&tm, zone) + USECS_PER_HOUR;
 			continue;
 		}
 		else if (!s->allowed[0][tm.tm_min])
@@ -268,18 +269,38 @@ NextRun(const char *expr, const CronSchedule *s, TimestampTz after)
 		}
 		else
 			return t;
-		t = LocalToTimestamp(&tm);
+		t = LocalToTimestamp(&tm, zone);
 	}
 	BadCron(expr, "It matches no time in the next five years.");
 }
 
-/* ml_cron_next(expression text, after timestamptz) -> timestamptz */
+/*
+ * ml_cron_next(expression text, after timestamptz, time_zone text DEFAULT
+ * NULL) -> timestamptz, in the named time zone (NULL: the session's).
+ */
 Datum
 ml_cron_next(PG_FUNCTION_ARGS)
 {
-	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	TimestampTz after = PG_GETARG_TIMESTAMPTZ(1);
+	char	   *expr;
+	TimestampTz after;
+	pg_tz	   *zone = session_timezone;
 	CronSchedule s;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	expr = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	after = PG_GETARG_TIMESTAMPTZ(1);
+	if (!PG_ARGISNULL(2))
+	{
+		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+		zone = pg_tzset(name);
+		if (zone == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("time zone \"%s\" not recognized", name),
+					 errhint("Use a name from pg_timezone_names, such as 'Europe/Berlin' or 'UTC'.")));
+	}
 
 	ParseCron(expr, &s);
 	if (TIMESTAMP_NOT_FINITE(after))
@@ -288,5 +309,5 @@ ml_cron_next(PG_FUNCTION_ARGS)
 				 errmsg("the time to start from must be finite"),
 				 errhint("Pass a time such as now().")));
 	/* whole minutes: a run at 03:00:10 is followed by the next match, not 03:00 again */
-	PG_RETURN_TIMESTAMPTZ(NextRun(expr, &s, after - after % USECS_PER_MINUTE));
+	PG_RETURN_TIMESTAMPTZ(NextRun(expr, &s, after - after % USECS_PER_MINUTE, zone));
 }

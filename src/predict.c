@@ -167,6 +167,8 @@ PG_FUNCTION_INFO_V1(ml_explain);
 PG_FUNCTION_INFO_V1(ml_prediction_if_valid);
 PG_FUNCTION_INFO_V1(ml_class_if_valid);
 PG_FUNCTION_INFO_V1(ml_predict_entity);
+PG_FUNCTION_INFO_V1(ml_predict_class_entity);
+PG_FUNCTION_INFO_V1(ml_predict_proba_entity);
 
 static void
 ModelCacheReset(void)
@@ -926,11 +928,10 @@ ml_class_if_valid(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
 }
 
-/* ml_predict_class(model, features) -> text: the predicted class label. */
-Datum
-ml_predict_class(PG_FUNCTION_ARGS)
+/* What ml_predict_class returns for a prepared call: the class label. */
+static Datum
+ClassResult(FunctionCallInfo fcinfo, ServedModel *served)
 {
-	ServedModel *served = PrepareCall(fcinfo);
 	text	   *result;
 
 	if (served == NULL)
@@ -946,14 +947,27 @@ ml_predict_class(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(result);
 }
 
-/*
- * ml_predict_proba(model, features) -> float8[]: class probabilities, in
- * the order of "classes" in ml_model_info().
- */
+/* ml_predict_class(model, features) -> text */
 Datum
-ml_predict_proba(PG_FUNCTION_ARGS)
+ml_predict_class(PG_FUNCTION_ARGS)
 {
-	ServedModel *served = PrepareCall(fcinfo);
+	return ClassResult(fcinfo, PrepareCall(fcinfo));
+}
+
+/* ml_predict_class(model_name, entity) -> text, from the entity's features */
+Datum
+ml_predict_class_entity(PG_FUNCTION_ARGS)
+{
+	return ClassResult(fcinfo, PrepareEntityCall(fcinfo));
+}
+
+/*
+ * What ml_predict_proba returns for a prepared call: the class
+ * probabilities, in the order of "classes" in ml_model_info().
+ */
+static Datum
+ProbaResult(FunctionCallInfo fcinfo, ServedModel *served)
+{
 	Datum	   *out;
 	int			n;
 
@@ -973,6 +987,20 @@ ml_predict_proba(PG_FUNCTION_ARGS)
 	LogPrediction(fcinfo, served);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(double),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* ml_predict_proba(model, features) -> float8[] */
+Datum
+ml_predict_proba(PG_FUNCTION_ARGS)
+{
+	return ProbaResult(fcinfo, PrepareCall(fcinfo));
+}
+
+/* ml_predict_proba(model_name, entity) -> float8[], from the entity's features */
+Datum
+ml_predict_proba_entity(PG_FUNCTION_ARGS)
+{
+	return ProbaResult(fcinfo, PrepareEntityCall(fcinfo));
 }
 
 /* ml_transform(model, features) -> float8[]: the preprocessed design vector. */

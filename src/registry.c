@@ -433,8 +433,15 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 		ExecWrite("UPDATE ml.models SET deployed_version = $2 WHERE model_id = $1",
 				  2, types, values, nulls, SPI_OK_UPDATE);
 	else if (version == 0)
+	{
+		/* and the split and shadow that send traffic to it */
 		ExecWrite("DELETE FROM ml.aliases WHERE model_id = $1 AND alias = $6",
 				  6, types, values, nulls, SPI_OK_DELETE);
+		ExecWrite("DELETE FROM ml.splits WHERE model_id = $1 AND alias = $6",
+				  6, types, values, nulls, SPI_OK_DELETE);
+		ExecWrite("DELETE FROM ml.shadows WHERE model_id = $1 AND alias = $6",
+				  6, types, values, nulls, SPI_OK_DELETE);
+	}
 	else
 		ExecWrite("INSERT INTO ml.aliases (model_id, alias, version) VALUES ($1, $6, $2)"
 				  " ON CONFLICT (model_id, alias) DO UPDATE SET version = EXCLUDED.version",

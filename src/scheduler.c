@@ -6,14 +6,16 @@
  * ends), starts the jobs whose next_run_at has come, each in a worker of its
  * own ("mlsys job"), at most mlsys.max_concurrent_jobs at a time; a job
  * still running is not started again. Each run takes three transactions,
- * so that a failure or a crash never loses the record:
+ * so that a failure or a crash never loses the record (and a job with a
+ * run in progress, whose worker lives, is not started again, even by a
+ * restarted launcher):
  *   1. as the worker (superuser): ml.job_started() records a 'running' run;
  *   2. as the job's owner, never with more privileges: the job itself;
  *   3. as the worker: ml.job_finished() records the outcome and the next run.
  * An error in 2 is caught, the transaction rolled back, and the error
- * recorded in 3; the worker goes on. Runs left 'running' by a crash or a
- * restart are marked 'interrupted' when the worker starts. Without the
- * worker, ml_run_job() runs a job on demand.
+ * recorded in 3; the worker goes on. Runs left 'running' whose worker is
+ * gone (a crash, a restart, a killed worker) are marked 'interrupted' at
+ * every look. Without the workers, ml_run_job() runs a job on demand.
  */
 #include "postgres.h"
 
@@ -81,7 +83,7 @@ SchedulerInit(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomStringVariable("mlsys.database",
-							   "The database whose scheduled jobs the background worker runs.",
+							   "The database of the background workers: its scheduled jobs run, its predictions are logged.",
 							   NULL, &scheduler_database, "postgres", PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);
 
@@ -279,7 +281,9 @@ DueJobs(int64 *ids)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute(psprintf("SELECT job_id FROM ml.jobs WHERE enabled AND next_run_at <= now()"
+	if (SPI_execute(psprintf("SELECT job_id FROM ml.jobs j WHERE enabled AND next_run_at <= now()"
+							 " AND NOT EXISTS (SELECT FROM ml.job_runs r"
+							 " WHERE r.job_id = j.job_id AND r.status = 'running')"
 							 " ORDER BY next_run_at, job_id LIMIT %d", SCHEDULER_BATCH),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ml.jobs");
@@ -343,7 +347,6 @@ ReapJobWorkers(RunningJob *running, int n)
 void
 SchedulerMain(Datum arg)
 {
-	bool		started = false;
 	int64		ids[SCHEDULER_BATCH];
 	RunningJob	running[MAX_JOB_WORKERS];
 	int			n_running = 0;
@@ -369,11 +372,7 @@ SchedulerMain(Datum arg)
 		MemoryContextSwitchTo(loop_cxt);
 		if (scheduler_enabled && ExtensionReady())
 		{
-			if (!started)
-			{
-				RunInTransaction("SELECT ml.jobs_interrupted()");
-				started = true;
-			}
+			RunInTransaction("SELECT ml.jobs_interrupted()");
 			MemoryContextSwitchTo(loop_cxt);
 			for (int i = 0, n = DueJobs(ids); i < n && n_running < max_concurrent_jobs; i++)
 			{
@@ -412,6 +411,7 @@ JobWorkerMain(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(MlsysDatabase(), NULL, 0);
-	pgstat_report_appname("mlsys job");
+	/* the name ml.jobs_interrupted() looks for: set before the run is recorded */
+	pgstat_report_appname(psprintf("mlsys job %lld", (long long) job_id));
 	RunJob(job_id);
 }

@@ -26,9 +26,12 @@ BEGIN
 	END IF;
 	SELECT * INTO v FROM ml.model_versions mv
 	 WHERE mv.model_id = m.model_id AND mv.version = coalesce(version_row.version, m.deployed_version);
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" has no version %', model_name,
-			coalesce(version_row.version::text, '(none deployed)')
+	IF NOT FOUND AND version_row.version IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no deployed version', model_name
+			USING ERRCODE = 'undefined_object',
+				  HINT = format('Deploy a version with ml_deploy(%L, version).', model_name);
+	ELSIF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model_name, version_row.version
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'ml.model_versions lists the versions of each model.';
 	END IF;

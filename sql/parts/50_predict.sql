@@ -152,3 +152,19 @@ COMMENT ON FUNCTION ml_predict(text, bigint) IS
 	'ml_predict of an entity''s latest features in the feature tables the model was trained on';
 COMMENT ON FUNCTION ml_predict(text, text) IS
 	'ml_predict of an entity''s latest features in the feature tables the model was trained on';
+CREATE FUNCTION ml_predict_class(model_name text, entity bigint) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml_predict_class(model_name text, entity text) RETURNS text
+	AS 'MODULE_PATHNAME', 'ml_predict_class_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml_predict_proba(model_name text, entity bigint) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml_predict_proba(model_name text, entity text) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_predict_proba_entity' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ml_predict_class(text, bigint) IS
+	'ml_predict_class of an entity''s latest features in the model''s feature tables';
+COMMENT ON FUNCTION ml_predict_class(text, text) IS
+	'ml_predict_class of an entity''s latest features in the model''s feature tables';
+COMMENT ON FUNCTION ml_predict_proba(text, bigint) IS
+	'ml_predict_proba of an entity''s latest features in the model''s feature tables';
+COMMENT ON FUNCTION ml_predict_proba(text, text) IS
+	'ml_predict_proba of an entity''s latest features in the model''s feature tables';

@@ -1,10 +1,11 @@
 ---------------------------------------------------------------- scheduled jobs
 
 -- The next time a cron schedule matches, strictly after a time (src/cron.c).
-CREATE FUNCTION ml_cron_next(expression text, after timestamptz DEFAULT now()) RETURNS timestamptz
-	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION ml_cron_next(text, timestamptz) IS
-	'the first minute after a time that a five-field cron expression matches, in the session time zone';
+CREATE FUNCTION ml_cron_next(expression text, after timestamptz DEFAULT now(), time_zone text DEFAULT NULL)
+	RETURNS timestamptz
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ml_cron_next(text, timestamptz, text) IS
+	'the first minute after a time that a five-field cron expression matches, in a time zone (NULL: the session''s)';
 
 -- Jobs the background worker runs (src/scheduler.c): monitor runs,
 -- feature-table refreshes and retraining, every interval or on a cron
@@ -17,7 +18,9 @@ CREATE TABLE ml.jobs (
 	kind text NOT NULL CHECK (kind IN ('monitor', 'refresh', 'retrain', 'retrain_on_drift')),
 	target text NOT NULL,
 	schedule interval CHECK (schedule >= interval '1 second'),
-	cron text CHECK (cron IS NULL OR @extschema@.ml_cron_next(cron, now()) IS NOT NULL),
+	cron text,
+	-- the time zone a cron schedule is read in: the scheduling session's
+	time_zone text NOT NULL DEFAULT current_setting('TimeZone'),
 	owner text NOT NULL DEFAULT current_user,
 	enabled boolean NOT NULL DEFAULT true,
 	created_at timestamptz NOT NULL DEFAULT now(),
@@ -25,7 +28,8 @@ CREATE TABLE ml.jobs (
 	last_run_at timestamptz,
 	last_status text,
 	last_error text,
-	CHECK ((schedule IS NULL) <> (cron IS NULL))
+	CHECK ((schedule IS NULL) <> (cron IS NULL)),
+	CHECK (cron IS NULL OR @extschema@.ml_cron_next(cron, now(), time_zone) IS NOT NULL)
 );
 ALTER SEQUENCE ml.jobs_job_id_seq OWNED BY ml.jobs.job_id;
 COMMENT ON TABLE ml.jobs IS 'scheduled jobs: what, how often, as whom, and how the last run went';
@@ -74,14 +78,17 @@ CREATE FUNCTION ml.job_finished(run_id bigint, error text) RETURNS void
 		   AND ml.may_run_job((SELECT j.owner FROM ml.jobs j WHERE j.job_id = r.job_id))
 		 RETURNING r.job_id, r.status)
 	UPDATE ml.jobs j SET last_run_at = now(), last_status = run.status, last_error = $2,
-		   next_run_at = coalesce(now() + j.schedule, @extschema@.ml_cron_next(j.cron, now()))
+		   next_run_at = coalesce(now() + j.schedule, @extschema@.ml_cron_next(j.cron, now(), j.time_zone))
 	  FROM run WHERE j.job_id = run.job_id
 $$;
 
+-- Runs left 'running' whose job worker is gone (a crash, a restart, a
+-- killed worker): each job worker names itself "mlsys job <id>".
 CREATE FUNCTION ml.jobs_interrupted() RETURNS void
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-	UPDATE ml.job_runs SET status = 'interrupted', finished_at = clock_timestamp()
-	 WHERE status = 'running'
+	UPDATE ml.job_runs r SET status = 'interrupted', finished_at = clock_timestamp()
+	 WHERE r.status = 'running'
+	   AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.application_name = 'mlsys job ' || r.job_id)
 $$;
 
 -- The statement a job kind runs, with the target as $1: the same for the
@@ -104,7 +111,7 @@ DECLARE
 	every interval;
 BEGIN
 	IF target IS NULL OR schedule IS NULL THEN
-		RAISE EXCEPTION 'the % and the schedule must not be NULL', kind
+		RAISE EXCEPTION 'the name and the schedule of a job must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Pass a name and an interval such as ''1 hour'' or a cron expression such as ''0 3 * * *''.';
 	END IF;
@@ -187,11 +194,12 @@ BEGIN
 				  HINT = 'Train and deploy a version with test_fraction above 0 first.';
 	END IF;
 	-- on drift: only after an unacknowledged alert of one of the model's
-	-- monitors, raised since the deployed version was trained
+	-- monitors, raised since its latest version was trained (a retrained
+	-- version that did not win waits for the next alert)
 	IF on_drift AND NOT EXISTS (
 		SELECT FROM ml.alerts a JOIN ml.monitor_runs r USING (run_id) JOIN ml.monitors mo USING (monitor_id)
-		 WHERE mo.model_name = ml_retrain.model_name AND a.level = 'alert'
-		   AND a.acknowledged_at IS NULL AND a.raised_at > v.trained_at) THEN
+		 WHERE mo.model_name = ml_retrain.model_name AND a.level = 'alert' AND a.acknowledged_at IS NULL
+		   AND a.raised_at > (SELECT max(mv.trained_at) FROM ml.model_versions mv WHERE mv.model_id = v.model_id)) THEN
 		RETURN NULL;
 	END IF;
 	-- the recorded parameters that ml_train takes for this algorithm

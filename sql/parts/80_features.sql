@@ -232,17 +232,28 @@ COMMENT ON FUNCTION ml.feature_table_resolve(text) IS
 
 -- The view ml_features.<name>_latest on the latest version's table, the
 -- stable name online serving reads (a new version replaces the view, and so
--- invalidates plans on it); NULL table: no version left, no view. Run as the
+-- invalidates plans on it; replaced in place while the columns allow, which
+-- keeps its grants); NULL table: no version left, no view. Run as the
 -- caller, who owns the tables.
 CREATE FUNCTION ml.feature_table_point_latest(ft_name text, tbl text) RETURNS void
 	LANGUAGE plpgsql AS $$
+DECLARE
+	latest text := ft_name || '_latest';
 BEGIN
-	IF pg_catalog.to_regclass(pg_catalog.format('ml_features.%I', ft_name || '_latest')) IS NOT NULL THEN
-		EXECUTE pg_catalog.format('DROP VIEW ml_features.%I', ft_name || '_latest');
+	IF tbl IS NOT NULL THEN
+		BEGIN
+			EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW ml_features.%I AS SELECT * FROM ml_features.%I',
+									  latest, tbl);
+			RETURN;
+		EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
+			NULL;	/* other columns: drop and create */
+		END;
+	END IF;
+	IF pg_catalog.to_regclass(pg_catalog.format('ml_features.%I', latest)) IS NOT NULL THEN
+		EXECUTE pg_catalog.format('DROP VIEW ml_features.%I', latest);
 	END IF;
 	IF tbl IS NOT NULL THEN
-		EXECUTE pg_catalog.format('CREATE VIEW ml_features.%I AS SELECT * FROM ml_features.%I',
-								  ft_name || '_latest', tbl);
+		EXECUTE pg_catalog.format('CREATE VIEW ml_features.%I AS SELECT * FROM ml_features.%I', latest, tbl);
 	END IF;
 END
 $$;

@@ -66,7 +66,7 @@ GRANT EXECUTE ON FUNCTION ml_create_monitor(text, text, text, jsonb), ml_run_mon
 GRANT SELECT ON ml.jobs, ml.job_runs TO ml_reader;
 GRANT INSERT (kind, target, schedule, cron, next_run_at) ON ml.jobs TO ml_trainer;
 GRANT USAGE ON SEQUENCE ml.jobs_job_id_seq TO ml_trainer;
-GRANT UPDATE (enabled, schedule, cron, next_run_at), DELETE ON ml.jobs TO ml_admin;
+GRANT UPDATE (enabled, schedule, cron, time_zone, next_run_at), DELETE ON ml.jobs TO ml_admin;
 REVOKE EXECUTE ON FUNCTION ml.job_started(bigint), ml.job_finished(bigint, text), ml.jobs_interrupted(),
 	ml.schedule_job(text, text, text),
 	ml_schedule_monitor(text, text), ml_schedule_refresh(text, text),

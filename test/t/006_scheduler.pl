@@ -91,6 +91,28 @@ is($node->safe_psql('postgres', q{
 	         WHERE a.run_id < b.run_id AND b.run_id < c.run_id
 	           AND a.span * b.span * c.span <> 'empty')}),
 	't|0', 'two at a time: runs overlap, but never three');
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target LIKE 'slow_%'});
+
+# The launcher terminated while a job runs: the job goes on, is not marked
+# interrupted, and the new launcher does not start it a second time.
+$node->safe_psql('postgres', q{SELECT ml_schedule_monitor('slow_a', '1 hour')},
+	extra_params => [ '-U', 'trainer' ]);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+	   WHERE j.target = 'slow_a' AND r.status = 'running'}),
+	'a slow job runs');
+$node->safe_psql('postgres',
+	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'});
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+	   WHERE j.target = 'slow_a' AND r.status = 'ok'}),
+	'after the launcher was terminated, the run ends as it would have');
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(r.status, ',') FROM ml.job_runs r JOIN ml.jobs j USING (job_id) WHERE j.target = 'slow_a'}),
+	'ok', 'once: not interrupted, not started again');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'}),
+	'the launcher is back');
 $node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target LIKE 'slow_%'; UPDATE ml.jobs SET enabled = true});
 
 # SIGKILL of the worker: the postmaster reinitialises, the worker comes back, the schedule goes on.
