@@ -2,7 +2,8 @@
 # from read-only transactions, reach ml.prediction_log through the worker;
 # a shadow version's predictions are logged beside the served ones and equal
 # that version's own; a full queue drops and counts instead of waiting; the
-# worker comes back after SIGKILL without losing what was queued.
+# worker comes back after SIGKILL (which reinitialises shared memory: what
+# was queued then is lost, the log is best-effort) and logs again.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
