@@ -571,7 +571,8 @@ COMMENT ON FUNCTION ml_refresh_feature_table(text, boolean) IS
 -- The SQL text of a point-in-time correct training set: every label row,
 -- and for each feature table the features of the entity's latest row with
 -- event time <= the label's time (and >= time - ttl), as
--- "<feature table>__<feature>". One index probe per label and table.
+-- "<feature table>__<feature>". One index probe per label and table, the
+-- labels taken in (entity, time) order.
 CREATE FUNCTION ml_training_set(label_source text, entity_column text, time_column text,
 								feature_tables text[], ttl interval DEFAULT NULL)
 	RETURNS text
@@ -666,7 +667,11 @@ BEGIN
 				 THEN pg_catalog.format(' AND f.%I >= l.%I - %L::interval', ft.event_time_column, time_column, ttl) END,
 			ft.event_time_column, i);
 	END LOOP;
-	sql := pg_catalog.format(E'SELECT %s\n  FROM %s AS l%s', sel, src, joins);
+	-- Labels in (entity, time) order: the index probes then walk each feature
+	-- table's index in order (about 3x faster on 1M labels than in the
+	-- labels' own order, test/bench/features.sh); rows come out in that order.
+	sql := pg_catalog.format(E'SELECT %s\n  FROM (SELECT * FROM %s AS l0 ORDER BY l0.%I, l0.%I) AS l%s',
+							 sel, src, entity_column, time_column, joins);
 	-- Plan it once (running nothing) so that a type mismatch between the
 	-- label and feature columns shows now.
 	EXECUTE pg_catalog.format(E'SELECT FROM (%s\n) AS s LIMIT 0', sql);
