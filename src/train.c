@@ -1659,7 +1659,8 @@ LearnOutputs(TrainJob *job, const char *rows, int64 n)
 	double		edges[11];
 	int			n_edges = 0;
 
-	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s%s",
+	/* (OFFSET 0: the sample first, then the model, not the other way round) */
+	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s%s OFFSET 0",
 					   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
 					   job->from, rows,
 					   n > OUTPUT_SAMPLE_ROWS
