@@ -110,6 +110,8 @@ SELECT ml_set_feature_checks('spend', '{"nothing": {"not_null": true}}');
 SELECT ml_set_feature_checks('spend', '{"channel": {"min": 0}}');
 SELECT ml_set_feature_checks('spend', '{"amount": {"between": [0, 1]}}');
 SELECT ml_set_feature_checks('spend', '[1]');
+-- the catalog writer checks too: no text where a number goes into SQL
+SELECT ml.feature_table_set_checks('spend', '{"amount": {"max": "5 OR true"}}');
 
 -- Incremental refresh: only rows newer than the watermark; re-running adds nothing.
 INSERT INTO ft_orders VALUES (2, '2024-01-07 00:00+00', 3, 'web'), (5, '2024-01-08 00:00+00', 4, 'web');

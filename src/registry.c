@@ -419,14 +419,19 @@ Deploy(int64 model_id, const char *alias, int32 version, int32 previous, Oid cal
 
 	if (version != 0)
 	{
-		ExecWrite("SELECT 1 FROM ml.model_versions WHERE model_id = $1 AND version = $2"
-				  " AND archived_at IS NOT NULL",
+		ExecWrite("SELECT m.name FROM ml.model_versions v JOIN ml.models m USING (model_id)"
+				  " WHERE v.model_id = $1 AND v.version = $2 AND v.archived_at IS NOT NULL",
 				  2, types, values, nulls, SPI_OK_SELECT);
 		if (SPI_processed > 0)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("version %d is archived", version),
-					 errhint("Restore it first with ml_archive_version(name, %d, archived => false).", version)));
+					 errmsg("version %d of model \"%s\" is archived", version, name),
+					 errhint("Restore it first with ml_archive_version(%s, %d, archived => false).",
+							 quote_literal_cstr(name), version)));
+		}
 	}
 
 	if (strcmp(alias, DEFAULT_ALIAS) == 0)

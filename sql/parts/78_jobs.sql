@@ -88,7 +88,8 @@ CREATE FUNCTION ml.jobs_interrupted() RETURNS void
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	UPDATE ml.job_runs r SET status = 'interrupted', finished_at = clock_timestamp()
 	 WHERE r.status = 'running'
-	   AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.application_name = 'mlsys job ' || r.job_id)
+	   AND NOT EXISTS (SELECT FROM pg_stat_activity a
+					    WHERE a.backend_type = 'mlsys job' AND a.application_name = 'mlsys job ' || r.job_id)
 $$;
 
 -- The statement a job kind runs, with the target as $1: the same for the

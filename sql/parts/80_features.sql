@@ -302,8 +302,8 @@ BEGIN
 			FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(c.checks) LOOP
 				checks := checks || pg_catalog.format('(pg_catalog.count(*) FILTER (WHERE %s))::text',
 					CASE k WHEN 'not_null' THEN pg_catalog.format('%s IS NULL AND %L', col, v::text::boolean)
-						   WHEN 'min' THEN pg_catalog.format('%s < %s', col, v)
-						   WHEN 'max' THEN pg_catalog.format('%s > %s', col, v)
+						   WHEN 'min' THEN pg_catalog.format('%s < %L', col, v #>> '{}')
+						   WHEN 'max' THEN pg_catalog.format('%s > %L', col, v #>> '{}')
 						   WHEN 'in' THEN pg_catalog.format('NOT %s::text = ANY (%L::text[])', col,
 									ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v))) END);
 				names := names || ARRAY[ft.feature_names[i], k];
@@ -368,37 +368,7 @@ CREATE FUNCTION ml_set_feature_checks(feature_table text, checks jsonb) RETURNS 
 	LANGUAGE plpgsql AS $$
 DECLARE
 	ft ml.feature_tables := ml.feature_table_resolve(feature_table);
-	f text;
-	c jsonb;
-	k text;
-	v jsonb;
 BEGIN
-	IF checks IS NULL OR pg_catalog.jsonb_typeof(checks) <> 'object' THEN
-		RAISE EXCEPTION 'checks must be a JSON object of features'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass checks like ''{"amount": {"not_null": true, "min": 0}, "channel": {"in": ["web", "shop"]}}''.';
-	END IF;
-	FOR f, c IN SELECT * FROM pg_catalog.jsonb_each(checks) LOOP
-		IF NOT f = ANY (ft.feature_names) THEN
-			RAISE EXCEPTION 'feature table "%" has no feature "%"', ft.name, f
-				USING ERRCODE = 'undefined_column', HINT = 'ml.feature_catalog lists its features.';
-		END IF;
-		IF pg_catalog.jsonb_typeof(c) <> 'object' THEN
-			RAISE EXCEPTION 'the checks of feature "%" must be a JSON object', f
-				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"not_null": true, "max": 100}.';
-		END IF;
-		FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(c) LOOP
-			IF NOT ((k = 'not_null' AND pg_catalog.jsonb_typeof(v) = 'boolean')
-					OR (k IN ('min', 'max') AND pg_catalog.jsonb_typeof(v) = 'number'
-						AND ft.feature_types[pg_catalog.array_position(ft.feature_names, f)]
-							~ '^(smallint|integer|bigint|numeric|real|double precision)')
-					OR (k = 'in' AND pg_catalog.jsonb_typeof(v) = 'array')) THEN
-				RAISE EXCEPTION 'invalid check "%" of feature "%": %', k, f, v
-					USING ERRCODE = 'invalid_parameter_value',
-						  HINT = 'Checks are "not_null": true|false, "min" and "max": a number (numeric features), "in": [values].';
-			END IF;
-		END LOOP;
-	END LOOP;
 	PERFORM ml.feature_table_set_checks(ft.name, checks);
 	PERFORM ml.feature_table_profile(ml.feature_table_resolve(feature_table));
 END
@@ -406,9 +376,43 @@ $$;
 COMMENT ON FUNCTION ml_set_feature_checks(text, jsonb) IS
 	'declare data checks per feature (not_null, min, max, in), run at every refresh; runs them now';
 
+-- (checked here, where they are written: the profile builds SQL from them)
 CREATE FUNCTION ml.feature_table_set_checks(ft_name text, checks jsonb) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ft ml.feature_tables;
+	f text;
+	c jsonb;
+	k text;
+	v jsonb;
 BEGIN
+	SELECT * INTO ft FROM ml.feature_tables t WHERE t.name = ft_name ORDER BY t.version DESC LIMIT 1;
+	IF checks IS NULL OR jsonb_typeof(checks) <> 'object' THEN
+		RAISE EXCEPTION 'checks must be a JSON object of features'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass checks like ''{"amount": {"not_null": true, "min": 0}, "channel": {"in": ["web", "shop"]}}''.';
+	END IF;
+	FOR f, c IN SELECT * FROM jsonb_each(checks) LOOP
+		IF NOT f = ANY (ft.feature_names) THEN
+			RAISE EXCEPTION 'feature table "%" has no feature "%"', ft.name, f
+				USING ERRCODE = 'undefined_column', HINT = 'ml.feature_catalog lists its features.';
+		END IF;
+		IF jsonb_typeof(c) <> 'object' THEN
+			RAISE EXCEPTION 'the checks of feature "%" must be a JSON object', f
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"not_null": true, "max": 100}.';
+		END IF;
+		FOR k, v IN SELECT * FROM jsonb_each(c) LOOP
+			IF NOT ((k = 'not_null' AND jsonb_typeof(v) = 'boolean')
+					OR (k IN ('min', 'max') AND jsonb_typeof(v) = 'number'
+						AND ft.feature_types[array_position(ft.feature_names, f)]
+							~ '^(smallint|integer|bigint|numeric|real|double precision)')
+					OR (k = 'in' AND jsonb_typeof(v) = 'array')) THEN
+				RAISE EXCEPTION 'invalid check "%" of feature "%": %', k, f, v
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Checks are "not_null": true|false, "min" and "max": a number (numeric features), "in": [values].';
+			END IF;
+		END LOOP;
+	END LOOP;
 	IF NOT pg_has_role(session_user,
 					   (SELECT c.relowner FROM ml.feature_tables f JOIN pg_class c
 						    ON c.oid = to_regclass(format('ml_features.%I', f.table_name))
