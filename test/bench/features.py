@@ -68,28 +68,23 @@ fresh database and in it
 import math
 import os
 import random
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 
-import psycopg2
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402
+from benchlib import CLIENTS, DIAG, SLICE, THREADS, log, session  # noqa: E402
+from benchlib import query as q  # noqa: E402
 
-LABELS = int(os.environ.get("BENCH_LABELS", "1000000"))
-FEATURE_ROWS = int(os.environ.get("BENCH_FEATURE_ROWS", "5000000"))
-ENTITIES = int(os.environ.get("BENCH_ENTITIES", "100000"))
-REPS = int(os.environ.get("BENCH_REPS", "3"))
-DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
-JIT = os.environ.get("BENCH_JIT", "default")
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-SLICE = int(os.environ.get("BENCH_SLICE", "1"))
-ROUNDS = max(1, -(-SECONDS // SLICE))
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-TRAIN_LABELS = int(os.environ.get("BENCH_TRAIN_LABELS", "20000"))
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+LABELS = benchlib.env_int("BENCH_LABELS", 1000000)
+FEATURE_ROWS = benchlib.env_int("BENCH_FEATURE_ROWS", 5000000)
+ENTITIES = benchlib.env_int("BENCH_ENTITIES", 100000)
+REPS = benchlib.env_int("BENCH_REPS", 3)
+SECONDS = benchlib.env_int("BENCH_SECONDS", 10)
+ROUNDS = benchlib.pgbench_rounds(SECONDS)
+TRAIN_LABELS = benchlib.env_int("BENCH_TRAIN_LABELS", 20000)
 
 TARGET_BATCH = 1.05   # issue: ml_training_set at least as fast as LATERAL (5% slack)
 TARGET_ONLINE = 0.5   # issue: prediction by entity within 2x of the hand-written SELECT
@@ -109,29 +104,6 @@ TABLES = [
 ]
 LABEL_COLS = ["label_id", "entity", "label_time", "label"]
 FEATURES = [f"{t}__{f}" for t, fs in TABLES for f, _, _ in fs]
-
-PGBIN = "/usr/lib/postgresql/15/bin"
-PGBENCH = os.path.join(PGBIN, "pgbench") if os.path.exists(os.path.join(PGBIN, "pgbench")) \
-    else shutil.which("pgbench")
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def session(dbname):
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    cur = conn.cursor()
-    if JIT != "default":
-        cur.execute(f"SET jit = {JIT}")
-    return conn, cur
-
-
-def q(cur, sql, args=None):
-    cur.execute(sql, args)
-    return cur.fetchall() if cur.description else None
-
 
 def checksum(sql):
     return f"SELECT count(*), sum(hashtext(s::text)) FROM (\n{sql}\n) s"
@@ -250,57 +222,24 @@ def plan_shape(node):
     return " > ".join(n if k == 1 else f"{n} x{k}" for n, k in parts)
 
 
-# ---------------------------------------------------------------------- pgbench
-def pgbench(dbname, script_path):
-    cmd = [PGBENCH, "-M", "prepared", "-n", "-T", str(SLICE), "-c", str(CLIENTS),
-           "-j", str(THREADS), "-f", script_path, dbname]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    text = out.stdout + out.stderr
-    tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", text, re.M)
-    failed = re.search(r"^number of failed transactions: (\d+)", text, re.M)
-    if out.returncode != 0 or not tps or (failed and int(failed.group(1)) != 0):
-        raise SystemExit(f"ERROR: pgbench failed (exit {out.returncode}) on {script_path}:\n{text}")
-    return float(tps.group(1))
-
-
 # ---------------------------------------------------------------------- main
 def main():
-    t_start = time.time()
-    if PGBENCH is None:
+    if benchlib.pg_tool("pgbench") is None:
         raise SystemExit("ERROR: pgbench not found (postgresql-client-15)")
     if FEATURE_ROWS < ENTITIES:
         raise SystemExit("BENCH_FEATURE_ROWS must be >= BENCH_ENTITIES (every entity has a row)")
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    acur = admin.cursor()
-    log(q(acur, "SELECT version()")[0][0])
-    db = f"mlsys_bench_features_{os.getpid()}"
-    acur.execute(f"DROP DATABASE IF EXISTS {db}")
-    acur.execute(f"CREATE DATABASE {db}")
-    try:
-        run(db)
-    finally:
-        if not KEEP_DB:
-            acur.execute(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
+    benchlib.scratch_db("features", run)
 
 
 def run(db):
     conn, cur = session(db)
     try:
         q(cur, "CREATE EXTENSION mlsys")
-        settings = {r[0]: r[1] for r in q(cur,
-            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-            "('jit', 'shared_buffers', 'work_mem', 'hash_mem_multiplier', 'max_parallel_workers_per_gather', "
-            " 'shared_preload_libraries', 'random_page_cost', 'effective_cache_size')")}
-        log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
-        try:
-            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        except OSError:
-            load = "?"
+        settings = benchlib.log_settings(lambda sql: q(cur, sql), [
+            "jit", "shared_buffers", "work_mem", "hash_mem_multiplier",
+            "max_parallel_workers_per_gather", "shared_preload_libraries", "random_page_cost",
+            "effective_cache_size"])
+        load = benchlib.loadavg_text()
         ext = q(cur, "SELECT extversion FROM pg_extension WHERE extname = 'mlsys'")[0][0]
         log(f"cpus: {os.cpu_count()}; load average: {load}; mlsys {ext}; labels {LABELS}, "
             f"feature rows {FEATURE_ROWS} x {len(TABLES)} tables, entities {ENTITIES}; "
@@ -468,10 +407,9 @@ def measure_online(db, cur, data):
         keys = [k for k, _, _ in queries]
         load0 = os.getloadavg()[0]
         for rnd in range(ROUNDS):
-            order = keys[rnd % 3:] + keys[:rnd % 3]
-            for key in order:
-                tps[key].append(pgbench(db, scripts[key]))
-            r = {k: tps[k][-1] for k in keys}
+            r = benchlib.pgbench_round(db, scripts, rnd)
+            for key in keys:
+                tps[key].append(r[key])
             log(f"round {rnd + 1:>2}/{ROUNDS} tps: a {r['a']:8.0f}, b {r['b']:8.0f}, c {r['c']:8.0f}; "
                 f"a/b {r['a'] / r['b']:.3f}")
         load1 = os.getloadavg()[0]
@@ -488,9 +426,8 @@ def report(settings, data, batch, online):
     print(f"features benchmark, training sets: {LABELS} labels x {len(TABLES)} feature tables of "
           f"{FEATURE_ROWS} rows, {ENTITIES} entities ({data['versions']} versions each); median of "
           f"{REPS} runs after 1 warm-up, client-side wall time of SELECT count(*), "
-          f"sum(hashtext(row::text)); jit={settings.get('jit')}"
-          + ("" if JIT == "default" else f" (BENCH_JIT={JIT})")
-          + f", work_mem={settings.get('work_mem')}, shared_buffers={settings.get('shared_buffers')}, "
+          f"sum(hashtext(row::text)); {benchlib.jit_note(settings)}"
+          f", work_mem={settings.get('work_mem')}, shared_buffers={settings.get('shared_buffers')}, "
           f"{os.cpu_count()} cpus")
     print()
     print(f"{'query':<50} {'median s':>9} {'min s':>8} {'max s':>8} {'/ L':>7}   plan")
@@ -519,8 +456,8 @@ def report(settings, data, batch, online):
     t_over_l = R["T"]["median"] / L
     s_over_l = R["S"]["median"] / L
     print("targets (issue):")
-    print(f"  {'ml_training_set time <= ' + str(TARGET_BATCH) + 'x the LATERAL query (T/L)':<66} "
-          f"{t_over_l:6.3f}x  {'PASS' if t_over_l <= TARGET_BATCH else 'MISS'}")
+    benchlib.print_target(f"ml_training_set time <= {TARGET_BATCH}x the LATERAL query (T/L)",
+                          t_over_l, t_over_l <= TARGET_BATCH, width=66, spec="6.3f")
     print(f"  {'(info) set-based time / LATERAL time (S/L; < 1: set-based faster)':<66} "
           f"{s_over_l:6.3f}x")
     print(f"  {'(info) ml_training_set time / set-based time (T/S)':<66} "
@@ -528,14 +465,10 @@ def report(settings, data, batch, online):
     if DIAG:
         print(f"  {'(info) LATERAL over labels sorted by entity / LATERAL (d1/L)':<66} "
               f"{R['d1']['median'] / L:6.3f}x")
-    print(f"  {'ml_predict by entity TPS >= ' + str(TARGET_ONLINE) + 'x hand-written SELECT (a/b)':<66} "
-          f"{ab:6.3f}   {'PASS' if ab >= TARGET_ONLINE else 'MISS'}")
+    benchlib.print_target(f"ml_predict by entity TPS >= {TARGET_ONLINE}x hand-written SELECT (a/b)",
+                          ab, ab >= TARGET_ONLINE, width=66, spec="6.3f", unit="  ")
     print()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except psycopg2.Error as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    benchlib.entry(main)

@@ -5,15 +5,12 @@
 # a hand-written indexed SELECT of the same features.
 #   bash test/bench/features.sh
 #
-# Server: if PGHOST/PGPORT/... (libpq environment) already reach a running server
-# (`psql -Xc 'select 1'` works), that server is used and must have mlsys installed
-# (a database of its own is created and dropped); otherwise scripts/lib.sh starts a
-# throwaway cluster with mlsys preloaded and stops it at exit (MLSYS_PGPORT picks its
-# port). The work itself (data, timing, pgbench runs, table) is test/bench/features.py.
-# The data are large (3 x 5M feature rows: ~1.3 GB of tables and indexes; the set-based
+# Server: see test/bench/lib/server.sh (a reachable server, else a throwaway cluster).
+# The work itself (data, timing, pgbench runs, table) is test/bench/features.py. The
+# data are large (3 x 5M feature rows: ~1.3 GB of tables and indexes; the set-based
 # query hashes each feature table, ~380 MB): give the server shared_buffers = 2GB and
-# work_mem = 256MB or so, or the times measure the disk, not the plans. A full run takes
-# ~6 minutes on 2 cores (data ~1 minute, training sets ~4.5, serving ~1).
+# work_mem = 256MB or so, or the times measure the disk, not the plans. A full run
+# takes ~6 minutes on 2 cores (data ~1 minute, training sets ~4.5, serving ~1).
 #
 # Measured:
 #   1. BENCH_LABELS label rows (entity, label_time) x 3 feature tables (ml_create_feature_table)
@@ -42,22 +39,8 @@
 #   BENCH_THREADS=2             pgbench -j
 #   BENCH_TRAIN_LABELS=20000    label rows the serving model is trained on
 #   BENCH_KEEP_DB=0             1 keeps the benchmark database afterwards
-#
-# A benchmark, not a test: PASS/MISS against the targets is printed, the exit status is
-# 0 either way unless something errored (a failed sanity check is an error).
 set -Eeuo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-export PATH=/usr/lib/postgresql/15/bin:$PATH
-
-if psql -XAtq -c 'select 1' >/dev/null 2>&1; then
-  echo "server: using the running server (PGHOST=${PGHOST:-default} PGPORT=${PGPORT:-default})"
-else
-  echo "server: none reachable, starting a throwaway cluster with scripts/lib.sh"
-  # shellcheck source=scripts/lib.sh
-  source "$ROOT/scripts/lib.sh"   # installs an EXIT trap that stops the cluster
-  mlsys_cluster_start
-fi
-
-/usr/bin/python3 "$HERE/features.py"
+# shellcheck source=test/bench/lib/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+bench_python features

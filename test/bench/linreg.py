@@ -20,20 +20,17 @@ runs once as EXPLAIN (ANALYZE, FORMAT JSON) -- the warm-up, which also
 gives the plan shape, workers launched and JIT use -- then all queries of a mode are
 timed round-robin, BENCH_REPS rounds (so a burst of load from elsewhere on the machine
 hits every query alike); the median is reported. Every query has a session of its own
-(see Bench.measure_all for why); the data are loaded in yet another.
+(see test/bench/lib/benchlib.py for why); the data are loaded in yet another.
 """
 import os
-import statistics
 import sys
-import time
 
-import psycopg2
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402
+from benchlib import DIAG, MODES, lit, log  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-REPS = int(os.environ.get("BENCH_REPS", "5"))
-JIT = os.environ.get("BENCH_JIT", "default")
-DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+ROWS = benchlib.env_int("BENCH_ROWS", 1000000)
+REPS = benchlib.env_int("BENCH_REPS", 5)
 TARGET = 1.5  # issue: training <= 1.5x baseline A; batch prediction <= 1.5x expression D
 
 K = 10
@@ -43,23 +40,6 @@ NOISE = 0.5  # y noise: uniform on [-NOISE/2, NOISE/2)
 SEED = 0.42
 XS = [f"x{j}" for j in range(1, K + 1)]
 ARRAY = "ARRAY[" + ", ".join(XS) + "]"
-
-MODES = {
-    "serial": ["SET max_parallel_workers_per_gather = 0"],
-    "parallel": ["SET max_parallel_workers_per_gather = 2",
-                 "SET parallel_setup_cost = 0",
-                 "SET parallel_tuple_cost = 0",
-                 "SET min_parallel_table_scan_size = 0"],
-}
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def lit(v):
-    """A float8 literal that reads back as exactly v."""
-    return f"'{float(v)!r}'::float8"
 
 
 def normal_equations_sql():
@@ -82,172 +62,18 @@ def normal_equations_sql():
     return "SELECT " + ", ".join(terms) + " FROM t"
 
 
-def plan_shape(node):
-    """'Finalize Aggregate > Gather[2/2] > Partial Aggregate > Parallel Seq Scan on t'."""
-    parts = []
-    while node is not None:
-        name = node["Node Type"]
-        if node.get("Partial Mode") and node["Partial Mode"] != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Relation Name" in node:
-            name += f" on {node['Relation Name']}"
-        if node["Node Type"] in ("Gather", "Gather Merge"):
-            name += f"[planned {node.get('Workers Planned')}, launched {node.get('Workers Launched')}]"
-        parts.append(name)
-        kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
-        node = kids[0] if kids else None
-    return " > ".join(parts)
-
-
-def gather_info(node):
-    """(planned, launched) of the first Gather node, or None."""
-    if node["Node Type"] in ("Gather", "Gather Merge"):
-        return node.get("Workers Planned"), node.get("Workers Launched")
-    for k in node.get("Plans", []):
-        g = gather_info(k)
-        if g:
-            return g
-    return None
-
-
-def session(dbname, mode=None):
-    """A new autocommit connection (and cursor), in the given mode and BENCH_JIT."""
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    cur = conn.cursor()
-    if JIT != "default":
-        cur.execute(f"SET jit = {JIT}")
-    for s in MODES.get(mode, []):
-        cur.execute(s)
-    return conn, cur
-
-
-class Bench:
-    def __init__(self, dbname):
-        self.dbname = dbname
-        self.conn, self.cur = session(dbname)  # setup and checks; no timing
-        self.results = {}  # (query, mode) -> dict
-
-    def close(self):
-        self.conn.close()
-
-    def q(self, sql, args=None, cur=None):
-        cur = cur or self.cur
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-
-    def set_mode(self, mode):
-        for s in MODES[mode]:
-            self.q(s)
-
-    def warm_up(self, key, sql, mode, cur):
-        """One EXPLAIN ANALYZE run: warms caches, checks the plan, notes workers and JIT."""
-        plan = self.q("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, cur=cur)[0][0][0]
-        top = plan["Plan"]
-        g = gather_info(top)
-        if mode == "serial" and g is not None:
-            raise SystemExit(f"{key}: serial plan has a Gather: {plan_shape(top)}")
-        if mode == "parallel":
-            if g is None:
-                raise SystemExit(f"{key}: the plan is not parallel: {plan_shape(top)}")
-            if g[1] != 2:
-                log(f"WARNING {key}: {g[1]} of {g[0]} workers launched "
-                    "(max_worker_processes / max_parallel_workers?)")
-        jit = plan.get("JIT")
-        self.results[(key, mode)] = {
-            "times": [], "shape": plan_shape(top), "workers": g,
-            "jit": None if jit is None else (jit.get("Functions"),
-                                             jit.get("Timing", {}).get("Total"))}
-
-    def measure_all(self, queries, mode):
-        """Warm up every query, then time them round-robin REPS times (so a burst of
-        load from elsewhere on the machine hits all queries alike).
-
-        Each query runs in a session of its own: session state one query leaves
-        behind must not slow another down. (It does: once a backend has JIT-compiled
-        anything, e.g. query B, every later parallel query of that backend has each
-        worker load llvmjit.so, ~25 ms per query here.)"""
-        sessions = {key: session(self.dbname, mode) for key, _, _ in queries}
-        try:
-            for key, _, sql in queries:
-                self.warm_up(key, sql, mode, sessions[key][1])
-            for _ in range(REPS):
-                for key, _, sql in queries:
-                    cur = sessions[key][1]
-                    t0 = time.perf_counter()
-                    cur.execute(sql)
-                    rows = cur.fetchall()
-                    r = self.results[(key, mode)]
-                    r["times"].append((time.perf_counter() - t0) * 1000.0)
-                    r["value"] = rows[0]
-        finally:
-            for conn, _ in sessions.values():
-                conn.close()
-        for key, _, sql in queries:
-            r = self.results[(key, mode)]
-            t = r["times"]
-            r["median"], r["min"] = statistics.median(t), min(t)
-            jit = ""
-            if r["jit"] is not None:
-                jit = f", JIT: {r['jit'][0]} functions, {r['jit'][1]:.0f} ms in the leader"
-            log(f"{key:<3} {mode:<8} median {r['median']:8.1f} ms (min {min(t):.1f}, "
-                f"max {max(t):.1f}{jit})  {r['shape']}")
-
-
-def main():
-    t_start = time.time()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    acur = admin.cursor()
-    acur.execute("SELECT version()")
-    log(acur.fetchone()[0])
-    db = f"mlsys_bench_linreg_{os.getpid()}"
-    acur.execute(f"DROP DATABASE IF EXISTS {db}")
-    acur.execute(f"CREATE DATABASE {db}")
-    try:
-        b = Bench(db)
-        try:
-            run(b)
-        finally:
-            b.close()
-    finally:
-        if not KEEP_DB:
-            acur.execute(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
-
-
 def run(b):
     b.q("CREATE EXTENSION mlsys")
-    settings = {r[0]: r[1] for r in b.q(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-        "('jit', 'shared_buffers', 'max_worker_processes', 'max_parallel_workers', "
-        " 'work_mem', 'shared_preload_libraries', 'parallel_leader_participation')")}
-    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    settings = benchlib.log_settings(b.q, benchlib.SCAN_SETTINGS + ["parallel_leader_participation"])
     log(f"pg_jit_available(): {b.q('SELECT pg_jit_available()')[0][0]}; "
         f"cpus: {os.cpu_count()}; rows: {ROWS}; reps: {REPS} (+1 warm-up)")
 
     # ---------------------------------------------------------------- data
-    log("creating table t")
-    t0 = time.time()
-    b.q("CREATE TABLE t (" + ", ".join(f"{x} float8" for x in XS) + ", y float8)")
-    # x_j uniform on [0, 2j): different scales, means far from 0.
-    gen = ", ".join(f"random() * {2 * j} AS x{j}" for j in range(1, K + 1))
     yexpr = (f"{TRUE_INTERCEPT!r} + "
              + " + ".join(f"({c!r})*x{j}" for j, c in enumerate(TRUE_COEF, 1))
              + f" + (random() - 0.5) * {NOISE!r}")
-    b.q("SELECT setseed(%s)", (SEED,))
-    # OFFSET 0 keeps the subquery (and its random() calls) from being flattened.
-    b.q(f"INSERT INTO t SELECT s.*, {yexpr} FROM "
-        f"(SELECT {gen} FROM generate_series(1, {ROWS}) OFFSET 0) s")
-    b.q("VACUUM ANALYZE t")
-    size = b.q("SELECT pg_size_pretty(pg_table_size('t')), "
-               "(SELECT relpages FROM pg_class WHERE relname = 't')")[0]
-    log(f"table t: {ROWS} rows, {size[0]} ({size[1]} pages), built in {time.time() - t0:.1f} s")
+    size, secs = benchlib.create_table_t(b.q, K, "float8", yexpr, SEED)
+    log(f"table t: {ROWS} rows, {size[0]} ({size[1]} pages), built in {secs:.1f} s")
 
     # ---------------------------------------------------------------- queries
     qa = "SELECT count(*), " + ", ".join(f"sum({x})" for x in XS) + ", sum(y) FROM t"
@@ -296,7 +122,8 @@ def run(b):
     log(f"query E: {qe}")
 
     # Full plan of the parallel training query, once.
-    b.set_mode("parallel")
+    for st in MODES["parallel"]:
+        b.q(st)
     log("parallel plan of C (EXPLAIN VERBOSE, COSTS OFF):")
     for (line,) in b.q("EXPLAIN (VERBOSE, COSTS OFF) " + qc):
         print("    " + line)
@@ -304,7 +131,7 @@ def run(b):
     # ---------------------------------------------------------------- timing
     for mode in MODES:
         log(f"timing, {mode}")
-        b.measure_all(queries, mode)
+        b.measure_all(queries, mode, reps=REPS)
 
     # ---------------------------------------------------------------- sanity
     R = b.results
@@ -348,8 +175,7 @@ def run(b):
 
     print()
     print(f"linreg benchmark: {ROWS} rows x {K} float8 features, median of {REPS} runs "
-          f"after 1 warm-up, client-side wall time (psycopg2), jit={settings['jit']}"
-          + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+          f"after 1 warm-up, client-side wall time (psycopg2), {benchlib.jit_note(settings)}")
     print()
     print(f"{'query':<38} {'serial ms':>10} {'parallel ms':>12} {'speed-up':>9}")
     print("-" * 72)
@@ -388,14 +214,9 @@ def run(b):
                             ("batch prediction <= 1.5x hand-written expression D", "E", "D")]:
         for mode in MODES:
             r = ms(num, mode) / ms(den, mode)
-            print(f"  {label + ' (' + mode + ')':<62} {r:5.2f}x  "
-                  f"{'PASS' if r <= TARGET else 'MISS'}")
+            benchlib.print_target(f"{label} ({mode})", r, r <= TARGET)
     print()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except psycopg2.Error as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    benchlib.bench_main("linreg", run)

@@ -19,7 +19,7 @@ reference the coefficients must match; lbfgs at tol=1e-8 stops short of the opti
 here (its objective and gradient are printed next to mlsys's).
 
 Timing is client-side: time.perf_counter() around cursor.execute() + fetchall() with
-psycopg2 over the local socket, as in test/bench/linreg.py. Queries A, P and the
+psycopg2 over the local socket, as in test/bench/lib/benchlib.py. Queries A, P and the
 diagnostics: one EXPLAIN (ANALYZE, FORMAT JSON) warm-up each (plan shape, workers,
 JIT), then BENCH_REPS rounds round-robin, median. ml_train: one untimed checked run
 per mode with auto_explain (log_nested_statements) reporting every query ml_train runs
@@ -28,26 +28,26 @@ parallel -- then, in fresh sessions, one warm-up and BENCH_TRAIN_REPS timed runs
 serial and parallel sessions taking turns; median. Every query (and each mode of
 ml_train) has a session of its own: a session that has JIT-compiled anything makes
 every later parallel query of that backend load llvmjit.so in each worker (see
-linreg.py's Bench.measure_all).
+test/bench/lib/benchlib.py).
 """
 import collections
 import io
 import json
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
-import psycopg2
 
-ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-REPS = int(os.environ.get("BENCH_REPS", "5"))
-TRAIN_REPS = int(os.environ.get("BENCH_TRAIN_REPS", "3"))
-PY_REPS = int(os.environ.get("BENCH_PY_REPS", "3"))
-JIT = os.environ.get("BENCH_JIT", "default")
-DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402
+from benchlib import (DIAG, MODES, gather_info, log, median, plan_shape,  # noqa: E402
+                      scans_of, session, sql_str, timed)
+
+ROWS = benchlib.env_int("BENCH_ROWS", 1000000)
+REPS = benchlib.env_int("BENCH_REPS", 5)
+TRAIN_REPS = benchlib.env_int("BENCH_TRAIN_REPS", 3)
+PY_REPS = benchlib.env_int("BENCH_PY_REPS", 3)
 TARGET_PASS = 2.0  # time of one training pass <= 2x the plain scan A
 TARGET_E2E = 1.0   # ml_train < export + fit in Python
 
@@ -65,28 +65,7 @@ MODEL = "bench_logit"
 TRAIN_SQL = (f"SELECT version FROM ml_train('{MODEL}', 'logistic', 't', 'y', ARRAY["
              + ", ".join(f"'{x}'" for x in XS) + f"], '{{\"l2\": {L2!r}}}', test_fraction => 0)")
 
-MODES = {
-    "serial": ["SET max_parallel_workers_per_gather = 0"],
-    "parallel": ["SET max_parallel_workers_per_gather = 2",
-                 "SET parallel_setup_cost = 0",
-                 "SET parallel_tuple_cost = 0",
-                 "SET min_parallel_table_scan_size = 0"],
-}
-AUTO_EXPLAIN = ["LOAD 'auto_explain'",
-                "SET auto_explain.log_min_duration = 0",
-                "SET auto_explain.log_nested_statements = on",
-                "SET auto_explain.log_analyze = on",
-                "SET auto_explain.log_timing = off",
-                "SET auto_explain.log_format = json",
-                "SET auto_explain.log_level = notice"]
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def sql_str(s):
-    return "'" + s.replace("'", "''") + "'"
+AUTO_EXPLAIN = benchlib.auto_explain(analyze=True, timing=False)
 
 
 def float8_array(values):
@@ -94,125 +73,7 @@ def float8_array(values):
     return "'{" + ",".join(repr(float(v)) for v in values) + "}'::float8[]"
 
 
-def plan_shape(node):
-    """'Finalize Aggregate > Gather[2/2] > Partial Aggregate > Parallel Seq Scan on t'."""
-    parts = []
-    while node is not None:
-        name = node["Node Type"]
-        if node.get("Partial Mode") and node["Partial Mode"] != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Relation Name" in node:
-            name += f" on {node['Relation Name']}"
-        if node["Node Type"] in ("Gather", "Gather Merge"):
-            name += f"[planned {node.get('Workers Planned')}, launched {node.get('Workers Launched')}]"
-        parts.append(name)
-        kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
-        node = kids[0] if kids else None
-    return " > ".join(parts)
-
-
-def gather_info(node):
-    """(planned, launched) of the first Gather node, or None."""
-    if node["Node Type"] in ("Gather", "Gather Merge"):
-        return node.get("Workers Planned"), node.get("Workers Launched")
-    for k in node.get("Plans", []):
-        g = gather_info(k)
-        if g:
-            return g
-    return None
-
-
-def scans_of(node, rel):
-    """Does the plan scan relation rel?"""
-    if node.get("Relation Name") == rel:
-        return True
-    return any(scans_of(k, rel) for k in node.get("Plans", []))
-
-
-def session(dbname, mode=None, setup=()):
-    """A new autocommit connection (and cursor), in the given mode and BENCH_JIT."""
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    conn.notices = collections.deque(maxlen=100000)
-    cur = conn.cursor()
-    if JIT != "default":
-        cur.execute(f"SET jit = {JIT}")
-    for s in MODES.get(mode, []):
-        cur.execute(s)
-    for s in setup:
-        cur.execute(s)
-    return conn, cur
-
-
-def median(xs):
-    return statistics.median(xs)
-
-
-class Bench:
-    def __init__(self, dbname):
-        self.dbname = dbname
-        self.conn, self.cur = session(dbname)  # setup and checks; no timing
-        self.results = {}  # (query, mode) -> dict
-
-    def close(self):
-        self.conn.close()
-
-    def q(self, sql, args=None, cur=None):
-        cur = cur or self.cur
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-
-    def warm_up(self, key, sql, mode, cur):
-        """One EXPLAIN ANALYZE run: warms caches, checks the plan, notes workers and JIT."""
-        plan = self.q("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, cur=cur)[0][0][0]
-        top = plan["Plan"]
-        g = gather_info(top)
-        if mode == "serial" and g is not None:
-            raise SystemExit(f"{key}: serial plan has a Gather: {plan_shape(top)}")
-        if mode == "parallel":
-            if g is None:
-                raise SystemExit(f"{key}: the plan is not parallel: {plan_shape(top)}")
-            if g[1] != 2:
-                log(f"WARNING {key}: {g[1]} of {g[0]} workers launched "
-                    "(max_worker_processes / max_parallel_workers?)")
-        jit = plan.get("JIT")
-        self.results[(key, mode)] = {
-            "times": [], "shape": plan_shape(top), "workers": g,
-            "jit": None if jit is None else (jit.get("Functions"),
-                                             jit.get("Timing", {}).get("Total"))}
-
-    def measure_all(self, queries, mode):
-        """Warm up every query, then time them round-robin REPS times, each query in a
-        session of its own (see test/bench/linreg.py). queries: (key, label, sql,
-        setup statements of its session)."""
-        sessions = {key: session(self.dbname, mode, setup) for key, _, _, setup in queries}
-        try:
-            for key, _, sql, _ in queries:
-                self.warm_up(key, sql, mode, sessions[key][1])
-            for _ in range(REPS):
-                for key, _, sql, _ in queries:
-                    cur = sessions[key][1]
-                    t0 = time.perf_counter()
-                    cur.execute(sql)
-                    rows = cur.fetchall()
-                    r = self.results[(key, mode)]
-                    r["times"].append((time.perf_counter() - t0) * 1000.0)
-                    r["value"] = rows[0]
-        finally:
-            for conn, _ in sessions.values():
-                conn.close()
-        for key, _, _, _ in queries:
-            r = self.results[(key, mode)]
-            t = r["times"]
-            r["median"], r["min"] = median(t), min(t)
-            jit = ""
-            if r["jit"] is not None:
-                jit = f", JIT: {r['jit'][0]} functions, {r['jit'][1]:.0f} ms in the leader"
-            log(f"{key:<3} {mode:<8} median {r['median']:8.1f} ms (min {min(t):.1f}, "
-                f"max {max(t):.1f}{jit})  {r['shape']}")
-
+class Bench(benchlib.Bench):
     # ------------------------------------------------------------ ml_train
     def train_info(self, version, cur=None):
         return self.q("SELECT v.training_info, v.model::text FROM ml.model_versions v "
@@ -230,16 +91,7 @@ class Bench:
         finally:
             conn.close()
         info, model_text = self.train_info(version)
-        plans = []
-        for n in notices:
-            i = n.find("{")
-            if "plan:" not in n or i < 0:
-                continue
-            try:
-                ms = float(n.split("duration:")[1].split("ms")[0])
-                plans.append((ms, json.loads(n[i:])))
-            except (ValueError, IndexError):
-                continue
+        plans = benchlib.explained_plans(notices)
         passes = [(ms, p) for ms, p in plans if "ml_logreg_pass" in p.get("Query Text", "")]
         others = [(ms, p) for ms, p in plans
                   if p not in [q for _, q in passes] and "ml_train" not in p.get("Query Text", "")
@@ -346,21 +198,7 @@ ROW_DTYPE = np.dtype([("nf", ">i2")]
 
 def export_copy_binary(dbname):
     """COPY ... TO STDOUT (FORMAT binary) into memory, parsed with np.frombuffer."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        buf = io.BytesIO()
-        conn.cursor().copy_expert(COPY_SQL, buf)
-    finally:
-        conn.close()
-    data = buf.getbuffer()
-    if bytes(data[:11]) != b"PGCOPY\n\xff\r\n\x00":
-        raise SystemExit("binary COPY: bad signature")
-    ext = int.from_bytes(data[15:19], "big")
-    start = 19 + ext
-    body = len(data) - start - 2
-    if body % ROW_DTYPE.itemsize or bytes(data[-2:]) != b"\xff\xff":
-        raise SystemExit("binary COPY: unexpected layout (NULLs?)")
-    rec = np.frombuffer(data, dtype=ROW_DTYPE, count=body // ROW_DTYPE.itemsize, offset=start)
+    rec = benchlib.copy_binary(dbname, COPY_SQL, ROW_DTYPE)
     if not ((rec["nf"] == K + 1).all() and (rec["l_y"] == 1).all()
             and all((rec[f"l_{x}"] == 8).all() for x in XS)):
         raise SystemExit("binary COPY: unexpected field count or lengths (NULLs?)")
@@ -373,21 +211,9 @@ def export_copy_binary(dbname):
 
 def export_fetchall(dbname):
     """cursor.execute + fetchall (Python tuples of floats and bools) into numpy."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT " + ", ".join(XS) + ", y FROM t")
-        rows = cur.fetchall()
-    finally:
-        conn.close()
+    rows = benchlib.fetch_all(dbname, "SELECT " + ", ".join(XS) + ", y FROM t")
     a = np.array(rows, dtype=np.float64)
     return np.ascontiguousarray(a[:, :K]), a[:, K].astype(np.int8)
-
-
-def timed(f, *args):
-    t0 = time.perf_counter()
-    r = f(*args)
-    return (time.perf_counter() - t0) * 1000.0, r
 
 
 def fit_sklearn(X, y, solver="lbfgs"):
@@ -412,39 +238,10 @@ def objective(theta, X, y):
 
 # ---------------------------------------------------------------- main
 
-def main():
-    t_start = time.time()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    acur = admin.cursor()
-    acur.execute("SELECT version()")
-    log(acur.fetchone()[0])
-    db = f"mlsys_bench_logistic_{os.getpid()}"
-    acur.execute(f"DROP DATABASE IF EXISTS {db}")
-    acur.execute(f"CREATE DATABASE {db}")
-    try:
-        b = Bench(db)
-        try:
-            run(b)
-        finally:
-            b.close()
-    finally:
-        if not KEEP_DB:
-            acur.execute(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
-
-
 def run(b):
     import sklearn
     b.q("CREATE EXTENSION mlsys")
-    settings = {r[0]: r[1] for r in b.q(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-        "('jit', 'shared_buffers', 'max_worker_processes', 'max_parallel_workers', "
-        " 'work_mem', 'shared_preload_libraries', 'parallel_leader_participation')")}
-    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    settings = benchlib.log_settings(b.q, benchlib.SCAN_SETTINGS + ["parallel_leader_participation"])
     log(f"pg_jit_available(): {b.q('SELECT pg_jit_available()')[0][0]}; "
         f"cpus: {os.cpu_count()}; rows: {ROWS}; reps: {REPS} (+1 warm-up), "
         f"ml_train reps: {TRAIN_REPS} (+1 checked, +1 warm-up), python reps: {PY_REPS}")
@@ -456,21 +253,12 @@ def run(b):
         + ", OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"))
 
     # ---------------------------------------------------------------- data
-    log("creating table t")
-    t0 = time.time()
-    b.q("CREATE TABLE t (" + ", ".join(f"{x} float8" for x in XS) + ", y boolean)")
-    gen = ", ".join(f"random() * {2 * j} AS x{j}" for j in range(1, K + 1))
     logit = (f"{TRUE_INTERCEPT!r} + "
              + " + ".join(f"({c!r})*x{j}" for j, c in enumerate(TRUE_COEF, 1)))
-    b.q("SELECT setseed(%s)", (SEED,))
-    # OFFSET 0 keeps the subquery (and its random() calls) from being flattened.
-    b.q(f"INSERT INTO t SELECT s.*, random() < 1.0 / (1.0 + exp(-({logit}))) FROM "
-        f"(SELECT {gen} FROM generate_series(1, {ROWS}) OFFSET 0) s")
-    b.q("VACUUM ANALYZE t")
-    size = b.q("SELECT pg_size_pretty(pg_table_size('t')), "
-               "(SELECT relpages FROM pg_class WHERE relname = 't'), avg(y::int) FROM t")[0]
+    size, secs = benchlib.create_table_t(
+        b.q, K, "boolean", f"random() < 1.0 / (1.0 + exp(-({logit})))", SEED, "avg(y::int)")
     log(f"table t: {ROWS} rows, {size[0]} ({size[1]} pages), mean(y) {float(size[2]):.4f}, "
-        f"built in {time.time() - t0:.1f} s")
+        f"built in {secs:.1f} s")
 
     # ---------------------------------------------------------------- ml_train, checked
     log(f"ml_train: {TRAIN_SQL}")
@@ -554,7 +342,7 @@ def run(b):
     # ---------------------------------------------------------------- timing
     for mode in MODES:
         log(f"timing queries, {mode}")
-        b.measure_all(queries, mode)
+        b.measure_all(queries, mode, reps=REPS)
     log("timing ml_train, serial and parallel sessions taking turns")
     train = b.time_train()
 
@@ -671,8 +459,7 @@ def run(b):
 
     print()
     print(f"logistic benchmark: {ROWS} rows x {K} float8 features, boolean target, l2 = {L2:g}; "
-          f"client-side wall time (psycopg2), jit={settings['jit']}"
-          + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+          f"client-side wall time (psycopg2), {benchlib.jit_note(settings)}")
     print(f"queries: median of {REPS} runs after 1 warm-up; ml_train: median of {TRAIN_REPS} "
           "after 1 checked + 1 warm-up run")
     print()
@@ -759,12 +546,11 @@ def run(b):
     print("targets, on the ratios of medians:")
     for mode in MODES:
         r = per_pass[mode] / ms("A", mode)
-        print(f"  {'time per training pass <= 2x plain scan A (' + mode + ')':<62} {r:5.2f}x  "
-              f"{'PASS' if r <= TARGET_PASS else 'MISS'}")
+        benchlib.print_target(f"time per training pass <= 2x plain scan A ({mode})", r,
+                              r <= TARGET_PASS)
     for mode in MODES:
         r = T[mode] / py_total
-        print(f"  {'ml_train < export + sklearn fit (' + mode + ')':<62} {r:5.2f}x  "
-              f"{'PASS' if r < TARGET_E2E else 'MISS'}")
+        benchlib.print_target(f"ml_train < export + sklearn fit ({mode})", r, r < TARGET_E2E)
     print()
     print("sanity (mlsys's solution has max |gradient| / n "
           f"{gn_ml:.0e}; an error is raised if sklearn finds a lower objective):")
@@ -778,8 +564,4 @@ def run(b):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except psycopg2.Error as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    benchlib.bench_main("logistic", run, Bench)

@@ -31,7 +31,7 @@ numpy's PSI (and JS, KS, chi-square statistic, null and out-of-range shares) mus
 ml_drift's to 1e-9 or the run fails. numpy does not evaluate the model, so the
 apples-to-apples comparison is with the feature-only query d1 as well.
 
-Timing is client-side, as in test/bench/linreg.py: time.perf_counter() around
+Timing is client-side, as in test/bench/lib/benchlib.py: time.perf_counter() around
 cursor.execute() + fetchall() with psycopg2 over the local socket. Every query has a
 session of its own; each runs once as a warm-up (EXPLAIN (ANALYZE, FORMAT JSON) for plain
 queries: plan shape, workers, JIT), then all queries of a mode are timed round-robin,
@@ -41,24 +41,23 @@ the inner query's plan, workers and JIT, and captures its text (query Q). Every 
 records a monitor run (ml.monitor_runs, ml.monitor_results, ml.alerts), as a scheduled
 run would.
 """
-import collections
 import io
 import json
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
-import psycopg2
 
-ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-REPS = int(os.environ.get("BENCH_REPS", "3"))
-PY_REPS = int(os.environ.get("BENCH_PY_REPS", "3"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402
+from benchlib import (DIAG, gather_info, jit_of, jit_text, log, median,  # noqa: E402
+                      plan_shape, session, timed)
+
+ROWS = benchlib.env_int("BENCH_ROWS", 1000000)
+REPS = benchlib.env_int("BENCH_REPS", 3)
+PY_REPS = benchlib.env_int("BENCH_PY_REPS", 3)
 PARALLEL = os.environ.get("BENCH_PARALLEL", "1") != "0"
-JIT = os.environ.get("BENCH_JIT", "default")
-DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
 TARGET_SCAN = 2.0  # issue: monitor run <= 2x one plain scan of the columns
 TARGET_PY = 1.0    # issue: monitor run faster than export + numpy PSI
 
@@ -72,22 +71,11 @@ SEED_CURRENT = 0.43
 TRAIN_SQL = (f"SELECT * FROM ml_train('{MODEL}', 'linear', 'train_t', 'y', ARRAY["
              + ", ".join(f"'{f}'" for f in FS) + "], '{\"impute\": \"mean\"}', 0.2)")
 
-MODES = {
-    "serial": ["SET max_parallel_workers_per_gather = 0"],
-    "parallel": ["SET max_parallel_workers_per_gather = 2",
-                 "SET parallel_setup_cost = 0",
-                 "SET parallel_tuple_cost = 0",
-                 "SET min_parallel_table_scan_size = 0"],
-}
+MODES = dict(benchlib.MODES)
 if not PARALLEL:
     del MODES["parallel"]
-AUTO_EXPLAIN = ["LOAD 'auto_explain'",
-                "SET auto_explain.log_min_duration = 0",
-                "SET auto_explain.log_nested_statements = on",
-                "SET auto_explain.log_analyze = on",
-                "SET auto_explain.log_timing = on",  # JIT timing is reported only with it
-                "SET auto_explain.log_format = json",
-                "SET auto_explain.log_level = notice"]
+# log_timing on: JIT timing is reported only with it
+AUTO_EXPLAIN = benchlib.auto_explain(analyze=True, timing=True)
 
 # Standard normal draws from two uniforms (Box-Muller); 1 - random() is in (0, 1].
 NORMAL = "sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())"
@@ -110,140 +98,17 @@ def gen_columns(current):
     ]
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+def run_once(sql):
+    """The warm-up of a function call (M, D): one plain run; its plan is inside (see
+    checked_runs)."""
+    def warm(b, cur, conn):
+        b.q(sql, cur=cur)
+        return benchlib.record("(function: see the checked run)")
+    return warm
 
 
-def median(xs):
-    return statistics.median(xs)
-
-
-def plan_shape(node):
-    """'Finalize Aggregate > Gather[2/2] > Partial Aggregate > Parallel Seq Scan on t'."""
-    parts = []
-    while node is not None:
-        name = node["Node Type"]
-        if node.get("Partial Mode") and node["Partial Mode"] != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Relation Name" in node:
-            name += f" on {node['Relation Name']}"
-        if "Function Name" in node:
-            name += f" {node['Function Name']}"
-        if node["Node Type"] in ("Gather", "Gather Merge"):
-            name += f"[planned {node.get('Workers Planned')}, launched {node.get('Workers Launched')}]"
-        parts.append(name)
-        kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
-        node = kids[0] if kids else None
-    return " > ".join(parts)
-
-
-def gather_info(node):
-    """(planned, launched) of the first Gather node, or None."""
-    if node["Node Type"] in ("Gather", "Gather Merge"):
-        return node.get("Workers Planned"), node.get("Workers Launched")
-    for k in node.get("Plans", []):
-        g = gather_info(k)
-        if g:
-            return g
-    return None
-
-
-def jit_of(plan):
-    """(functions, total ms, optimization on?) of a plan's JIT, or None."""
-    jit = plan.get("JIT")
-    if jit is None:
-        return None
-    return (jit.get("Functions"), jit.get("Timing", {}).get("Total"),
-            jit.get("Options", {}).get("Optimization"))
-
-
-def jit_text(j):
-    if j is None:
-        return "no JIT"
-    return (f"JIT {j[0]} functions, {j[1] or 0:.0f} ms in the leader"
-            + (", optimized" if j[2] else ""))
-
-
-def session(dbname, mode=None, setup=()):
-    """A new autocommit connection (and cursor), in the given mode and BENCH_JIT."""
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    conn.notices = collections.deque(maxlen=100000)
-    cur = conn.cursor()
-    if JIT != "default":
-        cur.execute(f"SET jit = {JIT}")
-    for s in MODES.get(mode, []):
-        cur.execute(s)
-    for s in setup:
-        cur.execute(s)
-    return conn, cur
-
-
-class Bench:
-    def __init__(self, dbname):
-        self.dbname = dbname
-        self.conn, self.cur = session(dbname)  # setup and checks; no timing
-        self.results = {}  # (query, mode) -> dict
-
-    def close(self):
-        self.conn.close()
-
-    def q(self, sql, args=None, cur=None):
-        cur = cur or self.cur
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-
-    def warm_up(self, key, sql, kind, mode, cur):
-        """One run before timing. A plain query runs as EXPLAIN ANALYZE (plan shape,
-        workers, JIT; a serial plan must not have a Gather, a parallel one must); a
-        function call (kind "func") just runs: its plan is inside (see checked_runs)."""
-        r = {"times": [], "shape": "(function: see the checked run)", "workers": None,
-             "jit": None}
-        if kind == "func":
-            self.q(sql, cur=cur)
-        else:
-            plan = self.q("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, cur=cur)[0][0][0]
-            top = plan["Plan"]
-            g = gather_info(top)
-            if mode == "serial" and g is not None:
-                raise SystemExit(f"{key}: serial plan has a Gather: {plan_shape(top)}")
-            if mode == "parallel":
-                if g is None:
-                    log(f"WARNING {key}: the plan is not parallel: {plan_shape(top)}")
-                elif g[1] != 2:
-                    log(f"WARNING {key}: {g[1]} of {g[0]} workers launched "
-                        "(max_worker_processes / max_parallel_workers?)")
-            r.update(shape=plan_shape(top), workers=g, jit=jit_of(plan))
-        self.results[(key, mode)] = r
-
-    def measure_all(self, queries, mode):
-        """Warm up every query, then time them round-robin REPS times, each query in a
-        session of its own (see test/bench/linreg.py). queries: (key, label, sql, kind)."""
-        sessions = {key: session(self.dbname, mode) for key, _, _, _ in queries}
-        try:
-            for key, _, sql, kind in queries:
-                self.warm_up(key, sql, kind, mode, sessions[key][1])
-            for _ in range(REPS):
-                for key, _, sql, _ in queries:
-                    cur = sessions[key][1]
-                    t0 = time.perf_counter()
-                    cur.execute(sql)
-                    rows = cur.fetchall()
-                    r = self.results[(key, mode)]
-                    r["times"].append((time.perf_counter() - t0) * 1000.0)
-                    r["value"] = rows
-        finally:
-            for conn, _ in sessions.values():
-                conn.close()
-        for key, _, _, _ in queries:
-            r = self.results[(key, mode)]
-            t = r["times"]
-            r["median"], r["min"] = median(t), min(t)
-            jit = "" if r["jit"] is None else ", " + jit_text(r["jit"])
-            log(f"{key:<3} {mode:<8} median {r['median']:8.1f} ms (min {min(t):.1f}, "
-                f"max {max(t):.1f}{jit})  {r['shape']}")
+class Bench(benchlib.Bench):
+    parallel_required = False  # a parallel query without workers is a WARNING here
 
     def checked_runs(self, mode):
         """ml_drift and ml_run_monitor once each with auto_explain: their results, and
@@ -259,15 +124,7 @@ class Bench:
                 rows = self.q(sql, cur=cur)
                 ms = (time.perf_counter() - t0) * 1000.0
                 inner = None
-                for n in conn.notices:
-                    i = n.find("{")
-                    if "plan:" not in n or i < 0:
-                        continue
-                    try:
-                        p = json.loads(n[i:])
-                        d = float(n.split("duration:")[1].split("ms")[0])
-                    except (ValueError, IndexError):
-                        continue
+                for d, p in benchlib.explained_plans(conn.notices):
                     if p.get("Query Text", "").startswith("SELECT v.* FROM (SELECT count(*)"):
                         inner = (d, p)
                 c[what] = {"rows": rows, "ms": ms, "inner": inner}
@@ -368,21 +225,7 @@ COPY_CSV_SQL = ("COPY (SELECT " + ", ".join(FS) + " FROM current_t) TO STDOUT "
 def export_copy_binary(dbname):
     """COPY ... TO STDOUT (FORMAT binary) into memory, parsed with np.frombuffer:
     X (values, NaN for NULL) and N (NULL flags from the bitmask), n x 10 each."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        buf = io.BytesIO()
-        conn.cursor().copy_expert(COPY_BINARY_SQL, buf)
-    finally:
-        conn.close()
-    data = buf.getbuffer()
-    if bytes(data[:11]) != b"PGCOPY\n\xff\r\n\x00":
-        raise SystemExit("binary COPY: bad signature")
-    ext = int.from_bytes(data[15:19], "big")
-    start = 19 + ext
-    body = len(data) - start - 2
-    if body % ROW_DTYPE.itemsize or bytes(data[-2:]) != b"\xff\xff":
-        raise SystemExit("binary COPY: unexpected layout")
-    rec = np.frombuffer(data, dtype=ROW_DTYPE, count=body // ROW_DTYPE.itemsize, offset=start)
+    rec = benchlib.copy_binary(dbname, COPY_BINARY_SQL, ROW_DTYPE)
     if not ((rec["nf"] == K + 1).all() and (rec["l_mask"] == 4).all()
             and all((rec[f"l_{f}"] == 8).all() for f in FS)):
         raise SystemExit("binary COPY: unexpected field count or lengths")
@@ -397,26 +240,14 @@ def export_copy_binary(dbname):
 
 def export_copy_csv(dbname):
     """COPY ... TO STDOUT (FORMAT csv) into memory, parsed with np.loadtxt."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        buf = io.StringIO()
-        conn.cursor().copy_expert(COPY_CSV_SQL, buf)
-    finally:
-        conn.close()
-    buf.seek(0)
+    buf = benchlib.copy_out(dbname, COPY_CSV_SQL, io.StringIO())
     X = np.loadtxt(buf, delimiter=",", dtype=np.float64, ndmin=2)
     return X, np.isnan(X)
 
 
 def export_fetchall(dbname):
     """cursor.execute + fetchall (tuples of floats and None) into numpy (None -> NaN)."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT " + ", ".join(FS) + " FROM current_t")
-        rows = cur.fetchall()
-    finally:
-        conn.close()
+    rows = benchlib.fetch_all(dbname, "SELECT " + ", ".join(FS) + " FROM current_t")
     X = np.array(rows, dtype=np.float64)
     return X, np.isnan(X)
 
@@ -469,52 +300,18 @@ def numpy_drift(X, N, base):
     return out
 
 
-def timed(f, *args):
-    t0 = time.perf_counter()
-    r = f(*args)
-    return (time.perf_counter() - t0) * 1000.0, r
-
-
 # ---------------------------------------------------------------- main
 
 LOAD_START = os.getloadavg()[0]
-
-
-def main():
-    t_start = time.time()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    acur = admin.cursor()
-    acur.execute("SELECT version()")
-    log(acur.fetchone()[0])
-    db = f"mlsys_bench_monitor_{os.getpid()}"
-    acur.execute(f"DROP DATABASE IF EXISTS {db}")
-    acur.execute(f"CREATE DATABASE {db}")
-    try:
-        b = Bench(db)
-        try:
-            run(b)
-        finally:
-            b.close()
-    finally:
-        if not KEEP_DB:
-            acur.execute(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
 
 
 def run(b):
     b.q("CREATE EXTENSION mlsys")
     schema = b.q("SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n "
                  "ON n.oid = e.extnamespace WHERE e.extname = 'mlsys'")[0][0]
-    settings = {r[0]: r[1] for r in b.q(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-        "('jit', 'jit_above_cost', 'jit_optimize_above_cost', 'jit_inline_above_cost', "
-        " 'shared_buffers', 'max_worker_processes', 'max_parallel_workers', 'work_mem', "
-        " 'shared_preload_libraries', 'parallel_leader_participation')")}
-    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    settings = benchlib.log_settings(b.q, benchlib.SCAN_SETTINGS + [
+        "jit_above_cost", "jit_optimize_above_cost", "jit_inline_above_cost",
+        "parallel_leader_participation"])
     log(f"pg_jit_available(): {b.q('SELECT pg_jit_available()')[0][0]}; "
         f"cpus: {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; rows: {ROWS}; reps: {REPS} (+1 warm-up), python reps: "
         f"{PY_REPS}; modes: {', '.join(MODES)}; numpy {np.__version__}")
@@ -678,26 +475,27 @@ def run(b):
     # ---------------------------------------------------------------- timing
     for mode in MODES:
         log(f"timing, {mode}")
-        b.measure_all([q[:4] for q in queries], mode)
+        b.measure_all([(key, label, sql, (), run_once(sql) if kind == "func" else "explain")
+                       for key, label, sql, kind, _ in queries], mode, reps=REPS)
 
     # ---------------------------------------------------------------- sanity (SQL)
     R = b.results
     for mode in MODES:
         for key in ("A", "B"):
-            if int(R[(key, mode)]["value"][0][0]) != ROWS:
+            if int(R[(key, mode)]["value"][0]) != ROWS:
                 raise SystemExit(f"SANITY: {key} ({mode}) count != {ROWS}")
-        if int(R[("M", mode)]["value"][0][0]) != len(checked["serial"]["monitor"]["rows"]):
-            raise SystemExit(f"SANITY: M ({mode}) returned {R[('M', mode)]['value'][0][0]} rows")
-        if int(R[("D", mode)]["value"][0][0]) != len(ref) + 1:
-            raise SystemExit(f"SANITY: D ({mode}) returned {R[('D', mode)]['value'][0][0]} rows")
-        qv = {(f, m): (v, p) for f, m, v, p in R[("Q", mode)]["value"]}
+        if int(R[("M", mode)]["value"][0]) != len(checked["serial"]["monitor"]["rows"]):
+            raise SystemExit(f"SANITY: M ({mode}) returned {R[('M', mode)]['value'][0]} rows")
+        if int(R[("D", mode)]["value"][0]) != len(ref) + 1:
+            raise SystemExit(f"SANITY: D ({mode}) returned {R[('D', mode)]['value'][0]} rows")
+        qv = {(f, m): (v, p) for f, m, v, p in R[("Q", mode)]["rows"]}
         for key, (v, p) in ref.items():
             if not (same(qv[key][0], v) and same(qv[key][1], p)):
                 raise SystemExit(f"SANITY: Q ({mode}) {key} = {qv[key]} != ml_drift {(v, p)}")
         for key, label, _, _, ts in queries:
             if ts is None:
                 continue
-            row = R[(key, mode)]["value"][0]
+            row = R[(key, mode)]["value"]
             if int(row[0]) != ROWS:
                 raise SystemExit(f"SANITY: {key} ({mode}) count {row[0]} != {ROWS}")
             for k2, (v, p) in term_values(ts, row).items():
@@ -709,20 +507,15 @@ def run(b):
     log(f"python: fetch the baselines, then export, {PY_REPS} runs each")
 
     def fetch_baselines():
-        conn = psycopg2.connect(dbname=b.dbname)
-        try:
-            cur = conn.cursor()
-            cur.execute(f"""
-                SELECT d.input, d.bin_edges, d.baseline_counts, d.baseline_n_null,
-                       (i->'stats'->>'min')::float8, (i->'stats'->>'max')::float8
-                  FROM ml_drift_baseline(ml_model('{MODEL}')) d
-                  JOIN jsonb_array_elements(ml_model_info(ml_model('{MODEL}'))->'inputs') i
-                    ON i->>'name' = d.input""")
-            got = {r[0]: {"input": r[0], "edges": np.array(r[1], dtype=float),
-                          "counts": np.array(r[2], dtype=float), "n_null": float(r[3] or 0),
-                          "min": r[4], "max": r[5]} for r in cur.fetchall()}
-        finally:
-            conn.close()
+        rows = benchlib.fetch_all(b.dbname, f"""
+            SELECT d.input, d.bin_edges, d.baseline_counts, d.baseline_n_null,
+                   (i->'stats'->>'min')::float8, (i->'stats'->>'max')::float8
+              FROM ml_drift_baseline(ml_model('{MODEL}')) d
+              JOIN jsonb_array_elements(ml_model_info(ml_model('{MODEL}'))->'inputs') i
+                ON i->>'name' = d.input""")
+        got = {r[0]: {"input": r[0], "edges": np.array(r[1], dtype=float),
+                      "counts": np.array(r[2], dtype=float), "n_null": float(r[3] or 0),
+                      "min": r[4], "max": r[5]} for r in rows}
         return [got[f] for f in FS]
 
     base_ms = []
@@ -787,9 +580,9 @@ def run(b):
         "out_of_range = (below + above cells) / non-NULL values for every input")
     if DIAG:
         for mode in MODES:
-            got = np.array(R[("d7", mode)]["value"][0][1], dtype=float)
+            got = np.array(R[("d7", mode)]["value"][1], dtype=float)
             want = np.concatenate([npv[(f, "bins")] for f in FS])
-            if int(R[("d7", mode)]["value"][0][0]) != ROWS or not np.array_equal(got, want):
+            if int(R[("d7", mode)]["value"][0]) != ROWS or not np.array_equal(got, want):
                 raise SystemExit(f"SANITY: d7 ({mode}): ml_bin_counts differs from numpy's bin counts")
         log("sanity: d7's ml_bin_counts equal numpy's bin counts")
     py_total = median(base_ms) + export_ms + median(np_ms)
@@ -805,7 +598,7 @@ def run(b):
     print()
     print(f"monitor benchmark: {ROWS} rows x {K} float8 features (2 with NULLs), linear model; "
           f"median of {REPS} runs after 1 warm-up, client-side wall time (psycopg2), "
-          f"jit={settings['jit']}" + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+          f"{benchlib.jit_note(settings)}")
     print(f"load average (1 min) at the start {LOAD_START:.2f}, at the end {os.getloadavg()[0]:.2f}, "
           f"on {os.cpu_count()} cpus: other work on the machine shows as a spread of the times")
     print()
@@ -940,12 +733,12 @@ def run(b):
     print("targets (issue), on the ratios of medians:")
     for mode in modes:
         r = ms("M", mode) / ms("A", mode)
-        print(f"  {'monitor run <= 2x one plain scan of the columns (' + mode + ')':<66} {r:6.2f}x  "
-              f"{'PASS' if r <= TARGET_SCAN else 'MISS'}")
+        benchlib.print_target(f"monitor run <= 2x one plain scan of the columns ({mode})", r,
+                              r <= TARGET_SCAN, width=66, spec="6.2f")
     for mode in modes:
         r = ms("M", mode) / py_total
-        print(f"  {'monitor run < export + numpy PSI (' + mode + ')':<66} {r:6.2f}x  "
-              f"{'PASS' if r < TARGET_PY else 'MISS'}")
+        benchlib.print_target(f"monitor run < export + numpy PSI ({mode})", r, r < TARGET_PY,
+                              width=66, spec="6.2f")
     print()
     print(f"sanity: numpy's statistics equal ml_drift's (max |diff| "
           f"{max(worst.values()):.0e}, limit 1e-9); ml_run_monitor, Q and the diagnostic "
@@ -954,8 +747,4 @@ def run(b):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except psycopg2.Error as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    benchlib.bench_main("monitor", run, Bench)

@@ -74,15 +74,15 @@ import subprocess
 import sys
 import time
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-SLICE = int(os.environ.get("BENCH_SLICE", "1"))
-ROUNDS = max(1, -(-SECONDS // SLICE))
-TRAIN_ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", "20000"))
-INPUT_ROWS = int(os.environ.get("BENCH_INPUT_ROWS", "10000"))
-COLD_N = int(os.environ.get("BENCH_COLD_N", "50"))
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402
+from benchlib import CLIENTS, SLICE, THREADS, lit, log  # noqa: E402
+
+SECONDS = benchlib.env_int("BENCH_SECONDS", 15)
+ROUNDS = benchlib.pgbench_rounds(SECONDS)
+TRAIN_ROWS = benchlib.env_int("BENCH_TRAIN_ROWS", 20000)
+INPUT_ROWS = benchlib.env_int("BENCH_INPUT_ROWS", 10000)
+COLD_N = benchlib.env_int("BENCH_COLD_N", 50)
 CLIENT = os.environ.get("BENCH_CLIENT", "auto")
 
 TARGET_TPS = 0.9      # issue: TPS ml_predict / TPS expression >= 0.9
@@ -108,20 +108,8 @@ if CLIENT != "psql":
             raise
         psycopg2 = None
 
-PGBIN = "/usr/lib/postgresql/15/bin"
-PGBENCH = os.path.join(PGBIN, "pgbench") if os.path.exists(os.path.join(PGBIN, "pgbench")) \
-    else shutil.which("pgbench")
-PSQL = os.path.join(PGBIN, "psql") if os.path.exists(os.path.join(PGBIN, "psql")) \
-    else shutil.which("psql")
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def lit(v):
-    """A float8 literal that reads back as exactly v."""
-    return f"'{float(v)!r}'::float8"
+PGBENCH = benchlib.pg_tool("pgbench")
+PSQL = benchlib.pg_tool("psql")
 
 
 def true_coef(j):
@@ -189,23 +177,6 @@ def first_calls(dbname, sql):
     return times[0], times[1]
 
 
-# ---------------------------------------------------------------------- pgbench
-def pgbench(dbname, script_path, defines):
-    """Run pgbench once, SLICE seconds; returns the TPS."""
-    cmd = [PGBENCH, "-M", "prepared", "-n", "-T", str(SLICE), "-c", str(CLIENTS),
-           "-j", str(THREADS), "-f", script_path]
-    for k, v in defines.items():
-        cmd += ["-D", f"{k}={v}"]
-    cmd.append(dbname)
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    text = out.stdout + out.stderr
-    tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", text, re.M)
-    failed = re.search(r"^number of failed transactions: (\d+)", text, re.M)
-    if out.returncode != 0 or not tps or (failed and int(failed.group(1)) != 0):
-        raise SystemExit(f"ERROR: pgbench failed (exit {out.returncode}) on {script_path}:\n{text}")
-    return float(tps.group(1))
-
-
 def pctl(values, p):
     """The p-th percentile, nearest rank."""
     s = sorted(values)
@@ -214,31 +185,15 @@ def pctl(values, p):
 
 # ---------------------------------------------------------------------- main
 def main():
-    t_start = time.time()
     if PGBENCH is None or PSQL is None:
         raise SystemExit("ERROR: pgbench or psql not found (postgresql-client-15)")
-    admin = Conn(os.environ.get("PGDATABASE", "postgres"))
-    log(admin.q("SELECT version()")[0][0])
-    db = f"mlsys_bench_predict_tps_{os.getpid()}"
-    admin.q(f"DROP DATABASE IF EXISTS {db}")
-    admin.q(f"CREATE DATABASE {db}")
-    try:
-        run(db)
-    finally:
-        if not KEEP_DB:
-            admin.q(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
+    benchlib.scratch_db("predict_tps", run, admin=Conn(os.environ.get("PGDATABASE", "postgres")))
 
 
 def environment(c):
-    settings = {r[0]: r[1] for r in c.q(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-        "('jit', 'shared_buffers', 'max_connections', 'work_mem', 'shared_preload_libraries', "
-        " 'plan_cache_mode', 'fsync', 'synchronous_commit', 'huge_pages')")}
-    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    settings = benchlib.log_settings(c.q, [
+        "jit", "shared_buffers", "max_connections", "work_mem", "shared_preload_libraries",
+        "plan_cache_mode", "fsync", "synchronous_commit", "huge_pages"])
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -246,10 +201,7 @@ def environment(c):
             cpu = m.group(1) if m else cpu
     except OSError:
         pass
-    try:
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "?"
+    load = benchlib.loadavg_text()
     pgb = subprocess.run([PGBENCH, "--version"], capture_output=True, text=True).stdout.strip()
     ext = c.q("SELECT extversion FROM pg_extension WHERE extname = 'mlsys'")[0][0]
     client = (f"psycopg2 {psycopg2.__version__.split()[0]}" if psycopg2 is not None
@@ -406,13 +358,11 @@ def measure_tps(db, work):
         for rnd in range(ROUNDS):
             for name, m in work["models"].items():
                 for form, qs in m["queries"].items():
-                    keys = [k for k, _ in qs]
-                    keys = keys[rnd % 3:] + keys[:rnd % 3]
                     defines = {"xv": m["xv"]} if form == "param" else {}
-                    for key in keys:
-                        tps = pgbench(db, scripts[(name, form, key)], defines)
+                    r = benchlib.pgbench_round(
+                        db, {k: scripts[(name, form, k)] for k, _ in qs}, rnd, defines)
+                    for key, tps in r.items():
                         results.setdefault((name, form, key), []).append(tps)
-                    r = {k: results[(name, form, k)][-1] for k in keys}
                     log(f"round {rnd + 1:>2}/{ROUNDS} {name:<4} {form:<6} tps: a {r['a']:8.0f}, "
                         f"b {r['b']:8.0f}, c {r['c']:8.0f}; a/b {r['a'] / r['b']:.3f}")
         results["load"] = (load0, os.getloadavg()[0])
@@ -482,7 +432,7 @@ def report(settings, work, tps, cold):
             ab = [x / y for x, y in zip(a, b)]
             q1, q3 = q1q3(ab)
             r = med(ab)
-            v = "PASS" if r >= TARGET_TPS else "MISS"
+            v = benchlib.verdict(r >= TARGET_TPS)
             verdicts.append((f"{name} {form}: TPS ml_predict / TPS expression >= {TARGET_TPS}", r, v))
             print(f"{name + ' ' + form:<48} {r:>7.3f} {q1:>7.3f} {q3:>7.3f} "
                   f"{med([x / y for x, y in zip(a, c)]):>7.3f} "
@@ -519,25 +469,14 @@ def report(settings, work, tps, cold):
     print("targets (issue):")
     for label, r, v in verdicts:
         print(f"  {label:<66} {r:6.3f}   {v}")
-    v = "PASS" if d_med < TARGET_COLD_MS else "MISS"
-    print(f"  {'first ml_predict in a new connection, beyond the expression < 1 ms':<66} "
-          f"{d_med:6.3f} ms {v}")
-    v = "PASS" if med(fa) - med(fc) < TARGET_COLD_MS else "MISS"
-    print(f"  {'(info) the same, beyond the lookup alone (c) < 1 ms':<66} "
-          f"{med(fa) - med(fc):6.3f} ms {v}")
-    v = "PASS" if statistics.median(fa) < TARGET_COLD_MS else "MISS"
-    print(f"  {'(info) first ml_predict in a new connection, absolute < 1 ms':<66} "
-          f"{statistics.median(fa):6.3f} ms {v}")
+    for label, t in [("first ml_predict in a new connection, beyond the expression < 1 ms", d_med),
+                     ("(info) the same, beyond the lookup alone (c) < 1 ms", med(fa) - med(fc)),
+                     ("(info) first ml_predict in a new connection, absolute < 1 ms", med(fa))]:
+        benchlib.print_target(label, t, t < TARGET_COLD_MS, width=66, spec="6.3f", unit=" ms")
     print("  batch prediction, 1M rows, ml_predict vs. expression: see test/bench/linreg.sh "
           "(ratio E/D)")
     print()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # psycopg2.Error and the like: one line, exit 1
-        if psycopg2 is not None and isinstance(e, psycopg2.Error):
-            print(f"ERROR: {e}", file=sys.stderr)
-            sys.exit(1)
-        raise
+    benchlib.entry(main)

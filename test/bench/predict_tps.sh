@@ -4,11 +4,8 @@
 # first prediction in a brand-new connection.
 #   bash test/bench/predict_tps.sh
 #
-# Server: if PGHOST/PGPORT/... (libpq environment) already reach a running server
-# (`psql -Xc 'select 1'` works), that server is used and must have mlsys installed
-# (a database of its own is created and dropped); otherwise scripts/lib.sh starts a
-# throwaway cluster with mlsys preloaded and stops it at exit (MLSYS_PGPORT picks its
-# port). The work itself (data, pgbench runs, timing, table) is test/bench/predict_tps.py.
+# Server: see test/bench/lib/server.sh (a reachable server, else a throwaway cluster).
+# The work itself (data, pgbench runs, timing, table) is test/bench/predict_tps.py.
 #
 # Measured (models m100 and m10: ml_linreg_fit over 100 / 10 float8 features, registered
 # with ml_register_model):
@@ -35,22 +32,8 @@
 #   BENCH_CLIENT=auto      auto | psycopg2 | psql: the client of the Python script
 #                          (auto: psycopg2 if /usr/bin/python3 imports it, else psql)
 #   BENCH_KEEP_DB=0        1 keeps the benchmark database afterwards
-#
-# A benchmark, not a test: PASS/MISS against the targets is printed, the exit status is
-# 0 either way unless something errored (a failed sanity check is an error).
 set -Eeuo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-export PATH=/usr/lib/postgresql/15/bin:$PATH
-
-if psql -XAtq -c 'select 1' >/dev/null 2>&1; then
-  echo "server: using the running server (PGHOST=${PGHOST:-default} PGPORT=${PGPORT:-default})"
-else
-  echo "server: none reachable, starting a throwaway cluster with scripts/lib.sh"
-  # shellcheck source=scripts/lib.sh
-  source "$ROOT/scripts/lib.sh"   # installs an EXIT trap that stops the cluster
-  mlsys_cluster_start
-fi
-
-/usr/bin/python3 "$HERE/predict_tps.py"
+# shellcheck source=test/bench/lib/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+bench_python predict_tps

@@ -36,9 +36,9 @@ Batch prediction over all rows, serial and with 2 parallel workers:
   PI  bst.inplace_predict(X), nthread 1 / 2
 
 Timing is client-side: time.perf_counter() around cursor.execute() + fetchall() with
-psycopg2 over the local socket, as in test/bench/linreg.py (F returns the model, its
+psycopg2 over the local socket, as in test/bench/lib/benchlib.py (F returns the model, its
 text form of some 100s of kB, which is part of its time), and around the Python calls.
-Each query has a session of its own (see linreg.py's Bench.measure_all). The SQL
+Each query has a session of its own (see test/bench/lib/benchlib.py). The SQL
 queries and the Python steps of a group take turns: one warm-up run each (EXPLAIN
 ANALYZE for the plain queries; for ml_train one run with auto_explain reporting the
 durations of the statements it runs; the Python steps once), then BENCH_REPS rounds
@@ -54,12 +54,8 @@ predict the same (to 1e-5): on every row (the in-database boosters loaded in Pyt
 for 1000 rows through ml_predict (by name and by value), and in the batch sums.
 """
 import base64
-import collections
-import hashlib
-import io
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -67,17 +63,18 @@ import time
 # not shadow the xgboost package.
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+sys.path.insert(0, os.path.join(_here, "lib"))
 
 import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-REPS = int(os.environ.get("BENCH_REPS", "3"))
+import benchlib  # noqa: E402
+from benchlib import DIAG, MODES, log, median, plan_shape, scans_of, sql_str, timed  # noqa: E402
+
+ROWS = benchlib.env_int("BENCH_ROWS", 1000000)
+REPS = benchlib.env_int("BENCH_REPS", 3)
 PREDICT_BUDGET = float(os.environ.get("BENCH_PREDICT_BUDGET", "60"))
-JIT = os.environ.get("BENCH_JIT", "default")
-DIAG = os.environ.get("BENCH_DIAG", "1") != "0"
-KEEP_DB = os.environ.get("BENCH_KEEP_DB", "0") == "1"
 TARGET_FIT = 1.2   # in-database training <= 1.2x xgboost's own fit (DMatrix + train)
 TARGET_E2E = 1.0   # in-database training < export + fit
 
@@ -100,197 +97,7 @@ Y_SQL = ("3 * sin(1.5 * x1) + 0.2 * x2 * x3 + 2 * (x4 > 4)::int + sqrt(x5) + ln(
          " - 0.05 * x7 * x7 + 0.1 * x8 + (random() - 0.5) * 2")
 PRED_TOL = 1e-5    # |prediction difference| / max(1, |prediction|), float32 maths
 
-MODES = {
-    "serial": ["SET max_parallel_workers_per_gather = 0"],
-    "parallel": ["SET max_parallel_workers_per_gather = 2",
-                 "SET parallel_setup_cost = 0",
-                 "SET parallel_tuple_cost = 0",
-                 "SET min_parallel_table_scan_size = 0"],
-}
-AUTO_EXPLAIN = ["LOAD 'auto_explain'",
-                "SET auto_explain.log_min_duration = 0",
-                "SET auto_explain.log_nested_statements = on",
-                "SET auto_explain.log_analyze = off",
-                "SET auto_explain.log_format = json",
-                "SET auto_explain.log_level = notice"]
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def sql_str(s):
-    return "'" + s.replace("'", "''") + "'"
-
-
-def plan_shape(node):
-    """'Finalize Aggregate > Gather[2/2] > Partial Aggregate > Parallel Seq Scan on t'."""
-    parts = []
-    while node is not None:
-        name = node["Node Type"]
-        if node.get("Partial Mode") and node["Partial Mode"] != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Relation Name" in node:
-            name += f" on {node['Relation Name']}"
-        if node["Node Type"] in ("Gather", "Gather Merge"):
-            launched = node.get("Workers Launched")
-            name += f"[planned {node.get('Workers Planned')}" + (
-                "]" if launched is None else f", launched {launched}]")
-        parts.append(name)
-        kids = [k for k in node.get("Plans", []) if k.get("Parent Relationship") != "InitPlan"]
-        node = kids[0] if kids else None
-    return " > ".join(parts)
-
-
-def gather_info(node):
-    """(planned, launched) of the first Gather node, or None."""
-    if node["Node Type"] in ("Gather", "Gather Merge"):
-        return node.get("Workers Planned"), node.get("Workers Launched")
-    for k in node.get("Plans", []):
-        g = gather_info(k)
-        if g:
-            return g
-    return None
-
-
-def scans_of(node, rel):
-    """Does the plan scan relation rel?"""
-    if node.get("Relation Name") == rel:
-        return True
-    return any(scans_of(k, rel) for k in node.get("Plans", []))
-
-
-def session(dbname, mode=None, setup=()):
-    """A new autocommit connection (and cursor), in the given mode and BENCH_JIT."""
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    conn.notices = collections.deque(maxlen=100000)
-    cur = conn.cursor()
-    if JIT != "default":
-        cur.execute(f"SET jit = {JIT}")
-    for s in MODES.get(mode, []):
-        cur.execute(s)
-    for s in setup:
-        cur.execute(s)
-    return conn, cur
-
-
-def median(xs):
-    return statistics.median(xs)
-
-
-def timed(f, *args, **kw):
-    t0 = time.perf_counter()
-    r = f(*args, **kw)
-    return (time.perf_counter() - t0) * 1000.0, r
-
-
-class Bench:
-    def __init__(self, dbname):
-        self.dbname = dbname
-        self.conn, self.cur = session(dbname)  # setup and checks; no timing
-        self.results = {}  # (query, mode) -> dict
-
-    def close(self):
-        self.conn.close()
-
-    def q(self, sql, args=None, cur=None):
-        cur = cur or self.cur
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-
-    def explain(self, key, sql, mode, cur, analyze):
-        """EXPLAIN (ANALYZE: also the warm-up run): checks the plan, notes workers and JIT."""
-        opts = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
-        plan = self.q(f"EXPLAIN ({opts}) " + sql, cur=cur)[0][0][0]
-        top = plan["Plan"]
-        g = gather_info(top)
-        if mode == "serial" and g is not None:
-            raise SystemExit(f"{key}: serial plan has a Gather: {plan_shape(top)}")
-        if mode == "parallel":
-            if g is None:
-                raise SystemExit(f"{key}: the plan is not parallel: {plan_shape(top)}")
-            if analyze and g[1] != 2:
-                log(f"WARNING {key}: {g[1]} of {g[0]} workers launched "
-                    "(max_worker_processes / max_parallel_workers?)")
-        jit = plan.get("JIT")
-        return {"times": [], "shape": plan_shape(top), "workers": g, "digests": set(),
-                "jit": None if jit is None or not analyze
-                else (jit.get("Functions"), jit.get("Timing", {}).get("Total"))}
-
-    def measure_all(self, queries, mode, budget=None):
-        """Warm up every query, then time them round-robin (so a burst of load from
-        elsewhere on the machine hits all queries alike), each in a session of its own.
-
-        queries: (key, label, sql, setup statements, warm-up). sql is a statement, or a
-        Python step: a function of no arguments, timed like a statement, which returns
-        (value, {part: ms}). warm-up is one of "explain" (EXPLAIN ANALYZE), "none"
-        (plain EXPLAIN, no run), "run" (one untimed run: Python steps) or a function
-        (bench, cursor, connection) that does the warm-up run and returns the result
-        record. Without a budget: REPS rounds. With one (seconds): up to REPS rounds,
-        at least one, and no round is started that would (at the pace so far) end
-        beyond the budget."""
-        sessions = {key: session(self.dbname, mode, setup)
-                    for key, _, sql, setup, _ in queries if not callable(sql)}
-        try:
-            for key, _, sql, _, warm in queries:
-                if callable(sql):
-                    if warm == "run":
-                        sql()
-                    r = {"times": [], "shape": "python", "workers": None, "digests": set(),
-                         "jit": None, "parts": collections.defaultdict(list)}
-                else:
-                    conn, cur = sessions[key]
-                    if callable(warm):
-                        r = warm(self, cur, conn)
-                    else:
-                        r = self.explain(key, sql, mode, cur, warm == "explain")
-                self.results[(key, mode)] = r
-            t_start = time.perf_counter()
-            load0 = os.getloadavg()[0]
-            for rnd in range(REPS):
-                if budget is not None and rnd > 0:
-                    spent = time.perf_counter() - t_start
-                    if spent + spent / rnd > budget:
-                        log(f"{mode}: {rnd} round(s) of prediction queries ({spent:.0f} s); "
-                            f"another would pass BENCH_PREDICT_BUDGET={budget:g} s")
-                        break
-                for key, _, sql, _, _ in queries:
-                    r = self.results[(key, mode)]
-                    t0 = time.perf_counter()
-                    if callable(sql):
-                        value, parts = sql()
-                        r["times"].append((time.perf_counter() - t0) * 1000.0)
-                        r["value"] = value
-                        for part, ms in parts.items():
-                            r["parts"][part].append(ms)
-                        continue
-                    cur = sessions[key][1]
-                    cur.execute(sql)
-                    rows = cur.fetchall()
-                    r["times"].append((time.perf_counter() - t0) * 1000.0)
-                    r["value"] = rows[0]
-                    r["digests"].add(hashlib.sha1(repr(rows[0]).encode()).hexdigest())
-        finally:
-            for conn, _ in sessions.values():
-                conn.close()
-        log(f"load average (1 min) at the start of the timed rounds {load0:.2f}, at the end "
-            f"{os.getloadavg()[0]:.2f} (this benchmark alone: about 1; {os.cpu_count()} cpus)")
-        for key, _, _, _, _ in queries:
-            r = self.results[(key, mode)]
-            t = r["times"]
-            r["median"], r["min"] = median(t), min(t)
-            jit = ""
-            if r["jit"] is not None:
-                jit = f", JIT: {r['jit'][0]} functions, {r['jit'][1]:.0f} ms in the leader"
-            parts = ""
-            if r.get("parts"):
-                parts = "; " + ", ".join(f"{k} median {median(v):.0f} ms"
-                                         for k, v in r["parts"].items())
-            log(f"{key:<3} {mode:<8} median {r['median']:9.1f} ms (min {min(t):.1f}, "
-                f"max {max(t):.1f}, {len(t)} runs{jit})  {r['shape']}{parts}")
+AUTO_EXPLAIN = benchlib.auto_explain(analyze=False)
 
 
 def train_warm_up(b, cur, conn):
@@ -303,25 +110,14 @@ def train_warm_up(b, cur, conn):
     ms = (time.perf_counter() - t0) * 1000.0
     notices = list(conn.notices)
     b.q("SET auto_explain.log_min_duration = -1", cur=cur)
-    stmts = []
-    for n in notices:
-        i = n.find("{")
-        if "plan:" not in n or i < 0:
-            continue
-        try:
-            d = float(n.split("duration:")[1].split("ms")[0])
-            p = json.loads(n[i:])
-        except (ValueError, IndexError):
-            continue
-        if "ml_train" in p.get("Query Text", ""):
-            continue  # the statement itself
-        stmts.append((d, p))
+    # the statements inside, not the ml_train statement itself
+    stmts = [(d, p) for d, p in benchlib.explained_plans(notices)
+             if "ml_train" not in p.get("Query Text", "")]
     log(f"T warm-up run with auto_explain: {ms:.0f} ms, {len(stmts)} statements inside")
     for d, p in stmts:
         if d >= 1.0 or scans_of(p["Plan"], "t"):
             log(f"    {d:8.1f} ms  {plan_shape(p['Plan'])}: {p['Query Text'][:140]}")
-    return {"times": [], "shape": "ml_train (SPI statements: see above)", "workers": None,
-            "digests": set(), "jit": None, "warm_ms": ms, "stmts": stmts}
+    return benchlib.record("ml_train (SPI statements: see above)", warm_ms=ms, stmts=stmts)
 
 
 TRAIN_SQL = (f"SELECT * FROM ml_train('{MODEL}', 'xgboost', 't', 'y', ARRAY["
@@ -339,41 +135,20 @@ ROW_DTYPE = np.dtype([("nf", ">i2")]
 def export_copy_binary(dbname):
     """COPY ... TO STDOUT (FORMAT binary) into memory, parsed with np.frombuffer into
     a float32 X (row-major, as xgb.DMatrix wants it) and y."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        buf = io.BytesIO()
-        conn.cursor().copy_expert(COPY_SQL, buf)
-    finally:
-        conn.close()
-    data = buf.getbuffer()
-    if bytes(data[:11]) != b"PGCOPY\n\xff\r\n\x00":
-        raise SystemExit("binary COPY: bad signature")
-    ext = int.from_bytes(data[15:19], "big")
-    start = 19 + ext
-    body = len(data) - start - 2
-    if body % ROW_DTYPE.itemsize or bytes(data[-2:]) != b"\xff\xff":
-        raise SystemExit("binary COPY: unexpected layout (NULLs?)")
-    rec = np.frombuffer(data, dtype=ROW_DTYPE, count=body // ROW_DTYPE.itemsize, offset=start)
+    rec = benchlib.copy_binary(dbname, COPY_SQL, ROW_DTYPE)
     if not ((rec["nf"] == K + 1).all() and all((rec[f"l_{c}"] == 8).all() for c in XS + ["y"])):
         raise SystemExit("binary COPY: unexpected field count or lengths (NULLs?)")
     X = np.empty((len(rec), K), dtype=np.float32)
     for j, x in enumerate(XS):
         X[:, j] = rec[x]
     y = rec["y"].astype(np.float32)
-    del rec, data
-    buf.close()
+    del rec
     return X, y
 
 
 def export_fetchall(dbname):
     """cursor.execute + fetchall (Python tuples of floats) into numpy float32."""
-    conn = psycopg2.connect(dbname=dbname)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT " + ", ".join(XS) + ", y FROM t")
-        rows = cur.fetchall()
-    finally:
-        conn.close()
+    rows = benchlib.fetch_all(dbname, "SELECT " + ", ".join(XS) + ", y FROM t")
     a = np.array(rows, dtype=np.float32)
     return np.ascontiguousarray(a[:, :K]), np.ascontiguousarray(a[:, K])
 
@@ -400,39 +175,10 @@ def rel_diff(a, b):
 
 # ---------------------------------------------------------------- main
 
-def main():
-    t_start = time.time()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    acur = admin.cursor()
-    acur.execute("SELECT version()")
-    log(acur.fetchone()[0])
-    db = f"mlsys_bench_xgboost_{os.getpid()}"
-    acur.execute(f"DROP DATABASE IF EXISTS {db}")
-    acur.execute(f"CREATE DATABASE {db}")
-    try:
-        b = Bench(db)
-        try:
-            run(b)
-        finally:
-            b.close()
-    finally:
-        if not KEEP_DB:
-            acur.execute(f"DROP DATABASE IF EXISTS {db}")
-        else:
-            log(f"kept database {db}")
-        admin.close()
-    log(f"total run time {time.time() - t_start:.0f} s")
-
-
 def run(b):
     b.q("CREATE EXTENSION mlsys")
-    settings = {r[0]: r[1] for r in b.q(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-        "('jit', 'shared_buffers', 'max_worker_processes', 'max_parallel_workers', "
-        " 'work_mem', 'shared_preload_libraries', 'mlsys.xgboost_threads', "
-        " 'mlsys.xgboost_memory_limit')")}
-    log("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    settings = benchlib.log_settings(
+        b.q, benchlib.SCAN_SETTINGS + ["mlsys.xgboost_threads", "mlsys.xgboost_memory_limit"])
     if settings.get("mlsys.xgboost_threads") != "1":
         log("WARNING: mlsys.xgboost_threads is not 1 on this server; the sessions here "
             "set it to 1 (F2: 2)")
@@ -443,19 +189,9 @@ def run(b):
         f"numpy {np.__version__}, psycopg2 {psycopg2.__version__.split()[0]}")
 
     # ---------------------------------------------------------------- data
-    log("creating table t")
-    t0 = time.time()
-    b.q("CREATE TABLE t (" + ", ".join(f"{x} float8" for x in XS) + ", y float8)")
-    gen = ", ".join(f"random() * {2 * j} AS x{j}" for j in range(1, K + 1))
-    b.q("SELECT setseed(%s)", (SEED,))
-    # OFFSET 0 keeps the subquery (and its random() calls) from being flattened.
-    b.q(f"INSERT INTO t SELECT s.*, {Y_SQL} FROM "
-        f"(SELECT {gen} FROM generate_series(1, {ROWS}) OFFSET 0) s")
-    b.q("VACUUM ANALYZE t")
-    size = b.q("SELECT pg_size_pretty(pg_table_size('t')), "
-               "(SELECT relpages FROM pg_class WHERE relname = 't'), avg(y), stddev(y) FROM t")[0]
+    size, secs = benchlib.create_table_t(b.q, K, "float8", Y_SQL, SEED, "avg(y), stddev(y)")
     log(f"table t: {ROWS} rows, {size[0]} ({size[1]} pages), y mean {size[2]:.3f} sd "
-        f"{size[3]:.3f}, built in {time.time() - t0:.1f} s")
+        f"{size[3]:.3f}, built in {secs:.1f} s")
     log(f"y = {Y_SQL}")
 
     # ---------------------------------------------------------------- Python: export
@@ -512,7 +248,7 @@ def run(b):
         f"num_boost_round={ROUNDS})")
     log(f"timing training, serial, round-robin with the Python fits ({1 + REPS} runs of "
         "each, the first a warm-up)")
-    b.measure_all(train_q, "serial")
+    b.measure_all(train_q, "serial", reps=REPS)
     R = b.results
 
     # the models
@@ -604,7 +340,7 @@ def run(b):
     for mode in MODES:
         log(f"timing batch prediction, {mode} (python: nthread={1 if mode == 'serial' else 2}),"
             " round-robin")
-        b.measure_all(pred_q[mode], mode, budget=PREDICT_BUDGET)
+        b.measure_all(pred_q[mode], mode, budget=PREDICT_BUDGET, reps=REPS)
     per_call_us = None
     if DIAG:
         bst_py.set_param({"nthread": 1})
@@ -660,7 +396,7 @@ def report(b, settings, exports, export_how, export_ms, per_call_us, rmse):
     print(f"xgboost benchmark: {ROWS} rows x {K} float8 features, regression "
           f"(reg:squarederror), {ROUNDS} rounds, max_depth {DEPTH}, tree_method hist; "
           f"xgboost {xgb.__version__} on both sides; client-side wall time (psycopg2), "
-          f"jit={settings['jit']}" + ("" if JIT == "default" else f" (BENCH_JIT={JIT})"))
+          f"{benchlib.jit_note(settings)}")
     print(f"training: median of {REPS} runs after 1 warm-up, the SQL queries and the Python "
           "fits taking turns; in-database serial, mlsys.xgboost_threads = 1 unless said")
     print()
@@ -797,15 +533,11 @@ def report(b, settings, exports, export_how, export_ms, per_call_us, rmse):
              ms("T") / fit1 <= TARGET_FIT),
             ("ml_xgboost_fit < export + fit", ms("F") / e2e1, ms("F") / e2e1 < TARGET_E2E),
             ("ml_train < export + fit", ms("T") / e2e1, ms("T") / e2e1 < TARGET_E2E)]:
-        print(f"  {label:<62} {r:5.2f}x  {'PASS' if ok else 'MISS'}")
+        benchlib.print_target(label, r, ok)
     print("  batch prediction: no numeric target; E / python predict(DMatrix(X)) "
           f"{ms('E') / ms('PD'):.2f}x serial (see above)")
     print()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except psycopg2.Error as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    benchlib.bench_main("xgboost", run)
