@@ -236,5 +236,69 @@ SELECT feature, metric,
                                          basket * 2 AS basket FROM shop WHERE id % 2 = 0;$$)
  ORDER BY feature, metric;
 
-DROP TABLE even, cats, baselines, big, shop;
+-- ml_drift scans once with ml.drift_scan, which predicts each row as it
+-- bins it. Its prediction statistics equal the drift aggregates over
+-- ml_predict_class (a classifier) and ml_predict (k-means clusters) against
+-- the '(prediction)' row of ml_drift_baseline.
+SET client_min_messages = warning;
+SELECT version FROM ml_train('shop_channel', 'logistic', 'shop', 'channel', ARRAY['spend', 'basket'],
+                             '{"impute": "mean", "l2": 1}', 0.3);
+SELECT version FROM ml_train('shop_groups', 'kmeans', 'shop', NULL, ARRAY['spend', 'basket'],
+                             '{"k": 3, "impute": "mean", "seed": 1}');
+RESET client_min_messages;
+CREATE TEMP VIEW later AS
+  SELECT id, channel, basket, spend * (1 + (id % 4) / 2.0) AS spend FROM shop;
+WITH d AS (SELECT metric, value, p_value FROM ml_drift('shop_channel', 'later') WHERE feature = '(prediction)'),
+     b AS (SELECT * FROM ml_drift_baseline(ml_model('shop_channel')) WHERE input = '(prediction)'),
+     r AS (SELECT ml_psi(ml_predict_class('shop_channel', s), b.levels, b.baseline_counts) AS psi,
+                  ml_js_divergence(ml_predict_class('shop_channel', s), b.levels, b.baseline_counts) AS js,
+                  ml_chi_square(ml_predict_class('shop_channel', s), b.levels, b.baseline_counts) AS chi
+             FROM later s, b GROUP BY b.input)
+SELECT d.metric, abs(d.value - CASE d.metric WHEN 'psi' THEN r.psi WHEN 'js_divergence' THEN r.js
+                                            WHEN 'chi_square' THEN r.chi[1] ELSE 0 END) < 1e-12 AS equal,
+       d.metric <> 'chi_square' OR abs(d.p_value - r.chi[2]) < 1e-12 AS p_equal
+  FROM d, r ORDER BY d.metric;
+WITH d AS (SELECT metric, value FROM ml_drift('shop_groups', 'later') WHERE feature = '(prediction)'),
+     b AS (SELECT * FROM ml_drift_baseline(ml_model('shop_groups')) WHERE input = '(prediction)'),
+     r AS (SELECT ml_psi(ml_predict('shop_groups', s)::int::text, b.levels, b.baseline_counts) AS psi,
+                  ml_chi_square(ml_predict('shop_groups', s)::int::text, b.levels, b.baseline_counts) AS chi
+             FROM later s, b GROUP BY b.input)
+SELECT d.metric, d.value = CASE d.metric WHEN 'psi' THEN r.psi WHEN 'chi_square' THEN r.chi[1] ELSE 0 END AS equal
+  FROM d, r WHERE d.metric IN ('psi', 'chi_square', 'unseen', 'unpredictable') ORDER BY d.metric;
+
+-- In parallel (the leader reading no rows: every state crosses from a
+-- worker, serialised) the result is the serial one, bit for bit.
+CREATE TABLE shop_big AS SELECT s.* FROM shop s, generate_series(1, 200);
+ANALYZE shop_big;
+CREATE TEMP TABLE scans AS
+  SELECT 'serial' AS mode, array_agg(value ORDER BY feature, metric) AS v,
+         array_agg(p_value ORDER BY feature, metric) AS p
+    FROM ml_drift('shop_channel', 'shop_big');
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+  SELECT ml.drift_scan(m, spend::float8, basket::float8) FROM shop_big, (SELECT ml_model('shop_channel') AS m) x;
+INSERT INTO scans
+  SELECT 'parallel', array_agg(value ORDER BY feature, metric), array_agg(p_value ORDER BY feature, metric)
+    FROM ml_drift('shop_channel', 'shop_big');
+RESET ALL;
+SELECT count(DISTINCT (v, p)) = 1 AS identical, count(*) FROM scans;
+
+-- ml.drift_scan is ml_drift's: called by hand, it checks what it gets.
+SELECT ml.drift_scan(ml_model('shop_spend'), channel) FROM shop;
+SELECT ml.drift_scan(ml_model('shop_spend'), basket::float8, channel) FROM shop;
+SELECT ml.drift_scan(ml_model('shop_spend'), VARIADIC ARRAY[channel, 'x']) FROM shop;
+SELECT ml.drift_scan(NULL::mlmodel, channel, basket::float8) FROM shop;
+SELECT ml.drift_scan(CASE WHEN id < 100 THEN ml_model('shop_spend') ELSE ml_model('shop_channel') END,
+                     channel, basket::float8) FROM shop;
+SELECT ml.drift_scan(ml_model('shop_spend'), channel, basket::float8) FROM shop WHERE false;
+-- No rows: a row count of 0 and no statistics.
+SELECT feature, metric, value FROM ml_drift('shop_spend', 'SELECT * FROM shop WHERE false')
+ WHERE feature IN ('*', 'basket') ORDER BY feature, metric;
+
+DROP VIEW later;
+DROP TABLE even, cats, baselines, big, shop, shop_big;
 DELETE FROM ml.models;

@@ -59,6 +59,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "drift.h"
 #include "mlsys.h"
 
 /* Most bins (numeric) or levels (categorical) of one baseline. */
@@ -74,36 +75,6 @@
 #define DRIFT_STATE_MAGIC		0x4D4C4453
 #define DRIFT_STATE_VERSION		1
 
-typedef enum DriftKind
-{
-	DRIFT_NUMERIC = 1,
-	DRIFT_CATEGORICAL = 2
-} DriftKind;
-
-/* The extra cells after the k bins, in counts[]. */
-#define CELL_BELOW(k)	(k)
-#define CELL_ABOVE(k)	((k) + 1)	/* categorical: unseen levels */
-#define CELL_NULL(k)	((k) + 2)
-#define N_CELLS(k)		((k) + 3)
-
-typedef struct DriftState
-{
-	DriftKind	kind;
-	int			k;				/* bins, or levels */
-	double	   *edges;			/* numeric: [k + 1] */
-	char	  **levels;			/* categorical: [k], not terminated */
-	int		   *level_lens;		/* categorical: [k] byte lengths */
-	int		   *sorted;			/* categorical: level indexes in LevelCmp order */
-	double	   *baseline;		/* [k] */
-	double		baseline_null;
-	int64		n;				/* rows, NULL values included */
-	int64	   *counts;			/* [N_CELLS(k)], see CELL_* */
-	/* The first row's arguments, to check later rows (transition states only). */
-	char	   *arg_bins;
-	int			arg_bins_len;
-	char	   *arg_baseline;
-	int			arg_baseline_len;
-} DriftState;
 
 PG_FUNCTION_INFO_V1(drift_numeric_accum);
 PG_FUNCTION_INFO_V1(drift_categorical_accum);
@@ -149,15 +120,10 @@ CheckArrayShape(ArrayType *arr, const char *what, int max_len, const char *hint)
 	return n;
 }
 
-/* The bin edges: k + 1 >= 2 finite, strictly increasing values; sets *k. */
-static double *
-ParseEdges(ArrayType *arr, int *k)
+/* Bin edges: n >= 2 finite, strictly increasing values. */
+static void
+CheckEdges(const double *e, int n)
 {
-	int			n = CheckArrayShape(arr, "bin edges", DRIFT_MAX_BINS + 1, BINS_HINT);
-	double	   *e = (double *) ARR_DATA_PTR(arr);
-
-	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
-		elog(ERROR, "bin edges must be float8[]");
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -180,8 +146,18 @@ ParseEdges(ArrayType *arr, int *k)
 							   i + 1, e[i], i, e[i - 1]),
 					 errhint(BINS_HINT)));
 	}
+}
+
+/* The bin edges of a float8[] (not yet checked); sets *k, the bins. */
+static double *
+ParseEdges(ArrayType *arr, int *k)
+{
+	int			n = CheckArrayShape(arr, "bin edges", DRIFT_MAX_BINS + 1, BINS_HINT);
+
+	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
+		elog(ERROR, "bin edges must be float8[]");
 	*k = n - 1;
-	return e;
+	return (double *) ARR_DATA_PTR(arr);
 }
 
 /* Total order of levels for the binary search: by length, then bytes. */
@@ -205,47 +181,36 @@ LevelIndexCmp(const void *a, const void *b, void *arg)
 }
 
 /*
- * The levels of a text[] into s (levels, level_lens, k) in the current
- * memory context, plus the sorted index; distinct, at least one.
+ * n levels (bytes and lengths) into s (levels, level_lens, k) in the
+ * current memory context, plus the sorted index; distinct, at least one.
  */
 static void
-ParseLevels(ArrayType *arr, DriftState *s)
+SetLevels(DriftState *s, int n, const char *const *bytes, const int *lens)
 {
-	int			n = CheckArrayShape(arr, "levels", DRIFT_MAX_BINS, LEVELS_HINT);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-
-	if (ARR_ELEMTYPE(arr) != TEXTOID)
-		elog(ERROR, "levels must be text[]");
 	if (n < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("levels must have at least 1 element"),
 				 errhint(LEVELS_HINT)));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
-	s->k = nelems;
-	s->levels = palloc(sizeof(char *) * nelems);
-	s->level_lens = palloc(sizeof(int) * nelems);
-	s->sorted = palloc(sizeof(int) * nelems);
-	for (int i = 0; i < nelems; i++)
+	s->k = n;
+	s->levels = palloc(sizeof(char *) * n);
+	s->level_lens = palloc(sizeof(int) * n);
+	s->sorted = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
 	{
-		text	   *t = DatumGetTextPP(elems[i]);
-		int			len = VARSIZE_ANY_EXHDR(t);
-
-		if (len > DRIFT_MAX_LEVEL_LEN)
+		if (lens[i] > DRIFT_MAX_LEVEL_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("level %d is %d bytes long, more than the limit of %d",
-							i + 1, len, DRIFT_MAX_LEVEL_LEN),
+							i + 1, lens[i], DRIFT_MAX_LEVEL_LEN),
 					 errhint("Shorten the level, or leave such values out of the comparison.")));
-		s->levels[i] = palloc(Max(len, 1));
-		memcpy(s->levels[i], VARDATA_ANY(t), len);
-		s->level_lens[i] = len;
+		s->levels[i] = palloc(Max(lens[i], 1));
+		memcpy(s->levels[i], bytes[i], lens[i]);
+		s->level_lens[i] = lens[i];
 		s->sorted[i] = i;
 	}
-	qsort_arg(s->sorted, nelems, sizeof(int), LevelIndexCmp, s);
-	for (int i = 1; i < nelems; i++)
+	qsort_arg(s->sorted, n, sizeof(int), LevelIndexCmp, s);
+	for (int i = 1; i < n; i++)
 	{
 		int			a = s->sorted[i - 1],
 					b = s->sorted[i];
@@ -260,7 +225,32 @@ ParseLevels(ArrayType *arr, DriftState *s)
 	}
 }
 
-/* The baseline counts of k bins: finite, non-negative. */
+/* The levels of a text[] into s, as SetLevels. */
+static void
+ParseLevels(ArrayType *arr, DriftState *s)
+{
+	int			n = CheckArrayShape(arr, "levels", DRIFT_MAX_BINS, LEVELS_HINT);
+	Datum	   *elems;
+	bool	   *nulls;
+	const char **bytes;
+	int		   *lens;
+
+	if (ARR_ELEMTYPE(arr) != TEXTOID)
+		elog(ERROR, "levels must be text[]");
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	bytes = palloc(sizeof(char *) * Max(n, 1));
+	lens = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t = DatumGetTextPP(elems[i]);
+
+		bytes[i] = VARDATA_ANY(t);
+		lens[i] = VARSIZE_ANY_EXHDR(t);
+	}
+	SetLevels(s, n, bytes, lens);
+}
+
+/* The baseline counts of k bins, as a float8[] (not yet checked). */
 static double *
 ParseBaseline(ArrayType *arr, int k, DriftKind kind)
 {
@@ -278,22 +268,25 @@ ParseBaseline(ArrayType *arr, int k, DriftKind kind)
 				 errdetail("There are %d bins (%d edges) but %d baseline counts.", k, k + 1, n) :
 				 errdetail("There are %d levels but %d baseline counts.", k, n),
 				 errhint("%s", hint)));
-	for (int i = 0; i < n; i++)
-		if (!(isfinite(b[i]) && b[i] >= 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("baseline counts must be finite and non-negative"),
-					 errdetail("Count %d is %g.", i + 1, b[i]),
-					 errhint("%s", hint)));
 	return b;
 }
 
-/* The baseline's NULL count, and that the baseline is not empty. */
+/*
+ * The baseline counts of k bins: finite, non-negative; its NULL count too,
+ * and the baseline is not empty.
+ */
 static void
-CheckBaselineTotal(const double *baseline, int k, double n_null)
+CheckBaseline(const double *baseline, int k, double n_null, DriftKind kind)
 {
 	double		total = n_null;
 
+	for (int i = 0; i < k; i++)
+		if (!(isfinite(baseline[i]) && baseline[i] >= 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("baseline counts must be finite and non-negative"),
+					 errdetail("Count %d is %g.", i + 1, baseline[i]),
+					 errhint("%s", kind == DRIFT_NUMERIC ? BINS_HINT : LEVELS_HINT)));
 	if (!(isfinite(n_null) && n_null >= 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -335,6 +328,48 @@ StateCreate(DriftKind kind, int k)
 	return s;
 }
 
+/* The baseline (validated) into a state whose bins or levels are set. */
+static DriftState *
+StateWithBaseline(DriftState *s, const double *baseline, double baseline_null)
+{
+	CheckBaseline(baseline, s->k, baseline_null, s->kind);
+	s->baseline = palloc(sizeof(double) * s->k);
+	memcpy(s->baseline, baseline, sizeof(double) * s->k);
+	s->baseline_null = baseline_null;
+	return s;
+}
+
+/* A numeric state of k bins between k + 1 edges, with its baseline. */
+DriftState *
+DriftNumericState(int k, const double *edges, const double *baseline, double baseline_null)
+{
+	DriftState *s;
+
+	CheckEdges(edges, k + 1);
+	s = StateCreate(DRIFT_NUMERIC, k);
+	s->edges = palloc(sizeof(double) * (k + 1));
+	memcpy(s->edges, edges, sizeof(double) * (k + 1));
+	return StateWithBaseline(s, baseline, baseline_null);
+}
+
+/* A categorical state of k levels (NUL-terminated), with its baseline. */
+DriftState *
+DriftCategoricalState(int k, char *const *levels, const double *baseline, double baseline_null)
+{
+	DriftState	tmp = {0};
+	DriftState *s;
+	int		   *lens = palloc(sizeof(int) * Max(k, 1));
+
+	for (int i = 0; i < k; i++)
+		lens[i] = strlen(levels[i]);
+	SetLevels(&tmp, k, (const char *const *) levels, lens);
+	s = StateCreate(DRIFT_CATEGORICAL, k);
+	s->levels = tmp.levels;
+	s->level_lens = tmp.level_lens;
+	s->sorted = tmp.sorted;
+	return StateWithBaseline(s, baseline, baseline_null);
+}
+
 /*
  * The state of the first row, in the aggregate's memory context: the
  * parsed, validated bins and a copy of the argument bytes.
@@ -349,16 +384,13 @@ StateFromArgs(FunctionCallInfo fcinfo, DriftKind kind, MemoryContext aggctx)
 	double		n_null = PG_NARGS() > 4 ? PG_GETARG_FLOAT8(4) : 0.0;
 	MemoryContext old = MemoryContextSwitchTo(aggctx);
 	DriftState *s;
-	double	   *b;
 
 	if (kind == DRIFT_NUMERIC)
 	{
 		int			k;
 		double	   *e = ParseEdges(bins, &k);
 
-		s = StateCreate(kind, k);
-		s->edges = palloc(sizeof(double) * (k + 1));
-		memcpy(s->edges, e, sizeof(double) * (k + 1));
+		s = DriftNumericState(k, e, ParseBaseline(base, k, kind), n_null);
 	}
 	else
 	{
@@ -369,12 +401,8 @@ StateFromArgs(FunctionCallInfo fcinfo, DriftKind kind, MemoryContext aggctx)
 		s->levels = tmp.levels;
 		s->level_lens = tmp.level_lens;
 		s->sorted = tmp.sorted;
+		s = StateWithBaseline(s, ParseBaseline(base, s->k, kind), n_null);
 	}
-	b = ParseBaseline(base, s->k, kind);
-	CheckBaselineTotal(b, s->k, n_null);
-	s->baseline = palloc(sizeof(double) * s->k);
-	memcpy(s->baseline, b, sizeof(double) * s->k);
-	s->baseline_null = n_null;
 	s->arg_bins_len = VARSIZE_ANY_EXHDR(bins_raw);
 	s->arg_bins = palloc(Max(s->arg_bins_len, 1));
 	memcpy(s->arg_bins, VARDATA_ANY(bins_raw), s->arg_bins_len);
@@ -456,8 +484,8 @@ CheckSameArgs(FunctionCallInfo fcinfo, DriftState *s)
 }
 
 /* The cell of a number: binary search among the edges (as stats.c's FindBin). */
-static int
-NumericCell(const DriftState *s, double v)
+int
+DriftNumericCell(const DriftState *s, double v)
 {
 	const double *e = s->edges;
 	int			lo = 0,
@@ -480,12 +508,10 @@ NumericCell(const DriftState *s, double v)
 	return lo;
 }
 
-/* The cell of a text value: its level, or "unseen" (CELL_ABOVE). */
-static int
-CategoricalCell(const DriftState *s, text *t)
+/* The cell of a text value (its bytes): its level, or "unseen" (CELL_ABOVE). */
+int
+DriftCategoricalCell(const DriftState *s, const char *v, int len)
 {
-	const char *v = VARDATA_ANY(t);
-	int			len = VARSIZE_ANY_EXHDR(t);
 	int			lo = 0,
 				hi = s->k - 1;
 
@@ -528,9 +554,13 @@ DriftAccum(FunctionCallInfo fcinfo, DriftKind kind)
 	if (PG_ARGISNULL(1))
 		cell = CELL_NULL(s->k);
 	else if (kind == DRIFT_NUMERIC)
-		cell = NumericCell(s, PG_GETARG_FLOAT8(1));
+		cell = DriftNumericCell(s, PG_GETARG_FLOAT8(1));
 	else
-		cell = CategoricalCell(s, PG_GETARG_TEXT_PP(1));
+	{
+		text	   *t = PG_GETARG_TEXT_PP(1);
+
+		cell = DriftCategoricalCell(s, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
 	s->counts[cell]++;
 	s->n++;
 	PG_RETURN_POINTER(s);
@@ -565,9 +595,12 @@ SameBaseline(const DriftState *a, const DriftState *b)
 	return true;
 }
 
-/* A deep copy of a state (without the argument bytes) in the current context. */
-static DriftState *
-StateCopy(const DriftState *src)
+/*
+ * A deep copy of a state in the current context, without the argument bytes
+ * and the levels' lookup index: for combining and final functions only.
+ */
+DriftState *
+DriftStateCopy(const DriftState *src)
 {
 	DriftState *s = StateCreate(src->kind, src->k);
 
@@ -595,7 +628,18 @@ StateCopy(const DriftState *src)
 	return s;
 }
 
-/* Combine: add the second state's counts to the first's; same baselines only. */
+/* Add a state's counts to another's; same baselines only. */
+void
+DriftStateAdd(DriftState *into, const DriftState *from)
+{
+	if (!SameBaseline(into, from))
+		BinsDiffer("baselines");
+	for (int i = 0; i < N_CELLS(into->k); i++)
+		into->counts[i] += from->counts[i];
+	into->n += from->n;
+}
+
+/* Combine: add the second state's counts to the first's. */
 Datum
 drift_combine(PG_FUNCTION_ARGS)
 {
@@ -612,15 +656,11 @@ drift_combine(PG_FUNCTION_ARGS)
 		/* deserialised states live in short-lived memory: copy */
 		MemoryContext old = MemoryContextSwitchTo(aggctx);
 
-		s1 = StateCopy(s2);
+		s1 = DriftStateCopy(s2);
 		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(s1);
 	}
-	if (!SameBaseline(s1, s2))
-		BinsDiffer("baselines");
-	for (int i = 0; i < N_CELLS(s1->k); i++)
-		s1->counts[i] += s2->counts[i];
-	s1->n += s2->n;
+	DriftStateAdd(s1, s2);
 	PG_RETURN_POINTER(s1);
 }
 
@@ -631,34 +671,39 @@ drift_combine(PG_FUNCTION_ARGS)
  *   bytes) level; then k x f64 baseline count, f64 baseline NULL count,
  *   i64 rows, (k + 3) x i64 cell count.
  */
-Datum
-drift_serialize(PG_FUNCTION_ARGS)
+void
+DriftStateWrite(StringInfo buf, const DriftState *s)
 {
-	DriftState *s = (DriftState *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint32(&buf, DRIFT_STATE_MAGIC);
-	pq_sendint16(&buf, DRIFT_STATE_VERSION);
-	pq_sendint16(&buf, (uint16) s->kind);
-	pq_sendint32(&buf, 0);
-	pq_sendint32(&buf, 0);
-	pq_sendint32(&buf, s->k);
+	pq_sendint32(buf, DRIFT_STATE_MAGIC);
+	pq_sendint16(buf, DRIFT_STATE_VERSION);
+	pq_sendint16(buf, (uint16) s->kind);
+	pq_sendint32(buf, 0);
+	pq_sendint32(buf, 0);
+	pq_sendint32(buf, s->k);
 	if (s->kind == DRIFT_NUMERIC)
 		for (int i = 0; i <= s->k; i++)
-			pq_sendfloat8(&buf, s->edges[i]);
+			pq_sendfloat8(buf, s->edges[i]);
 	else
 		for (int i = 0; i < s->k; i++)
 		{
-			pq_sendint32(&buf, s->level_lens[i]);
-			pq_sendbytes(&buf, s->levels[i], s->level_lens[i]);
+			pq_sendint32(buf, s->level_lens[i]);
+			pq_sendbytes(buf, s->levels[i], s->level_lens[i]);
 		}
 	for (int i = 0; i < s->k; i++)
-		pq_sendfloat8(&buf, s->baseline[i]);
-	pq_sendfloat8(&buf, s->baseline_null);
-	pq_sendint64(&buf, s->n);
+		pq_sendfloat8(buf, s->baseline[i]);
+	pq_sendfloat8(buf, s->baseline_null);
+	pq_sendint64(buf, s->n);
 	for (int i = 0; i < N_CELLS(s->k); i++)
-		pq_sendint64(&buf, s->counts[i]);
+		pq_sendint64(buf, s->counts[i]);
+}
+
+Datum
+drift_serialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	DriftStateWrite(&buf, (DriftState *) PG_GETARG_POINTER(0));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -679,42 +724,39 @@ NeedBytes(StringInfo buf, int64 need)
 		InvalidState("The state is truncated.");
 }
 
-/* Deserialise: every length is checked before it is read, every value validated. */
-Datum
-drift_deserialize(PG_FUNCTION_ARGS)
+/*
+ * A state from its binary form at buf's cursor; every length is checked
+ * before it is read, every value validated.
+ */
+DriftState *
+DriftStateRead(StringInfo buf)
 {
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	StringInfoData buf;
 	DriftState *s;
 	int			kind,
 				k;
 	int64		total = 0;
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	NeedBytes(&buf, 20);
-	if ((uint32) pq_getmsgint(&buf, 4) != DRIFT_STATE_MAGIC)
+	NeedBytes(buf, 20);
+	if ((uint32) pq_getmsgint(buf, 4) != DRIFT_STATE_MAGIC)
 		InvalidState("The magic number is wrong.");
-	if (pq_getmsgint(&buf, 2) != DRIFT_STATE_VERSION)
+	if (pq_getmsgint(buf, 2) != DRIFT_STATE_VERSION)
 		InvalidState("The format version is unknown.");
-	kind = pq_getmsgint(&buf, 2);
+	kind = pq_getmsgint(buf, 2);
 	if (kind != DRIFT_NUMERIC && kind != DRIFT_CATEGORICAL)
 		InvalidState("The kind is unknown.");
-	if (pq_getmsgint(&buf, 4) != 0 || pq_getmsgint(&buf, 4) != 0)
+	if (pq_getmsgint(buf, 4) != 0 || pq_getmsgint(buf, 4) != 0)
 		InvalidState("The flags or the reserved field are not zero.");
-	k = (int32) pq_getmsgint(&buf, 4);
+	k = (int32) pq_getmsgint(buf, 4);
 	if (k < 1 || k > DRIFT_MAX_BINS)
 		InvalidState("The number of bins is out of range.");
 	s = StateCreate((DriftKind) kind, k);
 	if (kind == DRIFT_NUMERIC)
 	{
-		NeedBytes(&buf, (int64) sizeof(double) * (k + 1));
+		NeedBytes(buf, (int64) sizeof(double) * (k + 1));
 		s->edges = palloc(sizeof(double) * (k + 1));
 		for (int i = 0; i <= k; i++)
 		{
-			s->edges[i] = pq_getmsgfloat8(&buf);
+			s->edges[i] = pq_getmsgfloat8(buf);
 			if (!isfinite(s->edges[i]) || (i > 0 && !(s->edges[i] > s->edges[i - 1])))
 				InvalidState("The bin edges are not finite and strictly increasing.");
 		}
@@ -727,37 +769,53 @@ drift_deserialize(PG_FUNCTION_ARGS)
 		{
 			int			len;
 
-			NeedBytes(&buf, 4);
-			len = (int32) pq_getmsgint(&buf, 4);
+			NeedBytes(buf, 4);
+			len = (int32) pq_getmsgint(buf, 4);
 			if (len < 0 || len > DRIFT_MAX_LEVEL_LEN)
 				InvalidState("A level length is out of range.");
-			NeedBytes(&buf, len);
+			NeedBytes(buf, len);
 			s->levels[i] = palloc(Max(len, 1));
-			pq_copymsgbytes(&buf, s->levels[i], len);
+			pq_copymsgbytes(buf, s->levels[i], len);
 			s->level_lens[i] = len;
 		}
 	}
-	NeedBytes(&buf, (int64) sizeof(double) * (k + 1) + sizeof(int64) * (N_CELLS(k) + 1));
+	NeedBytes(buf, (int64) sizeof(double) * (k + 1) + sizeof(int64) * (N_CELLS(k) + 1));
 	s->baseline = palloc(sizeof(double) * k);
 	for (int i = 0; i < k; i++)
 	{
-		s->baseline[i] = pq_getmsgfloat8(&buf);
+		s->baseline[i] = pq_getmsgfloat8(buf);
 		if (!(isfinite(s->baseline[i]) && s->baseline[i] >= 0))
 			InvalidState("A baseline count is negative or not finite.");
 	}
-	s->baseline_null = pq_getmsgfloat8(&buf);
+	s->baseline_null = pq_getmsgfloat8(buf);
 	if (!(isfinite(s->baseline_null) && s->baseline_null >= 0))
 		InvalidState("The baseline NULL count is negative or not finite.");
-	s->n = pq_getmsgint64(&buf);
+	s->n = pq_getmsgint64(buf);
 	for (int i = 0; i < N_CELLS(k); i++)
 	{
-		s->counts[i] = pq_getmsgint64(&buf);
+		s->counts[i] = pq_getmsgint64(buf);
 		if (s->counts[i] < 0 || s->counts[i] > s->n)
 			InvalidState("A count is out of range.");
 		total += s->counts[i];
 	}
 	if (s->n < 0 || total != s->n || (kind == DRIFT_CATEGORICAL && s->counts[CELL_BELOW(k)] != 0))
 		InvalidState("The counts do not add up.");
+	return s;
+}
+
+/* Deserialise: one state, and nothing after it. */
+Datum
+drift_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	DriftState *s;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	s = DriftStateRead(&buf);
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
 }
@@ -806,23 +864,19 @@ FinalState(FunctionCallInfo fcinfo)
 }
 
 /*
- * Final of ml_psi: population stability index, with proportions floored at
+ * Population stability index, with proportions floored at
  * DRIFT_PSI_EPSILON so that an empty cell on one side stays finite.
  */
-Datum
-drift_psi_final(PG_FUNCTION_ARGS)
+double
+DriftPsi(const DriftState *s)
 {
-	DriftState *s = FinalState(fcinfo);
 	double	   *c,
 			   *b,
 				nc,
 				nb,
 				psi = 0;
-	int			m;
+	int			m = DriftCells(s, &c, &b, &nc, &nb);
 
-	if (s == NULL)
-		PG_RETURN_NULL();
-	m = DriftCells(s, &c, &b, &nc, &nb);
 	for (int i = 0; i < m; i++)
 	{
 		double		p = Max(c[i] / nc, DRIFT_PSI_EPSILON);
@@ -830,27 +884,33 @@ drift_psi_final(PG_FUNCTION_ARGS)
 
 		psi += (p - q) * log(p / q);
 	}
-	PG_RETURN_FLOAT8(psi);
+	return psi;
+}
+
+Datum
+drift_psi_final(PG_FUNCTION_ARGS)
+{
+	DriftState *s = FinalState(fcinfo);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(DriftPsi(s));
 }
 
 /*
- * Final of ml_js_divergence: JS(P, Q) = (KL(P || M) + KL(Q || M)) / 2,
+ * Jensen-Shannon divergence: JS(P, Q) = (KL(P || M) + KL(Q || M)) / 2,
  * M = (P + Q) / 2, in bits; 0 log 0 = 0, so no smoothing is needed.
  */
-Datum
-drift_js_final(PG_FUNCTION_ARGS)
+double
+DriftJsDivergence(const DriftState *s)
 {
-	DriftState *s = FinalState(fcinfo);
 	double	   *c,
 			   *b,
 				nc,
 				nb,
 				js = 0;
-	int			m;
+	int			m = DriftCells(s, &c, &b, &nc, &nb);
 
-	if (s == NULL)
-		PG_RETURN_NULL();
-	m = DriftCells(s, &c, &b, &nc, &nb);
 	for (int i = 0; i < m; i++)
 	{
 		double		p = c[i] / nc;
@@ -863,7 +923,17 @@ drift_js_final(PG_FUNCTION_ARGS)
 			js += q * log(q / mid);
 	}
 	/* rounding can leave -1e-17 for identical distributions */
-	PG_RETURN_FLOAT8(Max(js / (2 * M_LN2), 0.0));
+	return Max(js / (2 * M_LN2), 0.0);
+}
+
+Datum
+drift_js_final(PG_FUNCTION_ARGS)
+{
+	DriftState *s = FinalState(fcinfo);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(DriftJsDivergence(s));
 }
 
 /*
@@ -929,29 +999,23 @@ DriftGammaQ(double a, double x)
 }
 
 /*
- * Final of ml_chi_square: {statistic, p-value, dof} of the chi-square test
- * of homogeneity of the baseline and current counts. Per column j with
- * baseline b_j, current c_j and total C_j = b_j + c_j, the two cells'
- * (O - E)^2 / E add up to (b_j n - c_j B)^2 / (B n C_j) (B, n the row
- * totals); that form has no cancellation between O and E.
+ * The chi-square test of homogeneity of the baseline and current counts:
+ * statistic, p-value, degrees of freedom. Per column j with baseline b_j,
+ * current c_j and total C_j = b_j + c_j, the two cells' (O - E)^2 / E add
+ * up to (b_j n - c_j B)^2 / (B n C_j) (B, n the row totals); that form has
+ * no cancellation between O and E.
  */
-Datum
-drift_chi_square_final(PG_FUNCTION_ARGS)
+void
+DriftChiSquare(const DriftState *s, double *statistic, double *p_value, double *dof)
 {
-	DriftState *s = FinalState(fcinfo);
 	double	   *c,
 			   *b,
 				nc,
 				nb,
-				stat = 0,
-				p;
-	int			m,
+				stat = 0;
+	int			m = DriftCells(s, &c, &b, &nc, &nb),
 				cols = 0;
-	Datum		out[3];
 
-	if (s == NULL)
-		PG_RETURN_NULL();
-	m = DriftCells(s, &c, &b, &nc, &nb);
 	for (int i = 0; i < m; i++)
 	{
 		double		col = b[i] + c[i];
@@ -963,34 +1027,47 @@ drift_chi_square_final(PG_FUNCTION_ARGS)
 		d = b[i] * nc - c[i] * nb;
 		stat += (d / (nb * nc)) * (d / col);
 	}
-	p = cols > 1 ? DriftGammaQ((cols - 1) / 2.0, stat / 2.0) : 1.0;
+	*statistic = stat;
+	*p_value = cols > 1 ? DriftGammaQ((cols - 1) / 2.0, stat / 2.0) : 1.0;
+	*dof = (double) Max(cols - 1, 0);
+}
+
+/* Final of ml_chi_square: {statistic, p-value, dof}. */
+Datum
+drift_chi_square_final(PG_FUNCTION_ARGS)
+{
+	DriftState *s = FinalState(fcinfo);
+	double		stat,
+				p,
+				dof;
+	Datum		out[3];
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	DriftChiSquare(s, &stat, &p, &dof);
 	out[0] = Float8GetDatum(stat);
 	out[1] = Float8GetDatum(p);
-	out[2] = Float8GetDatum((double) Max(cols - 1, 0));
+	out[2] = Float8GetDatum(dof);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, 3, FLOAT8OID, sizeof(double),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
- * Final of ml_ks: max |F_cur - F_base| over the cumulative proportions of
- * the non-NULL cells [below, bins, above]; NULL when either side has no
- * non-NULL values.
+ * Kolmogorov-Smirnov distance: max |F_cur - F_base| over the cumulative
+ * proportions of the non-NULL cells [below, bins, above] of a numeric
+ * state; false when either side has no non-NULL values.
  */
-Datum
-drift_ks_final(PG_FUNCTION_ARGS)
+bool
+DriftKs(const DriftState *s, double *ks)
 {
-	DriftState *s = FinalState(fcinfo);
 	double	   *c,
 			   *b,
 				nc,
 				nb,
 				fc = 0,
-				fb = 0,
-				ks = 0;
+				fb = 0;
 	int			m;
 
-	if (s == NULL)
-		PG_RETURN_NULL();
 	if (s->kind != DRIFT_NUMERIC)
 		elog(ERROR, "ml_ks needs a numeric drift state");
 	m = DriftCells(s, &c, &b, &nc, &nb);
@@ -998,12 +1075,24 @@ drift_ks_final(PG_FUNCTION_ARGS)
 	nc -= c[m - 1];
 	nb -= b[m - 1];
 	if (!(nc > 0) || !(nb > 0))
-		PG_RETURN_NULL();
+		return false;
+	*ks = 0;
 	for (int i = 0; i < m - 1; i++)
 	{
 		fc += c[i];
 		fb += b[i];
-		ks = Max(ks, fabs(fc / nc - fb / nb));
+		*ks = Max(*ks, fabs(fc / nc - fb / nb));
 	}
+	return true;
+}
+
+Datum
+drift_ks_final(PG_FUNCTION_ARGS)
+{
+	DriftState *s = FinalState(fcinfo);
+	double		ks;
+
+	if (s == NULL || !DriftKs(s, &ks))
+		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(ks);
 }

@@ -40,6 +40,7 @@
 #include "booster.h"
 #include "jsonopt.h"
 #include "model.h"
+#include "predict.h"
 #include "prediction_log.h"
 #include "preprocess.h"
 #include "registry.h"
@@ -51,7 +52,7 @@
 #define MODEL_CACHE_MAX_ENTRIES 64
 
 /* A model ready to serve, with scratch space and derived data. */
-typedef struct ServedModel
+struct ServedModel
 {
 	uint64		tag;			/* unique per decoded model in this backend */
 	int64		model_id;		/* from the registry (0: a model value) */
@@ -64,7 +65,7 @@ typedef struct ServedModel
 	Booster    *booster;		/* tree models: loaded once, freed with the model */
 	MemoryContext cxt;			/* where all of this lives */
 	struct EntityPlan *entity;	/* serving by entity: the features query, or NULL */
-} ServedModel;
+};
 
 /*
  * Serving by entity: the prepared query that reads a model's features of one
@@ -164,8 +165,6 @@ PG_FUNCTION_INFO_V1(ml_predict_proba);
 PG_FUNCTION_INFO_V1(ml_predict_class);
 PG_FUNCTION_INFO_V1(ml_transform);
 PG_FUNCTION_INFO_V1(ml_explain);
-PG_FUNCTION_INFO_V1(ml_prediction_if_valid);
-PG_FUNCTION_INFO_V1(ml_class_if_valid);
 PG_FUNCTION_INFO_V1(ml_predict_entity);
 PG_FUNCTION_INFO_V1(ml_predict_class_entity);
 PG_FUNCTION_INFO_V1(ml_predict_proba_entity);
@@ -897,35 +896,30 @@ ml_predict_entity(PG_FUNCTION_ARGS)
 	return PredictResult(fcinfo, PrepareEntityCall(fcinfo));
 }
 
-/*
- * ml.prediction_if_valid(model_name, row) -> float8 and
- * ml.class_if_valid(model_name, row) -> text: ml_predict and
- * ml_predict_class, but NULL for a row the model cannot take (a NULL or an
- * unseen level without imputation, a non-finite number): drift checks count
- * such rows instead of stopping at the first. Not logged.
- */
-Datum
-ml_prediction_if_valid(PG_FUNCTION_ARGS)
+/* A model value decoded for serving, in the current memory context. */
+ServedModel *
+ServeModelValue(const struct varlena *value, const Model **model)
 {
-	ServedModel *served = PrepareCallWith(fcinfo, true);
+	ServedModel *served = palloc0(sizeof(ServedModel));
 
-	if (served == NULL)
-		PG_RETURN_NULL();
-	if (!ModelIsClassifier(served->model))
-		PG_RETURN_FLOAT8(PredictValue(served));
-	if (served->class_number == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(served->class_number[PredictClass(served)]);
+	ServeModel(value, served);
+	*model = served->model;
+	return served;
 }
 
-Datum
-ml_class_if_valid(PG_FUNCTION_ARGS)
+/*
+ * The model's output for one row's raw inputs: the value of a regression,
+ * the index of the predicted class of a classifier, the cluster of a
+ * k-means model; false for a row the model cannot take (a NULL or an
+ * unseen level without imputation, a non-finite number). Not logged.
+ */
+bool
+PredictOutputIfValid(ServedModel *served, const RawValue *raw, double *output)
 {
-	ServedModel *served = PrepareCallWith(fcinfo, true);
-
-	if (served == NULL || !ModelIsClassifier(served->model))
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(served->model->classes[PredictClass(served)]));
+	if (!PreprocessRowIfValid(served->model, raw, served->design))
+		return false;
+	*output = ModelIsClassifier(served->model) ? PredictClass(served) : PredictValue(served);
+	return true;
 }
 
 /* What ml_predict_class returns for a prepared call: the class label. */

@@ -130,17 +130,6 @@ CREATE FUNCTION ml_predict_proba(model_name text, features record, key anyelemen
 COMMENT ON FUNCTION ml_predict_proba(text, record, anyelement) IS
 	'ml_predict_proba with traffic splitting by a hash of key (see ml_split)';
 
--- For drift checks: NULL instead of an error for a row the model cannot
--- take (a NULL or unseen value without imputation, a non-finite number).
-CREATE FUNCTION ml.prediction_if_valid(model_name text, features record) RETURNS float8
-	AS 'MODULE_PATHNAME', 'ml_prediction_if_valid' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION ml.class_if_valid(model_name text, features record) RETURNS text
-	AS 'MODULE_PATHNAME', 'ml_class_if_valid' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION ml.prediction_if_valid(text, record) IS
-	'ml_predict by name from a row, or NULL for a row the model cannot take';
-COMMENT ON FUNCTION ml.class_if_valid(text, record) IS
-	'ml_predict_class by name from a row, or NULL for a row the model cannot take';
-
 -- By entity: the features of its latest rows in the model's feature tables
 -- (the model's inputs are named <feature table>__<feature>, as
 -- ml_training_set names them), one indexed look-up per feature table.

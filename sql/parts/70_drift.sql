@@ -213,90 +213,69 @@ BEGIN
 END
 $$;
 
+-- One scan for ml_drift: every input of the model, binned against its
+-- training histogram, and the model's output on each row against its
+-- holdout's (see src/drift_scan.c for the layout of the result).
+CREATE FUNCTION ml.drift_scan_accum(internal, mlmodel, VARIADIC "any") RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_drift_scan_accum' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION ml.drift_scan_combine(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_drift_scan_combine' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION ml.drift_scan_serialize(internal) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ml_drift_scan_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml.drift_scan_deserialize(bytea, internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_drift_scan_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml.drift_scan_final(internal) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_drift_scan_final' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE ml.drift_scan(mlmodel, VARIADIC "any") (
+	SFUNC = ml.drift_scan_accum, STYPE = internal, FINALFUNC = ml.drift_scan_final,
+	COMBINEFUNC = ml.drift_scan_combine, SERIALFUNC = ml.drift_scan_serialize,
+	DESERIALFUNC = ml.drift_scan_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml.drift_scan(mlmodel, VARIADIC "any") IS
+	'for ml_drift: the model''s inputs (float8 or text, in its order) binned against their training histograms and its output against its holdout''s, in one pass: {rows, then per input and the prediction: null share, out-of-range or unseen share, psi, js_divergence, ks, chi_square, p-value}';
+
 -- Drift of every input of a model at once, in one scan of the source (a
 -- table or view name, or a query), as the caller. Runs without a pinned
 -- search_path so that the source resolves as in the caller's own queries;
--- the extension's objects are schema-qualified. extra_float_digits = 3
--- makes the bin edges, written into the query as literals, exact.
+-- the extension's objects are schema-qualified.
 CREATE FUNCTION ml_drift(model_name text, source text)
 	RETURNS TABLE(feature text, metric text, value float8, p_value float8)
-	LANGUAGE plpgsql SET extra_float_digits = 3 AS $$
+	LANGUAGE plpgsql AS $$
 DECLARE
-	info jsonb := @extschema@.ml_model_info(@extschema@.ml_model(model_name));
-	src text := ml.from_item(source, 's');
+	model @extschema@.mlmodel := @extschema@.ml_model(model_name);
 	b record;
-	stats jsonb;
-	col text;
-	args text;
-	aggs text[] := ARRAY['count(*)::float8'];
-	rows_out text[] := ARRAY['(''*'', ''rows'', r.a1, NULL::float8)'];
-	null_metric text;
-	j int := 1;
+	inputs text[] := '{}';
+	rows_out text[] := ARRAY['(''*'', ''rows'', coalesce(r.m[1], 0), NULL::float8)'];
+	at int;
 BEGIN
-	FOR b IN SELECT d.*, i.stats FROM @extschema@.ml_drift_baseline(@extschema@.ml_model(model_name)) d
-			   LEFT JOIN LATERAL (SELECT x->'stats' AS stats FROM jsonb_array_elements(info->'inputs') x
-								   WHERE x->>'name' = d.input) i ON true
+	-- the result of ml.drift_scan has 7 statistics per row of ml_drift_baseline,
+	-- in the same order, after the row count
+	FOR b IN SELECT d.*, n FROM @extschema@.ml_drift_baseline(model) WITH ORDINALITY AS d(input, type, bin_edges, levels, baseline_counts, baseline_n_null, n)
 	LOOP
-		stats := b.stats;
-		null_metric := 'null_rate';
-		IF b.input = '(prediction)' THEN
-			-- the model's output on each row of the source, against its holdout's
-			-- (NULL for rows it cannot take: their share is "unpredictable");
-			-- computed once per row, in a subquery around the source
-			src := pg_catalog.format(E'(SELECT s.*, %s AS "(prediction)" FROM %s OFFSET 0) AS s',
-				CASE WHEN b.type = 'numeric' THEN format('ml.prediction_if_valid(%L, s)', model_name)
-					 WHEN info ? 'classes' THEN format('ml.class_if_valid(%L, s)', model_name)
-					 ELSE format('ml.prediction_if_valid(%L, s)::int::text', model_name) END, src);
-			col := format('s.%I', b.input);
-			stats := jsonb_build_object('min', b.bin_edges[1], 'max', b.bin_edges[cardinality(b.bin_edges)]);
-			null_metric := 'unpredictable';
-		ELSIF b.type = 'numeric' THEN
-			col := format('s.%I::float8', b.input);
-		ELSE
-			col := format('s.%I::text', b.input);
+		at := 2 + 7 * (b.n - 1);
+		IF b.input <> '(prediction)' THEN
+			inputs := inputs || format(CASE WHEN b.type = 'numeric' THEN 's.%I::float8' ELSE 's.%I::text' END,
+									   b.input);
 		END IF;
-		IF b.type = 'numeric' THEN
-			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
-						 || format('count(*) FILTER (WHERE NOT (%s BETWEEN %L AND %L))::float8'
-								   ' / NULLIF(count(%s), 0)', col, stats->>'min', stats->>'max', col);
-			rows_out := rows_out || format('(%L, %L, r.a%s, NULL::float8)', b.input, null_metric, j + 1)
-								 || format('(%L, ''out_of_range'', r.a%s, NULL)', b.input, j + 2);
-			j := j + 2;
-			IF b.bin_edges IS NOT NULL THEN
-				args := format('%s, %L::float8[], %L::float8[]', col, b.bin_edges, b.baseline_counts);
-				aggs := aggs || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)
-							 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
-							 || format('@extschema@.ml_ks(%s, %L::float8)', args, b.baseline_n_null)
-							 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
-			END IF;
-		ELSE
-			args := format('%s, %L::text[], %L::float8[]', col, b.levels, b.baseline_counts);
-			aggs := aggs || format('count(*) FILTER (WHERE %s IS NULL)::float8 / NULLIF(count(*), 0)', col)
-						 || format('count(*) FILTER (WHERE NOT (%s COLLATE "C" = ANY (%L::text[])))::float8'
-								   ' / NULLIF(count(%s), 0)', col, b.levels, col)
-						 || format('@extschema@.ml_psi(%s, %L::float8)', args, b.baseline_n_null)
-						 || format('@extschema@.ml_js_divergence(%s, %L::float8)', args, b.baseline_n_null)
-						 || NULL::text
-						 || format('@extschema@.ml_chi_square(%s, %L::float8)', args, b.baseline_n_null);
-			rows_out := rows_out || format('(%L, %L, r.a%s, NULL::float8)', b.input, null_metric, j + 1)
-								 || format('(%L, ''unseen'', r.a%s, NULL)', b.input, j + 2);
-			j := j + 2;
-		END IF;
+		rows_out := rows_out
+			|| format('(%L, %L, r.m[%s], NULL::float8)', b.input,
+					  CASE WHEN b.input = '(prediction)' THEN 'unpredictable' ELSE 'null_rate' END, at)
+			|| format('(%L, %L, r.m[%s], NULL)', b.input,
+					  CASE WHEN b.type = 'numeric' THEN 'out_of_range' ELSE 'unseen' END, at + 1);
 		IF b.bin_edges IS NOT NULL OR b.type <> 'numeric' THEN
-			rows_out := rows_out || format('(%L, ''psi'', r.a%s, NULL)', b.input, j + 1)
-								 || format('(%L, ''js_divergence'', r.a%s, NULL)', b.input, j + 2);
+			rows_out := rows_out || format('(%L, ''psi'', r.m[%s], NULL)', b.input, at + 2)
+								 || format('(%L, ''js_divergence'', r.m[%s], NULL)', b.input, at + 3);
 			IF b.type = 'numeric' THEN
-				rows_out := rows_out || format('(%L, ''ks'', r.a%s, NULL)', b.input, j + 3);
+				rows_out := rows_out || format('(%L, ''ks'', r.m[%s], NULL)', b.input, at + 4);
 			END IF;
-			rows_out := rows_out || format('(%L, ''chi_square'', r.a%s[1], r.a%s[2])', b.input, j + 4, j + 4);
-			j := j + 4;
+			rows_out := rows_out || format('(%L, ''chi_square'', r.m[%s], r.m[%s])', b.input, at + 5, at + 6);
 		END IF;
 	END LOOP;
 	RETURN QUERY EXECUTE format(
-		'SELECT v.* FROM (SELECT %s FROM %s) r, LATERAL (VALUES %s) AS v(feature, metric, value, p_value)',
-		(SELECT string_agg(format('%s AS a%s', a, n), ', ' ORDER BY n)
-		   FROM unnest(aggs) WITH ORDINALITY AS t(a, n) WHERE a IS NOT NULL),
-		src, array_to_string(rows_out, ', '));
+		'SELECT v.* FROM (SELECT ml.drift_scan($1%s) AS m FROM %s) r, LATERAL (VALUES %s) AS v(feature, metric, value, p_value)',
+		(SELECT string_agg(', ' || i, '') FROM unnest(inputs) AS i),
+		ml.from_item(source, 's'), array_to_string(rows_out, ', '))
+		USING model;
 END
 $$;
 COMMENT ON FUNCTION ml_drift(text, text) IS
