@@ -118,6 +118,14 @@ SELECT ml_run_job(99);
 UPDATE ml.jobs SET enabled = false WHERE job_id = 1;
 SELECT ml_run_job(1);
 
+-- A monitor whose source fails keeps its failed run, and so does the job:
+-- the job's run is an error with the monitor's message.
+SELECT ml_create_monitor('gone_monitor', 'risk', 'loans_gone') > 0 AS monitor;
+SELECT ml_schedule_monitor('gone_monitor', '1 hour') AS gone_job \gset
+SELECT ml_run_job(:gone_job);
+SELECT r.status, r.error, j.last_status FROM ml.jobs j JOIN ml.job_runs r USING (job_id) WHERE job_id = :gone_job;
+SELECT status, error FROM ml.monitor_runs JOIN ml.monitors USING (monitor_id) WHERE name = 'gone_monitor';
+
 DELETE FROM ml.jobs;
 DELETE FROM ml.monitors;
 -- (alert numbers as if this test had raised none: the monitors test shows them)

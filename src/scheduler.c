@@ -184,10 +184,18 @@ StartRun(int64 job_id)
 	return run;
 }
 
-/* The job itself, in its own transaction, as its owner. */
-static void
+/*
+ * The job itself, in its own transaction, as its owner. Returns the failure
+ * the job's statement reports (a monitor's failed run, which it keeps), in
+ * the caller's memory context, or NULL.
+ */
+static char *
 ExecuteRun(const JobRun *run)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	char	   *failure = NULL;
+	bool		isnull;
+	Datum		reported;
 	Oid			owner;
 	Oid			save_user;
 	int			save_context;
@@ -208,12 +216,18 @@ ExecuteRun(const JobRun *run)
 		elog(ERROR, "job kind \"%s\" has no statement", run->kind);
 	GetUserIdAndSecContext(&save_user, &save_context);
 	SetUserIdAndSecContext(owner, save_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args(run->statement, 1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(run->statement, 1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
 		elog(ERROR, "job statement failed");
+	reported = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		failure = MemoryContextStrdup(caller_cxt, TextDatumGetCString(reported));
 	SetUserIdAndSecContext(save_user, save_context);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
+	return failure;
 }
 
 /*
@@ -238,7 +252,10 @@ RunJob(int64 job_id)
 									(long long) job_id, run.kind, run.target, run.owner));
 	PG_TRY();
 	{
-		ExecuteRun(&run);
+		error = ExecuteRun(&run);
+		if (error != NULL)
+			ereport(LOG,
+					(errmsg("mlsys scheduler: job %lld failed: %s", (long long) job_id, error)));
 	}
 	PG_CATCH();
 	{

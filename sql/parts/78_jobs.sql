@@ -92,14 +92,27 @@ CREATE FUNCTION ml.jobs_interrupted() RETURNS void
 					    WHERE a.backend_type = 'mlsys job' AND a.application_name = 'mlsys job ' || r.job_id)
 $$;
 
+-- A monitor's run as a job: ml_run_monitor records a failure (of the
+-- source, say) as a run of the monitor and goes on; the job reports that
+-- failure, so that its run is an error too. As the caller.
+CREATE FUNCTION ml.run_monitor_job(monitor_name text) RETURNS text
+	LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM count(*) FROM @extschema@.ml_run_monitor(monitor_name);
+	RETURN (SELECT r.error FROM ml.monitor_runs r JOIN ml.monitors m USING (monitor_id)
+			 WHERE m.name = monitor_name ORDER BY r.run_id DESC LIMIT 1);
+END
+$$;
+
 -- The statement a job kind runs, with the target as $1: the same for the
--- worker and ml_run_job.
+-- worker and ml_run_job. It returns one row and one column, the failure
+-- (NULL: none); a failure the statement raises rolls the job back instead.
 CREATE FUNCTION ml.job_statement(kind text) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp RETURN
-	CASE kind WHEN 'monitor' THEN 'SELECT count(*) FROM @extschema@.ml_run_monitor($1)'
-			  WHEN 'refresh' THEN 'SELECT @extschema@.ml_refresh_feature_table($1)'
-			  WHEN 'retrain' THEN 'SELECT @extschema@.ml_retrain($1)'
-			  WHEN 'retrain_on_drift' THEN 'SELECT @extschema@.ml_retrain($1, on_drift => true)' END;
+	CASE kind WHEN 'monitor' THEN 'SELECT ml.run_monitor_job($1)'
+			  WHEN 'refresh' THEN 'SELECT NULL::text FROM @extschema@.ml_refresh_feature_table($1)'
+			  WHEN 'retrain' THEN 'SELECT NULL::text FROM @extschema@.ml_retrain($1)'
+			  WHEN 'retrain_on_drift' THEN 'SELECT NULL::text FROM @extschema@.ml_retrain($1, on_drift => true)' END;
 
 -- Schedules a job as the calling role (the owner column's default); the
 -- public functions below check that the target exists. A schedule is an
@@ -251,6 +264,7 @@ CREATE FUNCTION ml_run_job(job_id bigint) RETURNS void
 DECLARE
 	job ml.jobs;
 	run bigint;
+	failure text;
 BEGIN
 	SELECT * INTO job FROM ml.jobs j WHERE j.job_id = ml_run_job.job_id;
 	IF NOT FOUND THEN
@@ -265,8 +279,8 @@ BEGIN
 	IF run IS NULL THEN
 		RAISE EXCEPTION 'job % is disabled', job_id USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
-	EXECUTE ml.job_statement(job.kind) USING job.target;
-	PERFORM ml.job_finished(run, NULL);
+	EXECUTE ml.job_statement(job.kind) INTO failure USING job.target;
+	PERFORM ml.job_finished(run, failure);
 END
 $$;
 COMMENT ON FUNCTION ml_run_job(bigint) IS 'run a scheduled job now, as the caller';

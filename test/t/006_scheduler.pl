@@ -56,6 +56,29 @@ my $before = $node->safe_psql('postgres', "SELECT $runs_of_1");
 ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the other job goes on');
 $node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE job_id = 2});
 
+# A job whose owner may no longer read its source fails with that permission
+# error, and a job whose source was dropped records that; the others go on.
+$node->safe_psql('postgres', q{
+	CREATE TABLE loans_private AS SELECT * FROM loans;
+	CREATE TABLE loans_copy AS SELECT * FROM loans;
+	GRANT SELECT ON loans_private, loans_copy TO trainer;
+});
+$node->safe_psql('postgres', q{
+	SELECT ml_create_monitor('private', 'risk', 'loans_private');
+	SELECT ml_create_monitor('copied', 'risk', 'loans_copy');
+	SELECT ml_schedule_monitor(m, '1 second') FROM unnest(ARRAY['private', 'copied']) m;
+}, extra_params => [ '-U', 'trainer' ]);
+$node->safe_psql('postgres', q{REVOKE SELECT ON loans_private FROM trainer; DROP TABLE loans_copy});
+my $last_error = q{(SELECT r.error FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+                     WHERE j.target = '%s' AND r.status = 'error' ORDER BY r.run_id DESC LIMIT 1)};
+ok($node->poll_query_until('postgres', sprintf("SELECT %s LIKE '%%permission denied for table loans_private%%'", sprintf($last_error, 'private'))),
+	'a job whose owner lost SELECT on the source fails with the permission error');
+ok($node->poll_query_until('postgres', sprintf(q{SELECT %s LIKE '%%relation "loans_copy" does not exist%%'}, sprintf($last_error, 'copied'))),
+	'a job whose source was dropped records the error');
+$before = $node->safe_psql('postgres', "SELECT $runs_of_1");
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the scheduler goes on');
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target IN ('private', 'copied')});
+
 # SIGHUP: a long naptime stops the runs, a short one resumes them.
 $node->append_conf('postgresql.conf', 'mlsys.naptime = 3600');
 $node->reload;
