@@ -18,18 +18,23 @@ workers:
   B  A plus sum(ml_predict('bench_mon', c)) per row        (baseline: the prediction alone)
   M  count(*) FROM ml_run_monitor('bench_mon_m')           (ours: a monitor run)
   D  count(*) FROM ml_drift('bench_mon', 'current_t')      (ours: the scan alone)
-  Q  the query ml_drift builds and runs, captured with auto_explain and run directly
-plus, unless BENCH_DIAG=0, diagnostic rows: parts of that query (d1 the features only, d2
-their count aggregates, d3 their drift aggregates, d3k the same without ml_ks, d4 the
-prediction terms), the prediction terms (d5) and the whole query (d6) with the prediction
-computed once per row instead of in each aggregate argument, and d7 ml_bin_counts(ARRAY[f1
-.. f10], <the same bins>): what one multi-column aggregate over the same bins costs. In this Python process, the other way to do it: export the 10
-columns with COPY ... TO STDOUT into numpy and compute the same per-feature statistics
-with numpy (bins as src/drift.c: [e_i, e_{i+1}), the last closed, below / above / NULL
-cells, PSI proportions floored at 1e-4) against ml_drift_baseline(ml_model('bench_mon'));
+  Q  the query ml_drift builds and runs (one ml.drift_scan($1, s.f1::float8, ..,
+     s.f10::float8) aggregate over current_t, its float8[] unpacked into rows with
+     LATERAL VALUES), captured with auto_explain and run directly: PREPAREd with $1 of
+     type mlmodel and EXECUTEd with ml_model('bench_mon') under plan_cache_mode =
+     force_custom_plan, so that the model is a constant in the plan, as in ml_drift's
+     EXECUTE ... USING
+plus, unless BENCH_DIAG=0, diagnostic rows: d7 ml_bin_counts(ARRAY[f1 .. f10], <the
+same bins>), the bin counts alone in one multi-column aggregate (a reference for what a
+pass over the same bins costs, without NULL, range, statistics or prediction), and d8
+the ml.drift_scan aggregate of Q alone (PREPAREd the same way), its float8[] not
+unpacked. In this Python process, the other way to do it: export the 10 columns with
+COPY ... TO STDOUT into numpy and compute the same per-feature statistics with numpy
+(bins as src/drift.c: [e_i, e_{i+1}), the last closed, below / above / NULL cells, PSI
+proportions floored at 1e-4) against ml_drift_baseline(ml_model('bench_mon'));
 numpy's PSI (and JS, KS, chi-square statistic, null and out-of-range shares) must equal
-ml_drift's to 1e-9 or the run fails. numpy does not evaluate the model, so the
-apples-to-apples comparison is with the feature-only query d1 as well.
+ml_drift's to 1e-9 or the run fails. numpy does not evaluate the model (ml_drift also
+reports the prediction's drift): B - A is what one prediction per row costs in SQL.
 
 Timing is client-side, as in test/bench/lib/benchlib.py: time.perf_counter() around
 cursor.execute() + fetchall() with psycopg2 over the local socket. Every query has a
@@ -37,9 +42,10 @@ session of its own; each runs once as a warm-up (EXPLAIN (ANALYZE, FORMAT JSON) 
 queries: plan shape, workers, JIT), then all queries of a mode are timed round-robin,
 BENCH_REPS rounds; the median is reported. M and D are function calls whose real plan is
 inside: one untimed checked run per mode with auto_explain (log_nested_statements) reports
-the inner query's plan, workers and JIT, and captures its text (query Q). Every M run
-records a monitor run (ml.monitor_runs, ml.monitor_results, ml.alerts), as a scheduled
-run would.
+the inner query's plan, workers and JIT, and captures its text (query Q); ml_run_monitor's
+values must equal ml_drift's, and so must Q's and d8's (d8's array read by the layout of
+src/drift_scan.c) in every mode; d7 must give numpy's bin counts. Every M run records a
+monitor run (ml.monitor_runs, ml.monitor_results, ml.alerts), as a scheduled run would.
 """
 import io
 import json
@@ -68,6 +74,11 @@ MONITOR = "bench_mon_m"
 PSI_EPS = 1e-4     # src/drift.c DRIFT_PSI_EPSILON
 SEED_TRAIN = 0.42
 SEED_CURRENT = 0.43
+# how the query ml_drift builds (sql/parts/70_drift.sql) starts
+DRIFT_QUERY_PREFIX = "SELECT v.* FROM (SELECT ml.drift_scan($1"
+# ml.drift_scan's result (src/drift_scan.c): the rows, then per column (the inputs in the
+# model's order, then the prediction) these 7, the last the chi-square p-value
+SCAN_STATS = ["null", "out_of_range", "psi", "js_divergence", "ks", "chi_square", "p_value"]
 TRAIN_SQL = (f"SELECT * FROM ml_train('{MODEL}', 'linear', 'train_t', 'y', ARRAY["
              + ", ".join(f"'{f}'" for f in FS) + "], '{\"impute\": \"mean\"}', 0.2)")
 
@@ -125,7 +136,7 @@ class Bench(benchlib.Bench):
                 ms = (time.perf_counter() - t0) * 1000.0
                 inner = None
                 for d, p in benchlib.explained_plans(conn.notices):
-                    if p.get("Query Text", "").startswith("SELECT v.* FROM (SELECT count(*)"):
+                    if p.get("Query Text", "").startswith(DRIFT_QUERY_PREFIX):
                         inner = (d, p)
                 c[what] = {"rows": rows, "ms": ms, "inner": inner}
                 if inner is None:
@@ -142,61 +153,27 @@ class Bench(benchlib.Bench):
 
 # ---------------------------------------------------------------- ml_drift's query
 
-def drift_terms(baselines, schema):
-    """The aggregates ml_drift builds (sql/parts/70_drift.sql), as (feature, metric, sql),
-    in its order; numeric inputs only (all here). baselines: rows of baseline_literals."""
-    terms = []
-    for b in baselines:
-        name, typ = b["input"], b["type"]
-        if typ != "numeric":
-            raise SystemExit(f"unexpected input type {typ} of {name}")
-        if name == "(prediction)":
-            col = f"ml.prediction_if_valid('{MODEL}', s)"
-            null_metric = "unpredictable"
-        else:
-            col = f"s.{name}::float8"
-            null_metric = "null_rate"
-        terms.append((name, null_metric,
-                      f"count(*) FILTER (WHERE {col} IS NULL)::float8 / NULLIF(count(*), 0)"))
-        terms.append((name, "out_of_range",
-                      f"count(*) FILTER (WHERE NOT ({col} BETWEEN {b['min_lit']} AND {b['max_lit']}))"
-                      f"::float8 / NULLIF(count({col}), 0)"))
-        args = f"{col}, {b['edges_lit']}::float8[], {b['counts_lit']}::float8[]"
-        terms.append((name, "psi", f"{schema}.ml_psi({args}, {b['n_null_lit']}::float8)"))
-        terms.append((name, "js_divergence",
-                      f"{schema}.ml_js_divergence({args}, {b['n_null_lit']}::float8)"))
-        terms.append((name, "ks", f"{schema}.ml_ks({args})"))
-        terms.append((name, "chi_square", f"{schema}.ml_chi_square({args}, {b['n_null_lit']}::float8)"))
-    return terms
+def prepared(name, sql, schema):
+    """Session setup and statement that run sql, whose $1 is the model, as ml_drift
+    does: the model ml_model('bench_mon') a constant in a plan made for it."""
+    return (["SET plan_cache_mode = force_custom_plan",
+             f"PREPARE {name}({schema}.mlmodel) AS {sql}"],
+            f"EXECUTE {name}(ml_model('{MODEL}'))")
 
 
-def drift_query(terms):
-    """ml_drift's query text from its terms (for comparison with the captured one)."""
-    aggs = ["count(*)::float8"] + [t[2] for t in terms]
-    rows_out = ["('*', 'rows', r.a1, NULL::float8)"]
-    for n, (feature, metric, _) in enumerate(terms, 2):
-        lit = "'" + feature.replace("'", "''") + "'"
-        if metric in ("null_rate", "unpredictable"):
-            rows_out.append(f"({lit}, '{metric}', r.a{n}, NULL::float8)")
-        elif metric == "chi_square":
-            rows_out.append(f"({lit}, 'chi_square', r.a{n}[1], r.a{n}[2])")
-        else:
-            rows_out.append(f"({lit}, '{metric}', r.a{n}, NULL)")
-    return ("SELECT v.* FROM (SELECT " + ", ".join(f"{a} AS a{n}" for n, a in enumerate(aggs, 1))
-            + " FROM current_t AS s) r, LATERAL (VALUES " + ", ".join(rows_out)
-            + ") AS v(feature, metric, value, p_value)")
-
-
-def select_terms(terms, source="current_t AS s"):
-    """One row: count(*) and the terms' aggregates, as a plain aggregate query."""
-    return ("SELECT count(*), " + ", ".join(t[2] for t in terms) + f" FROM {source}")
-
-
-def term_values(terms, row):
-    """{(feature, metric): (value, p_value)} of a select_terms result row."""
-    out = {}
-    for (feature, metric, _), v in zip(terms, row[1:]):
-        out[(feature, metric)] = (v[0], v[1]) if metric == "chi_square" else (v, None)
+def scan_values(base, m):
+    """{(feature, metric): (value, p_value)} of an ml.drift_scan result m, named as
+    ml_drift names them; base: the rows of ml_drift_baseline, in order."""
+    if len(m) != 1 + len(SCAN_STATS) * len(base):
+        raise SystemExit(f"SANITY: ml.drift_scan returned {len(m)} values for {len(base)} columns")
+    out = {("*", "rows"): (m[0], None)}
+    for n, b in enumerate(base):
+        v = dict(zip(SCAN_STATS, m[1 + len(SCAN_STATS) * n:1 + len(SCAN_STATS) * (n + 1)]))
+        name = b["input"]
+        out[(name, "unpredictable" if name == "(prediction)" else "null_rate")] = (v["null"], None)
+        for metric in ("out_of_range", "psi", "js_divergence", "ks"):
+            out[(name, metric)] = (v[metric], None)
+        out[(name, "chi_square")] = (v["chi_square"], v["p_value"])
     return out
 
 
@@ -354,33 +331,24 @@ def run(b):
     mid = b.q(f"SELECT ml_create_monitor('{MONITOR}', '{MODEL}', 'current_t')")[0][0]
     log(f"monitor {MONITOR} created (monitor_id {mid})")
 
-    # The baselines as ml_drift writes them into its query: literals under
-    # extra_float_digits = 3, the prediction's range from its bin edges.
+    # The baselines, in ml_drift_baseline's order (the order of ml.drift_scan's result);
+    # the bin edges also as literals (exact: extra_float_digits > 0).
     b.q("SET extra_float_digits = 3")
     base = []
     for r in b.q(f"""
         SELECT d.input, d.type, d.bin_edges, d.baseline_counts, d.baseline_n_null,
-               quote_literal(d.bin_edges), quote_literal(d.baseline_counts),
-               quote_literal(d.baseline_n_null),
-               quote_literal(st->>'min'), quote_literal(st->>'max'),
-               (st->>'min')::float8, (st->>'max')::float8
+               quote_literal(d.bin_edges)
           FROM ml_drift_baseline(ml_model('{MODEL}')) WITH ORDINALITY
                AS d(input, type, bin_edges, levels, baseline_counts, baseline_n_null, o)
-          LEFT JOIN LATERAL (SELECT x->'stats' AS stats
-                               FROM jsonb_array_elements(ml_model_info(ml_model('{MODEL}'))->'inputs') x
-                              WHERE x->>'name' = d.input) i ON true,
-               LATERAL (SELECT CASE WHEN d.input = '(prediction)'
-                                    THEN jsonb_build_object('min', d.bin_edges[1],
-                                                            'max', d.bin_edges[cardinality(d.bin_edges)])
-                                    ELSE i.stats END AS st) s
          ORDER BY d.o"""):
+        if r[1] != "numeric" or r[2] is None:
+            raise SystemExit(f"unexpected baseline of {r[0]}: type {r[1]}, bin edges {r[2]}")
         base.append({"input": r[0], "type": r[1], "edges": np.array(r[2], dtype=float),
                      "counts": np.array(r[3], dtype=float), "n_null": float(r[4] or 0),
-                     "edges_lit": r[5], "counts_lit": r[6], "n_null_lit": r[7],
-                     "min_lit": r[8], "max_lit": r[9], "min": r[10], "max": r[11]})
+                     "edges_lit": r[5]})
     b.q("RESET extra_float_digits")
     feat_base = [x for x in base if x["input"] != "(prediction)"]
-    if [x["input"] for x in feat_base] != FS or len(base) != K + 1:
+    if [x["input"] for x in feat_base] != FS or len(base) != K + 1 or base[-1]["input"] != "(prediction)":
         raise SystemExit(f"unexpected baselines: {[x['input'] for x in base]}")
     log("baselines: " + "; ".join(f"{x['input']} {len(x['edges']) - 1} bins, n_null "
                                   f"{x['n_null']:g}" for x in base))
@@ -407,76 +375,53 @@ def run(b):
     log(f"sanity: ml_run_monitor's {len(ref)} drift values equal ml_drift's "
         + ("in every mode; parallel equals serial" if PARALLEL else "(serial)"))
 
-    terms = drift_terms(base, schema)
-    built = drift_query(terms)
     inner = checked["serial"]["drift"]["inner"]
     if inner is None:
-        captured = None
-        log("WARNING: ml_drift's query not captured: Q runs the query rebuilt here")
-    else:
-        captured = inner[1]["Query Text"]
-        if captured == built:
-            log(f"ml_drift's query ({len(captured)} chars, {len(terms) + 1} aggregates) captured; "
-                "rebuilt here identically, so the diagnostic variants are its parts")
-        else:
-            log("WARNING: ml_drift's captured query differs from the one rebuilt here "
-                "(sql/parts/70_drift.sql changed?); the variants are checked by their values")
-    qq = captured or built
+        raise SystemExit("ml_drift's query not captured (auto_explain): no query Q to run")
+    qq = inner[1]["Query Text"]
+    # Q's aggregate alone (d8), as ml_drift writes it
+    q8 = ("SELECT ml.drift_scan($1, " + ", ".join(f"s.{f}::float8" for f in FS)
+          + ") AS m FROM current_t AS s")
+    log(f"ml_drift's query captured ({len(qq)} chars)"
+        + ("; its aggregate is d8's" if q8[len("SELECT "):] in qq else
+           "; WARNING: its aggregate is not written as d8's (sql/parts/70_drift.sql changed?): "
+           "d8 is checked by its values"))
 
     # ---------------------------------------------------------------- queries
-    fterms = [t for t in terms if t[0] != "(prediction)"]
-    pterms = [t for t in terms if t[0] == "(prediction)"]
     qa = "SELECT count(*), " + ", ".join(f"sum({f})" for f in FS) + " FROM current_t"
     qb = ("SELECT count(*), " + ", ".join(f"sum({f})" for f in FS)
           + f", sum(ml_predict('{MODEL}', c)) FROM current_t c")
-    queries = [
-        ("A", "baseline A: count + 10 sums", qa, "plain", None),
-        ("B", "baseline B: A + sum(ml_predict(row))", qb, "plain", None),
+    setup_q, exec_q = prepared("drift_q", qq, schema)
+    queries = [  # (key, label, sql, function call?, session setup)
+        ("A", "baseline A: count + 10 sums", qa, False, ()),
+        ("B", "baseline B: A + sum(ml_predict(row))", qb, False, ()),
         ("M", "ours: ml_run_monitor (full run)", f"SELECT count(*) FROM ml_run_monitor('{MONITOR}')",
-         "func", None),
+         True, ()),
         ("D", "ours: ml_drift (the scan alone)", f"SELECT count(*) FROM ml_drift('{MODEL}', 'current_t')",
-         "func", None),
-        ("Q", "ml_drift's query, run directly", qq, "plain", None),
+         True, ()),
+        ("Q", "ml_drift's query, run directly", exec_q, False, setup_q),
     ]
-    # the whole row of current_t and the prediction once per row, for the "once" variants
-    once_src = (f"(SELECT s.*, ml.prediction_if_valid('{MODEL}', s) AS p FROM current_t AS s "
-                "OFFSET 0) AS s")
-    pred_col = f"ml.prediction_if_valid('{MODEL}', s)"
-    pterms_once = [(f, m, sql.replace(pred_col, "s.p")) for f, m, sql in pterms]
     if DIAG:
-        diag = [
-            ("d1", "diag: Q's features only (no prediction)", fterms, "current_t AS s"),
-            ("d2", "diag: d1's counts (null, range) only", [t for t in fterms if t[1] in
-                                                           ("null_rate", "out_of_range")], "current_t AS s"),
-            ("d3", "diag: d1's drift aggregates only", [t for t in fterms if t[1] in
-                                                        ("psi", "js_divergence", "ks", "chi_square")],
-             "current_t AS s"),
-            ("d3k", "diag: d3 without ml_ks", [t for t in fterms if t[1] in
-                                              ("psi", "js_divergence", "chi_square")], "current_t AS s"),
-            ("d4", "diag: Q's prediction terms only", pterms, "current_t AS s"),
-            ("d5", "diag: d4, prediction once per row", pterms_once, once_src),
-            ("d6", "diag: Q with the prediction once/row", fterms + pterms_once, once_src),
-        ]
-        for key, label, ts, src in diag:
-            queries.append((key, label, select_terms(ts, src), "plain", ts))
-        # what one multi-column aggregate costs: ml_train's histogram pass over the same
-        # bins (bin counts only: no NULL, below or above cells)
+        # what one multi-column aggregate over the same bins costs: ml_train's histogram
+        # pass (bin counts only: no NULL, below or above cells, no prediction)
         all_edges = "'{" + ",".join(x["edges_lit"][2:-2] for x in feat_base) + "}'::float8[]"
         all_bins = "'{" + ",".join(str(len(x["edges"]) - 1) for x in feat_base) + "}'::int[]"
         q7 = ("SELECT count(*), ml_bin_counts(ARRAY[" + ", ".join(f"s.{f}" for f in FS)
               + f"], {all_edges}, {all_bins}) FROM current_t AS s")
-        queries.append(("d7", "diag: ml_bin_counts(ARRAY[f1..f10])", q7, "plain", None))
+        queries.append(("d7", "diag: ml_bin_counts(ARRAY[f1..f10])", q7, False, ()))
+        setup_8, exec_8 = prepared("drift_scan_q", q8, schema)
+        queries.append(("d8", "diag: Q's ml.drift_scan alone", exec_8, False, setup_8))
         log(f"query d7: {q7[:200]}...")
-        log(f"query d5: {select_terms(pterms_once, once_src)[:400]}...")
+        log(f"query d8: {q8}, as {exec_8}")
     log(f"query A: {qa}")
     log(f"query B: {qb}")
-    log(f"query Q: {qq[:300]}... ({len(qq)} chars)")
+    log(f"query Q: {qq[:300]}... ({len(qq)} chars), as {exec_q}")
 
     # ---------------------------------------------------------------- timing
     for mode in MODES:
         log(f"timing, {mode}")
-        b.measure_all([(key, label, sql, (), run_once(sql) if kind == "func" else "explain")
-                       for key, label, sql, kind, _ in queries], mode, reps=REPS)
+        b.measure_all([(key, label, sql, setup, run_once(sql) if func else "explain")
+                       for key, label, sql, func, setup in queries], mode, reps=REPS)
 
     # ---------------------------------------------------------------- sanity (SQL)
     R = b.results
@@ -488,20 +433,18 @@ def run(b):
             raise SystemExit(f"SANITY: M ({mode}) returned {R[('M', mode)]['value'][0]} rows")
         if int(R[("D", mode)]["value"][0]) != len(ref) + 1:
             raise SystemExit(f"SANITY: D ({mode}) returned {R[('D', mode)]['value'][0]} rows")
-        qv = {(f, m): (v, p) for f, m, v, p in R[("Q", mode)]["rows"]}
-        for key, (v, p) in ref.items():
-            if not (same(qv[key][0], v) and same(qv[key][1], p)):
-                raise SystemExit(f"SANITY: Q ({mode}) {key} = {qv[key]} != ml_drift {(v, p)}")
-        for key, label, _, _, ts in queries:
-            if ts is None:
-                continue
-            row = R[(key, mode)]["value"]
-            if int(row[0]) != ROWS:
-                raise SystemExit(f"SANITY: {key} ({mode}) count {row[0]} != {ROWS}")
-            for k2, (v, p) in term_values(ts, row).items():
-                if not (same(v, ref[k2][0]) and same(p, ref[k2][1])):
-                    raise SystemExit(f"SANITY: {key} ({mode}) {k2} = {(v, p)} != ml_drift {ref[k2]}")
-    log("sanity: Q and every diagnostic variant give ml_drift's values (to 1e-12)")
+        got = {"Q": {(f, m): (v, p) for f, m, v, p in R[("Q", mode)]["rows"]}}
+        if DIAG:
+            got["d8"] = scan_values(base, R[("d8", mode)]["value"][0])
+        for key, g in got.items():
+            if len(g) != len(ref) + 1 or int(g[("*", "rows")][0]) != ROWS:
+                raise SystemExit(f"SANITY: {key} ({mode}) gave {len(g)} values, "
+                                 f"{g.get(('*', 'rows'))} rows")
+            for k2, (v, p) in ref.items():
+                if not (same(g[k2][0], v) and same(g[k2][1], p)):
+                    raise SystemExit(f"SANITY: {key} ({mode}) {k2} = {g[k2]} != ml_drift {(v, p)}")
+    log("sanity: Q" + (" and d8 give" if DIAG else " gives") + " ml_drift's values (to 1e-12)"
+        + (" in every mode" if PARALLEL else ""))
 
     # ---------------------------------------------------------------- Python side
     log(f"python: fetch the baselines, then export, {PY_REPS} runs each")
@@ -639,59 +582,19 @@ def run(b):
     print(head3)
     print("-" * len(head3))
     rows = [("plain scan, count + 10 sums (A)", lambda m, x: st("A", m, x)),
-            ("one ml_predict(row) per row (B - A)", lambda m, x: st("B", m, x) - st("A", m, x))]
+            ("one ml_predict(row) per row (B - A)", lambda m, x: st("B", m, x) - st("A", m, x)),
+            ("ml_drift's query beyond A (Q - A)", lambda m, x: st("Q", m, x) - st("A", m, x)),
+            ("  beyond one ml_predict(row) per row (Q - B)", lambda m, x: st("Q", m, x) - st("B", m, x))]
     if DIAG:
         rows += [
-            ("features' statistics beyond A (d1 - A)", lambda m, x: st("d1", m, x) - st("A", m, x)),
-            ("  30 count aggregates vs 10 sums (d2 - A)", lambda m, x: st("d2", m, x) - st("A", m, x)),
-            ("  40 drift aggregates vs 10 sums (d3 - A)", lambda m, x: st("d3", m, x) - st("A", m, x)),
-            ("    of which ml_ks's own state (d3 - d3k)", lambda m, x: st("d3", m, x) - st("d3k", m, x)),
-            ("prediction terms in Q (Q - d1)", lambda m, x: st("Q", m, x) - st("d1", m, x)),
-            ("  the same, prediction once per row (d6 - d1)", lambda m, x: st("d6", m, x) - st("d1", m, x)),
-            ("  prediction terms alone (d4); once/row (d5)",
-             lambda m, x: f"{st('d4', m, x):.0f}; {st('d5', m, x):.0f}"),
-            ("Q with the prediction once per row (d6)", lambda m, x: st("d6", m, x)),
-            ("one 10-column aggregate, bins only (d7)", lambda m, x: st("d7", m, x)),
+            ("  unpacking its result (Q - d8)", lambda m, x: st("Q", m, x) - st("d8", m, x)),
+            ("10-column bin counts beyond A (d7 - A)", lambda m, x: st("d7", m, x) - st("A", m, x)),
         ]
     rows += [("ml_drift's plpgsql and set-up (D - Q)", lambda m, x: st("D", m, x) - st("Q", m, x)),
              ("monitor's rating and recording (M - D)", lambda m, x: st("M", m, x) - st("D", m, x))]
     for label, f in rows:
         vals = [f(m, x) for m, x in cols]
-        print(f"{label:<46}" + "".join(f" {v:>{w}}" if isinstance(v, str) else f" {v:>{w}.1f}"
-                                       for v in vals))
-    if DIAG:
-        print()
-        head4 = (f"{'share of the monitor run M (medians; minima)':<46}" + "".join(f" {m:>{w}}" for m in modes)
-                 + "".join(f" {'min ' + m[:3] + '.':>{w}}" for m in modes))
-        print(head4)
-        print("-" * len(head4))
-        for label, f in [
-                ("prediction drift, measured ((Q - d1) / M)",
-                 lambda m, x: (st("Q", m, x) - st("d1", m, x)) / st("M", m, x)),
-                ("prediction drift, 1 predict/row ((B-A) / M)",
-                 lambda m, x: (st("B", m, x) - st("A", m, x)) / st("M", m, x)),
-                ("features' statistics ((d1 - A) / M)",
-                 lambda m, x: (st("d1", m, x) - st("A", m, x)) / st("M", m, x)),
-                ("plain scan (A / M)", lambda m, x: st("A", m, x) / st("M", m, x))]:
-            print(f"{label:<46}" + "".join(f" {100 * f(m, x):>{w - 1}.0f}%" for m, x in cols))
-
-    if DIAG:
-        s_ = "serial"
-        print()
-        print(f"notes (serial medians):")
-        print(f"  - Q computes ml.prediction_if_valid('{MODEL}', s) in 6 places a row (IS NULL, the two "
-              "comparisons of NOT BETWEEN, count(), the\n    state of ml_psi/ml_js_divergence/ml_chi_square, "
-              f"ml_ks): its terms take {ms('d4', s_):.0f} ms (d4), {ms('d5', s_):.0f} ms with the "
-              "prediction computed once a row (d5).")
-        print("  - ml_ks gets 3 arguments, ml_psi/ml_js_divergence/ml_chi_square 4 (baseline_n_null): "
-              "PostgreSQL shares a transition\n    state only between aggregates with the same transition "
-              "function and the same arguments, so each input pays\n    for two drift transitions a row; "
-              f"ml_ks's costs {ms('d3', s_) - ms('d3k', s_):.0f} ms (d3 - d3k).")
-        print("  - null_rate and out_of_range (3 count aggregates per input, d2 - A = "
-              f"{ms('d2', s_) - ms('A', s_):.0f} ms) repeat counts the drift state has:\n    its NULL cell, "
-              "and below + above (the outer bin edges are the training min and max; checked above).")
-        print(f"  - one multi-column aggregate over the same bins (d7) takes {ms('d7', s_) / ms('A', s_):.1f}x A; "
-              f"one prediction per row (B) takes {ms('B', s_) / ms('A', s_):.1f}x A.")
+        print(f"{label:<46}" + "".join(f" {v:>{w}.1f}" for v in vals))
 
     print()
     print(f"python side (numpy {np.__version__})")
@@ -711,16 +614,14 @@ def run(b):
     print(head2)
     print("-" * len(head2))
     ratio_rows = [("monitor run / plain scan (M / A)", "M", None),
-                  ("ml_drift / plain scan (D / A)", "D", None)]
+                  ("ml_drift / plain scan (D / A)", "D", None),
+                  ("ml_drift's query / plain scan (Q / A)", "Q", None)]
     if DIAG:
-        ratio_rows += [("features only / plain scan (d1 / A)", "d1", None),
-                       ("prediction once / plain scan (d6 / A)", "d6", None),
-                       ("ml_bin_counts(ARRAY) / plain scan (d7 / A)", "d7", None),
-                       ("B: scan + 1 predict/row / plain scan (B / A)", "B", None)]
-    ratio_rows += [("monitor run / (export + numpy) (M / py)", "M", "py"),
+        ratio_rows += [("ml.drift_scan alone / plain scan (d8 / A)", "d8", None),
+                       ("ml_bin_counts(ARRAY) / plain scan (d7 / A)", "d7", None)]
+    ratio_rows += [("B: scan + 1 predict/row / plain scan (B / A)", "B", None),
+                   ("monitor run / (export + numpy) (M / py)", "M", "py"),
                    ("ml_drift / (export + numpy) (D / py)", "D", "py")]
-    if DIAG:
-        ratio_rows += [("features only / (export + numpy) (d1 / py)", "d1", "py")]
     for label, num, den in ratio_rows:
         med = [ms(num, m) / (py_total if den else ms("A", m)) for m in modes]
         mins = [R[(num, m)]["min"] / (py_min if den else R[("A", m)]["min"]) for m in modes]
@@ -741,8 +642,10 @@ def run(b):
                               width=66, spec="6.2f")
     print()
     print(f"sanity: numpy's statistics equal ml_drift's (max |diff| "
-          f"{max(worst.values()):.0e}, limit 1e-9); ml_run_monitor, Q and the diagnostic "
-          f"variants give ml_drift's values; training took {train_ms / 1000:.1f} s")
+          f"{max(worst.values()):.0e}, limit 1e-9); ml_run_monitor"
+          + (", Q and d8 give ml_drift's values, d7 numpy's bin counts" if DIAG
+             else " and Q give ml_drift's values")
+          + f"; training took {train_ms / 1000:.1f} s")
     print()
 
 

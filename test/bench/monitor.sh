@@ -13,9 +13,9 @@
 #   BENCH_PARALLEL=1     also time every query with 2 parallel workers; 0: serial only
 #   BENCH_JIT=default    default | on | off: the jit setting for every query
 #                        ("default" leaves the server's setting)
-#   BENCH_DIAG=1         also time the diagnostic rows (parts of ml_drift's query, the
-#                        same query with the prediction computed once per row, a CSV
-#                        and a fetchall export); 0 skips them
+#   BENCH_DIAG=1         also time the diagnostic rows (ml_drift's ml.drift_scan aggregate
+#                        alone, ml_bin_counts over the same bins, a CSV and a fetchall
+#                        export); 0 skips them
 #   BENCH_KEEP_DB=0      1 keeps the benchmark database afterwards
 #
 # The Python process runs as bench_python_free (test/bench/lib/server.sh), as
