@@ -128,8 +128,10 @@ SELECT status, error FROM ml.monitor_runs JOIN ml.monitors USING (monitor_id) WH
 
 DELETE FROM ml.jobs;
 DELETE FROM ml.monitors;
--- (alert numbers as if this test had raised none: the monitors test shows them)
-SELECT setval('ml.alerts_alert_id_seq', 1, false) AS alert_ids_reset;
+-- (alert and monitor numbers as if this test had made none: the monitors
+-- test shows them)
+SELECT setval('ml.alerts_alert_id_seq', 1, false) AS alert_ids_reset,
+       setval('ml.monitors_monitor_id_seq', 1, false) AS monitor_ids_reset;
 DELETE FROM ml.models;
 SELECT ml_drop_feature_table('loan_income');
 DROP TABLE loans, prices;

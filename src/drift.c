@@ -483,27 +483,30 @@ CheckSameArgs(FunctionCallInfo fcinfo, DriftState *s)
 		BinsDiffer("baseline NULL counts");
 }
 
-/* The cell of a number: binary search among the edges (as stats.c's FindBin). */
+/*
+ * The cell of a number: a binary search among the edges (as stats.c's
+ * FindBin) written without a data-dependent branch, which the compiler
+ * turns into conditional moves: drift values fall in unpredictable bins,
+ * and mispredicted branches were most of the cost of a row.
+ */
 int
 DriftNumericCell(const DriftState *s, double v)
 {
 	const double *e = s->edges;
 	int			lo = 0,
-				hi = s->k;
+				n = s->k;
 
 	if (v < e[0])				/* -Infinity too */
 		return CELL_BELOW(s->k);
 	if (!(v <= e[s->k]))		/* +Infinity and NaN */
 		return CELL_ABOVE(s->k);
-	/* e[lo] <= v < e[hi], or v = e[k] */
-	while (hi - lo > 1)
+	/* the last of e[lo .. lo + n - 1] that is <= v; e[lo] <= v throughout */
+	while (n > 1)
 	{
-		int			mid = (lo + hi) / 2;
+		int			half = n / 2;
 
-		if (v >= e[mid])
-			lo = mid;
-		else
-			hi = mid;
+		lo = e[lo + half] <= v ? lo + half : lo;
+		n -= half;
 	}
 	return lo;
 }
