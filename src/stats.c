@@ -40,20 +40,17 @@ PG_FUNCTION_INFO_V1(bin_counts_final);
 static int
 FindBin(const double *edges, int n, double v)
 {
-	int			lo = 0,
-				hi = n;
+	int			lo = 0;
 
 	if (!(v >= edges[0] && v <= edges[n]))
 		return -1;
-	/* edges[lo] <= v < edges[hi] (or v = edges[n]) */
-	while (hi - lo > 1)
+	/* the last of edges[lo .. lo + n - 1] that is <= v, without a branch */
+	while (n > 1)
 	{
-		int			mid = (lo + hi) / 2;
+		int			half = n / 2;
 
-		if (v >= edges[mid])
-			lo = mid;
-		else
-			hi = mid;
+		lo = edges[lo + half] <= v ? lo + half : lo;
+		n -= half;
 	}
 	return lo;
 }
