@@ -17,7 +17,9 @@
  *   classes                 names of the classes 0..K-1 of a classifier
  *   features, target        names recorded in the model
  * The objective defaults to reg:squarederror, or with "classes" to
- * binary:logistic (2) or multi:softprob (more).
+ * binary:logistic (2) or multi:softprob (more); tree_method defaults to
+ * hist, XGBoost 2's default (1.7 picks approx on large inputs, an order of
+ * magnitude slower: 100 s instead of 5 s on 1M rows x 10).
  */
 #include "postgres.h"
 
@@ -494,6 +496,7 @@ Boost(XGBoostFitState *s, FitOptions *o, uint32 *len)
 	handle = h->booster;
 	BoosterApplyThreads(handle, &threads);
 	XGB_CHECK(XGBoosterSetParam(handle, "objective", o->objective), "set the objective");
+	XGB_CHECK(XGBoosterSetParam(handle, "tree_method", "hist"), "set the tree method");
 	if (o->n_classes > 2)
 		XGB_CHECK(XGBoosterSetParam(handle, "num_class", psprintf("%d", o->n_classes)),
 				  "set the number of classes");

@@ -280,12 +280,13 @@ def reference_fit(params, X, y, rounds, holdout=None, early=None):
 
 
 def objective_params(n_classes):
-    """The objective mlsys chooses for n_classes (0: a regression)."""
+    """The objective mlsys chooses for n_classes (0: a regression), and its
+    default tree method."""
     if n_classes == 0:
-        return {"objective": "reg:squarederror"}
+        return {"objective": "reg:squarederror", "tree_method": "hist"}
     if n_classes == 2:
-        return {"objective": "binary:logistic"}
-    return {"objective": "multi:softprob", "num_class": n_classes}
+        return {"objective": "binary:logistic", "tree_method": "hist"}
+    return {"objective": "multi:softprob", "num_class": n_classes, "tree_method": "hist"}
 
 
 def xgb_params(params, n_classes):
