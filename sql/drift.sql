@@ -236,6 +236,31 @@ SELECT feature, metric,
                                          basket * 2 AS basket FROM shop WHERE id % 2 = 0;$$)
  ORDER BY feature, metric;
 
+-- Beyond 100,000 rows, ml_train predicts a systematic sample of exactly
+-- 100,000 of them for the output baseline: rows spread evenly, every
+-- (rows / 100,000)-th, from a start the seed gives.
+SELECT count(*) AS kept, min(gap), max(gap)
+  FROM (SELECT i - lag(i) OVER (ORDER BY i) AS gap
+          FROM generate_series(1, 1000) i WHERE ml.systematic_sample(1000, 100, 7)) s;
+SELECT count(*) AS kept, min(gap), max(gap)
+  FROM (SELECT i - lag(i) OVER (ORDER BY i) AS gap
+          FROM generate_series(1, 1000) i WHERE ml.systematic_sample(1000, 300, 7)) s;
+SELECT ml.systematic_sample(10, 11, 1);
+SET client_min_messages = warning;
+CREATE TABLE many AS
+  SELECT i, (i * 7919 % 1000) / 10.0 AS x, (i * 7919 % 1000) / 5.0 + i % 7 AS y
+    FROM generate_series(1, 150000) i;
+SELECT version FROM ml_train('many_y', 'linear', 'many', 'y', ARRAY['x'], '{"seed": 3}', 0);
+RESET client_min_messages;
+-- (its deciles are those of the predictions of every row, to within a step of x)
+WITH o AS (SELECT ml_model_info(ml_model('many_y'))->'outputs' AS o),
+     edges AS (SELECT e::float8 AS edge, k FROM o, jsonb_array_elements_text(o->'bin_edges') WITH ORDINALITY AS t(e, k)),
+     everyone AS (SELECT percentile_disc(ARRAY[0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1])
+                           WITHIN GROUP (ORDER BY ml_predict('many_y', m)) AS q FROM many m)
+SELECT (SELECT sum(c::bigint) FROM o, jsonb_array_elements_text(o->'counts') c) AS sampled,
+       (SELECT count(*) FROM edges) AS edges,
+       (SELECT max(abs(edge - q[k])) FROM edges, everyone) < 0.21 AS deciles_close;
+
 -- ml_drift scans once with ml.drift_scan, which predicts each row as it
 -- bins it. Its prediction statistics equal the drift aggregates over
 -- ml_predict_class (a classifier) and ml_predict (k-means clusters) against
@@ -300,5 +325,5 @@ SELECT feature, metric, value FROM ml_drift('shop_spend', 'SELECT * FROM shop WH
  WHERE feature IN ('*', 'basket') ORDER BY feature, metric;
 
 DROP VIEW later;
-DROP TABLE even, cats, baselines, big, shop, shop_big;
+DROP TABLE even, cats, baselines, big, shop, shop_big, many;
 DELETE FROM ml.models;

@@ -1636,8 +1636,9 @@ CompareDoubles(const void *a, const void *b)
 
 /*
  * The distribution of the fitted model's output on the n rows matching rows
- * (the holdout, else the training rows; a seeded sample of
- * OUTPUT_SAMPLE_ROWS of them when more), stored in the model as the
+ * (the holdout, else the training rows; a systematic sample of
+ * OUTPUT_SAMPLE_ROWS of them when more, its start given by the seed),
+ * stored in the model as the
  * baseline of prediction drift, in one pass: a regression's values in bins
  * between their deciles (as percentile_disc takes them; bin i holds
  * edge_i <= v < edge_i+1, the last one also its upper edge), or the count
@@ -1659,14 +1660,19 @@ LearnOutputs(TrainJob *job, const char *rows, int64 n)
 	double		edges[11];
 	int			n_edges = 0;
 
-	/* (OFFSET 0: the sample first, then the model, not the other way round) */
-	outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s%s OFFSET 0",
-					   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
-					   job->from, rows,
-					   n > OUTPUT_SAMPLE_ROWS
-					   ? psprintf(" AND %s < " INT64_FORMAT, RowHashWithSeed(job, job->seed + 1),
-								  (int64) (2147483648.0 * OUTPUT_SAMPLE_ROWS / n))
-					   : "");
+	/*
+	 * (OFFSET 0: the rows first, then the sample of them, then the model; the
+	 * sample counts only the rows that reach it)
+	 */
+	if (n > OUTPUT_SAMPLE_ROWS)
+		outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM (SELECT * FROM %s WHERE %s OFFSET 0) "
+						   SOURCE_ALIAS " WHERE ml.systematic_sample(" INT64_FORMAT ", %d, %d) OFFSET 0",
+						   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
+						   job->from, rows, n, OUTPUT_SAMPLE_ROWS, job->seed);
+	else
+		outputs = psprintf("SELECT %s($1, " SOURCE_ALIAS ") AS p FROM %s WHERE %s OFFSET 0",
+						   MlsysQualify(ModelIsClassifier(model) ? "ml_predict_class" : "ml_predict"),
+						   job->from, rows);
 	model->n_outputs = 0;
 	if (!numeric)
 	{

@@ -18,3 +18,9 @@ COMMENT ON FUNCTION ml_evaluate(text, text, text) IS
 	'metrics of the deployed version on the rows of a table, view or query';
 COMMENT ON FUNCTION ml_evaluate(text, int, text, text) IS
 	'metrics of a given version on the rows of a table, view or query';
+
+-- For ml_train: a systematic sample of a stream of rows (see src/stats.c).
+CREATE FUNCTION ml.systematic_sample(total bigint, wanted bigint, seed int) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ml_systematic_sample' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ml.systematic_sample(bigint, bigint, int) IS
+	'true for wanted of the next total calls, evenly spread from a start the seed gives: ml_train''s sample of rows for the output baseline';
