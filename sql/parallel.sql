@@ -60,6 +60,37 @@ SELECT ml_logreg_pass(NULL::text, ARRAY[x], ARRAY[0, 0]::float8[], ARRAY['a', 'b
   FROM null_targets;
 DROP TABLE null_targets;
 
+-- ml_train's column statistics (ml.column_stats) equal count, avg,
+-- stddev_samp, min and max: to the bit serially, to 1e-12 relative in
+-- parallel, with the leader reading no rows (every state serialised).
+-- NULLs are left out; a NaN shows in max, in min only without numbers.
+CREATE TEMP VIEW stat_cols AS
+  SELECT a, CASE WHEN i % 5 = 0 THEN NULL ELSE b END AS b,
+         CASE WHEN i = 30000 THEN 'NaN'::float8 ELSE c END AS c,
+         CASE WHEN i % 2 = 0 THEN 'NaN'::float8 END AS d, NULL::float8 AS e
+    FROM wide;
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE pg_stats_of AS
+  SELECT count(*)::float8 AS n, ARRAY[count(a), avg(a), stddev_samp(a), min(a), max(a),
+                count(b), avg(b), stddev_samp(b), min(b), max(b),
+                count(c), avg(c), stddev_samp(c), min(c), max(c),
+                count(d), avg(d), stddev_samp(d), min(d), max(d),
+                count(e), avg(e), stddev_samp(e), min(e), max(e)]::float8[] AS s
+    FROM stat_cols;
+SELECT s.n || s.s IS NOT DISTINCT FROM ml.column_stats(a, b, c, d, e) AS serial_identical
+  FROM stat_cols, pg_stats_of s GROUP BY s.n, s.s;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT ml.column_stats(a, b, c, d, e) FROM stat_cols;
+SELECT bool_and(CASE WHEN x.p IS NULL OR x.p = 'NaN' OR x.q = 'NaN' THEN x.p IS NOT DISTINCT FROM x.q
+                     ELSE abs(x.p - x.q) <= 1e-12 * abs(x.q) END) AS parallel_equal,
+       (array_agg(x.p ORDER BY x.k))[17:21] AS nan_column
+  FROM (SELECT ml.column_stats(a, b, c, d, e) AS m FROM stat_cols) c, pg_stats_of s,
+       unnest(c.m, s.n || s.s) WITH ORDINALITY AS x(p, q, k);
+RESET parallel_leader_participation;
+SELECT ml.column_stats(a, b::text) FROM stat_cols;
+DROP VIEW stat_cols;
+
 RESET ALL;
 DROP TABLE wide;
 DELETE FROM ml.models;

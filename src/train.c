@@ -701,11 +701,19 @@ static void
 LearnNumericInputs(TrainJob *job)
 {
 	Model	   *model = job->model;
-	StringInfoData sql;
-	int			col = 2;
+	StringInfoData stats_args,
+				fills;
+	int			n_numeric = 0,
+				fill_col = 2;
+	Datum		stats_array;
+	Datum	   *stats;
+	bool	   *stats_null;
+	int			n_stats;
+	bool		isnull;
 
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT pg_catalog.count(*)::pg_catalog.float8");
+	/* one ml.column_stats over the numeric inputs, and what their fills need */
+	initStringInfo(&stats_args);
+	initStringInfo(&fills);
 	for (int i = 0; i < model->n_inputs; i++)
 	{
 		ModelInput *in = &model->inputs[i];
@@ -714,26 +722,29 @@ LearnNumericInputs(TrainJob *job)
 		if (in->type != INPUT_NUMERIC)
 			continue;
 		x = NumericInputSql(in);
-		appendStringInfo(&sql, ", pg_catalog.count(%s)::pg_catalog.float8, pg_catalog.avg(%s),"
-						 " pg_catalog.stddev_samp(%s), pg_catalog.min(%s), pg_catalog.max(%s), %s",
-						 x, x, x, x, x,
-						 in->impute == IMPUTE_MEDIAN
-						 ? psprintf("pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY %s)", x)
-						 : in->impute == IMPUTE_MODE
-						 ? psprintf("pg_catalog.mode() WITHIN GROUP (ORDER BY %s)", x)
-						 : "NULL::pg_catalog.float8");
+		appendStringInfo(&stats_args, "%s%s", n_numeric++ > 0 ? ", " : "", x);
+		if (in->impute == IMPUTE_MEDIAN)
+			appendStringInfo(&fills, ", pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY %s)", x);
+		else if (in->impute == IMPUTE_MODE)
+			appendStringInfo(&fills, ", pg_catalog.mode() WITHIN GROUP (ORDER BY %s)", x);
 	}
-	appendStringInfo(&sql, " FROM %s WHERE %s", job->from, job->fit_rows);
-	RunQuery(sql.data, 0, NULL, NULL);
-
-	model->n_rows = (int64) Float8Value(0, 1, 0);
+	RunQuery(psprintf("SELECT %s%s FROM %s WHERE %s",
+					  n_numeric > 0 ? psprintf("ml.column_stats(%s)", stats_args.data)
+					  : "ARRAY[pg_catalog.count(*)::pg_catalog.float8]",
+					  fills.data, job->from, job->fit_rows),
+			 0, NULL, NULL);
+	stats_array = Value(0, 1, &isnull);
+	if (!isnull)				/* (NULL: no rows at all) */
+		deconstruct_array(DatumGetArrayTypeP(stats_array), FLOAT8OID, sizeof(double),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &stats, &stats_null, &n_stats);
+	model->n_rows = isnull ? 0 : (int64) DatumGetFloat8(stats[0]);
 	if (model->n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("no training rows: the source has no rows with a non-NULL target outside the holdout split"),
 				 errhint("Check the source query, or lower test_fraction.")));
 
-	for (int i = 0; i < model->n_inputs; i++)
+	for (int i = 0, j = 0; i < model->n_inputs; i++)
 	{
 		ModelInput *in = &model->inputs[i];
 		InputStats *st = &in->stats;
@@ -743,20 +754,22 @@ LearnNumericInputs(TrainJob *job)
 					var,
 					lo,
 					hi;
+		int			at = 1 + 5 * j;
 
 		if (in->type != INPUT_NUMERIC)
 			continue;
-		nn = Float8Value(0, col, 0);
+		j++;
+		nn = DatumGetFloat8(stats[at]);
 		if (nn == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("input \"%s\" is NULL in every training row", in->name),
 					 errhint("Leave the column out of the features.")));
 		st->n_null = (int64) (n - nn);
-		st->mean = Float8Value(0, col + 1, 0);
-		st->stddev = Float8Value(0, col + 2, 0);
-		st->min = Float8Value(0, col + 3, 0);
-		st->max = Float8Value(0, col + 4, 0);
+		st->mean = DatumGetFloat8(stats[at + 1]);
+		st->stddev = stats_null[at + 2] ? 0 : DatumGetFloat8(stats[at + 2]);
+		st->min = DatumGetFloat8(stats[at + 3]);
+		st->max = DatumGetFloat8(stats[at + 4]);
 		/* (NaN sorts above every number, so max shows it) */
 		if (!isfinite(st->min) || !isfinite(st->max))
 			ereport(ERROR,
@@ -768,8 +781,7 @@ LearnNumericInputs(TrainJob *job)
 		if (in->impute == IMPUTE_MEAN)
 			in->fill = st->mean;
 		else if (in->impute == IMPUTE_MEDIAN || in->impute == IMPUTE_MODE)
-			in->fill = Float8Value(0, col + 5, 0);
-		col += 6;
+			in->fill = Float8Value(0, fill_col++, 0);
 
 		/* mean and population variance after imputation */
 		m = st->mean;

@@ -24,3 +24,23 @@ CREATE FUNCTION ml.systematic_sample(total bigint, wanted bigint, seed int) RETU
 	AS 'MODULE_PATHNAME', 'ml_systematic_sample' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ml.systematic_sample(bigint, bigint, int) IS
 	'true for wanted of the next total calls, evenly spread from a start the seed gives: ml_train''s sample of rows for the output baseline';
+
+-- For ml_train: count, mean, standard deviation, min and max of its numeric
+-- inputs in one pass (see src/column_stats.c).
+CREATE FUNCTION ml.column_stats_accum(internal, VARIADIC "any") RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_column_stats_accum' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION ml.column_stats_combine(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_column_stats_combine' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION ml.column_stats_serialize(internal) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ml_column_stats_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml.column_stats_deserialize(bytea, internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'ml_column_stats_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ml.column_stats_final(internal) RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'ml_column_stats_final' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE ml.column_stats(VARIADIC "any") (
+	SFUNC = ml.column_stats_accum, STYPE = internal, FINALFUNC = ml.column_stats_final,
+	COMBINEFUNC = ml.column_stats_combine, SERIALFUNC = ml.column_stats_serialize,
+	DESERIALFUNC = ml.column_stats_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml.column_stats(VARIADIC "any") IS
+	'for ml_train: {rows, then per float8 column: non-NULL values, avg, stddev_samp, min, max} in one pass';
