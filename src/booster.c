@@ -299,7 +299,7 @@ ReadTree(Booster *booster, JsonbContainer *tree, TreeNode *nodes, int first, int
 			return false;
 		node->left = l == -1 ? -1 : first + (int) l;
 		node->right = r == -1 ? -1 : first + (int) r;
-		node->feature = (int) f;
+		node->feature = l == -1 ? 0 : (int) f;	/* a leaf's is read, never used */
 		node->value = strtof(value[i], NULL);
 		node->default_left = strcmp(default_left[i], "0") != 0;
 	}
@@ -389,27 +389,69 @@ ReadTrees(Booster *booster, const char *objective, MemoryContext keep)
 	return true;
 }
 
-/* The walk: summed leaves per output, then the link. */
+/* Trees walked side by side (see WalkTrees). */
+#define WALK_LANES 8
+
+/*
+ * One step down from node i: to the right child at or above the threshold,
+ * or for a missing value not sent left; a leaf stays where it is.
+ */
+static inline int
+StepDown(const TreeNode *nodes, const float *row, int i)
+{
+	const TreeNode *node = &nodes[i];
+	float		x = row[node->feature];
+	int			go_right = (x >= node->value) | (isnan(x) & !node->default_left);
+
+	return node->left < 0 ? i : node->left + go_right * (node->right - node->left);
+}
+
+/*
+ * The walk: summed leaves per output, then the link. Trees go down
+ * WALK_LANES at a time, each step of each computed rather than branched
+ * on: a walk is a chain of dependent loads, and the lanes' chains overlap
+ * where one tree at a time would wait on each load (and mispredict half
+ * the branches).
+ */
 static void
 WalkTrees(Booster *booster, double *out)
 {
+	const TreeNode *nodes = booster->nodes;
+	const float *row = booster->row;
 	float	   *margin = booster->margin;
+	int			t = 0;
 
 	for (int k = 0; k < booster->n_outputs; k++)
 		margin[k] = booster->base_margin;
-	for (int t = 0; t < booster->n_trees; t++)
+	for (; t + WALK_LANES <= booster->n_trees; t += WALK_LANES)
 	{
-		const TreeNode *node = &booster->nodes[booster->root[t]];
+		int			at[WALK_LANES];
+		bool		moved = true;
 
-		while (node->left >= 0)
+		for (int l = 0; l < WALK_LANES; l++)
+			at[l] = booster->root[t + l];
+		while (moved)
 		{
-			float		x = booster->row[node->feature];
-			int			next = isnan(x) ? (node->default_left ? node->left : node->right)
-			: x < node->value ? node->left : node->right;
+			moved = false;
+			for (int l = 0; l < WALK_LANES; l++)
+			{
+				int			next = StepDown(nodes, row, at[l]);
 
-			node = &booster->nodes[next];
+				moved |= next != at[l];
+				at[l] = next;
+			}
 		}
-		margin[booster->group[t]] += node->value;
+		for (int l = 0; l < WALK_LANES; l++)
+			margin[booster->group[t + l]] += nodes[at[l]].value;
+	}
+	for (; t < booster->n_trees; t++)
+	{
+		int			at = booster->root[t];
+		int			next;
+
+		while ((next = StepDown(nodes, row, at)) != at)
+			at = next;
+		margin[booster->group[t]] += nodes[at].value;
 	}
 	switch (booster->link)
 	{
