@@ -58,7 +58,7 @@ typedef struct ScanState
 	int64		rows;
 	int			n_columns;
 	ScanColumn *columns;
-	/* transition states only: the model, and where its value was seen */
+	/* transition states only: the model served, and its first row's value */
 	const Model *model;
 	ServedModel *served;
 	bool		predicts;
