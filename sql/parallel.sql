@@ -87,8 +87,22 @@ SELECT bool_and(CASE WHEN x.p IS NULL OR x.p = 'NaN' OR x.q = 'NaN' THEN x.p IS 
        (array_agg(x.p ORDER BY x.k))[17:21] AS nan_column
   FROM (SELECT ml.column_stats(a, b, c, d, e) AS m FROM stat_cols) c, pg_stats_of s,
        unnest(c.m, s.n || s.s) WITH ORDINALITY AS x(p, q, k);
+-- Its histograms (ml.bin_counts, values as arguments) equal ml_bin_counts
+-- over an array of the same values (NULLs, NaN and values out of range
+-- left out), in parallel as serially.
+EXPLAIN (COSTS OFF) SELECT ml.bin_counts('{-1,0,1,0,0.3,0.6,1,-1,1}', '{2,3,1}', a, c, b) FROM stat_cols;
+CREATE TEMP TABLE histograms AS
+  SELECT 'parallel' AS mode, ml.bin_counts('{-1,0,1,0,0.3,0.6,1,-1,1}', '{2,3,1}', a, c, b) AS h FROM stat_cols;
+SET max_parallel_workers_per_gather = 0;
+INSERT INTO histograms
+  SELECT 'serial', ml.bin_counts('{-1,0,1,0,0.3,0.6,1,-1,1}', '{2,3,1}', a, c, b) FROM stat_cols
+  UNION ALL
+  SELECT 'array', ml_bin_counts(ARRAY[a, c, b], '{-1,0,1,0,0.3,0.6,1,-1,1}', '{2,3,1}') FROM stat_cols;
+SELECT count(DISTINCT h) = 1 AS identical, min(h) AS counts FROM histograms;
 RESET parallel_leader_participation;
 SELECT ml.column_stats(a, b::text) FROM stat_cols;
+SELECT ml.bin_counts('{0,1}', '{1}', b::text) FROM stat_cols;
+SELECT ml.bin_counts('{0,1}', '{1}', a, b) FROM stat_cols;
 DROP VIEW stat_cols;
 
 RESET ALL;

@@ -6,7 +6,9 @@
  * bins, with bins[j] + 1 increasing edges taken in turn from edges; bin i
  * holds edge_i <= v < edge_{i+1}, the last one also v = its upper edge.
  * NULLs and values outside the edges are not counted. ml_train stores the
- * edges (training quantiles) and counts with each numeric input.
+ * edges (training quantiles) and counts with each numeric input; it calls
+ * ml.bin_counts(edges, bins, VARIADIC values), the same aggregate over
+ * separate float8 arguments.
  *
  * ml.systematic_sample(total, wanted, seed) picks the rows of a training
  * sample as they stream past, for ml_train's baseline of the model's
@@ -17,9 +19,10 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "libpq/pqformat.h"
 #include "common/hashfn.h"
+#include "libpq/pqformat.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 
 #include "model.h"
 
@@ -36,6 +39,7 @@ typedef struct BinState
 } BinState;
 
 PG_FUNCTION_INFO_V1(bin_counts_accum);
+PG_FUNCTION_INFO_V1(bin_counts_accum_any);
 PG_FUNCTION_INFO_V1(bin_counts_combine);
 PG_FUNCTION_INFO_V1(bin_counts_serialize);
 PG_FUNCTION_INFO_V1(bin_counts_deserialize);
@@ -72,6 +76,71 @@ StateCreate(int n_columns, int total)
 	return s;
 }
 
+/*
+ * The state of the first row, in the aggregate's memory context: the bins
+ * (argument edges_arg + 1) and edges (edges_arg) of n columns, validated.
+ */
+static BinState *
+StateFromSpec(FunctionCallInfo fcinfo, int edges_arg, int n, MemoryContext aggctx)
+{
+	ArrayType  *earr;
+	ArrayType  *barr;
+	int			n_edges;
+	const int32 *bins;
+	int			total = 0;
+	MemoryContext old;
+	BinState   *s;
+
+	if (PG_ARGISNULL(edges_arg) || PG_ARGISNULL(edges_arg + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("edges and bins must not be NULL"),
+				 errhint("Pass the bin edges and the number of bins of every column.")));
+	earr = PG_GETARG_ARRAYTYPE_P(edges_arg);
+	barr = PG_GETARG_ARRAYTYPE_P(edges_arg + 1);
+	n_edges = ArrayGetNItems(ARR_NDIM(earr), ARR_DIMS(earr));
+	bins = (const int32 *) ARR_DATA_PTR(barr);
+	if (ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr)) != n || ARR_HASNULL(barr) ||
+		ARR_HASNULL(earr) || ARR_ELEMTYPE(earr) != FLOAT8OID || ARR_ELEMTYPE(barr) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("bins must give one count per value, edges must be float8[] without NULLs"),
+				 errhint("Pass one bin count per value and all the edges as float8[].")));
+	for (int j = 0; j < n; j++)
+	{
+		if (bins[j] < 0 || bins[j] > MAX_BINS_PER_COLUMN)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("a column must have 0 to %d bins", MAX_BINS_PER_COLUMN),
+					 errhint("Use fewer bins.")));
+		total += bins[j];
+	}
+	if (n_edges != total + n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges),
+				 errhint("Each column with b bins needs b + 1 edges.")));
+	old = MemoryContextSwitchTo(aggctx);
+	s = StateCreate(n, total);
+	s->bins = palloc(sizeof(int) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+		s->bins[j] = bins[j];
+	s->edges = palloc(sizeof(double) * Max(n_edges, 1));
+	memcpy(s->edges, ARR_DATA_PTR(earr), sizeof(double) * n_edges);
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+/* Count v, a value of column j, whose edges and first bin are given. */
+static inline void
+CountValue(BinState *s, int j, const double *edges, int bin0, double v)
+{
+	int			b = s->bins[j] > 0 ? FindBin(edges, s->bins[j], v) : -1;
+
+	if (b >= 0)
+		s->counts[bin0 + b]++;
+}
+
 /* Transition: ml_bin_counts(x float8[], edges float8[], bins int[]). */
 Datum
 bin_counts_accum(PG_FUNCTION_ARGS)
@@ -92,11 +161,6 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s);
 	}
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("edges and bins must not be NULL"),
-				 errhint("Pass the bin edges and the number of bins of every column.")));
 	xarr = PG_GETARG_ARRAYTYPE_P(1);
 	n = ArrayGetNItems(ARR_NDIM(xarr), ARR_DIMS(xarr));
 	if (ARR_ELEMTYPE(xarr) != FLOAT8OID || ARR_NDIM(xarr) > 1)
@@ -104,45 +168,8 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("values must be a one-dimensional float8[]"),
 				 errhint("Pass one row's values as ARRAY[x1, x2, ...].")));
-
 	if (s == NULL)
-	{
-		ArrayType  *earr = PG_GETARG_ARRAYTYPE_P(2);
-		ArrayType  *barr = PG_GETARG_ARRAYTYPE_P(3);
-		int			n_edges = ArrayGetNItems(ARR_NDIM(earr), ARR_DIMS(earr));
-		const int32 *bins = (const int32 *) ARR_DATA_PTR(barr);
-		int			total = 0;
-		MemoryContext old;
-
-		if (ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr)) != n || ARR_HASNULL(barr) ||
-			ARR_HASNULL(earr) || ARR_ELEMTYPE(earr) != FLOAT8OID || ARR_ELEMTYPE(barr) != INT4OID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("bins must give one count per value, edges must be float8[] without NULLs"),
-					 errhint("Pass one bin count per value and all the edges as float8[].")));
-		for (int j = 0; j < n; j++)
-		{
-			if (bins[j] < 0 || bins[j] > MAX_BINS_PER_COLUMN)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("a column must have 0 to %d bins", MAX_BINS_PER_COLUMN),
-						 errhint("Use fewer bins.")));
-			total += bins[j];
-		}
-		if (n_edges != total + n)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges),
-					 errhint("Each column with b bins needs b + 1 edges.")));
-		old = MemoryContextSwitchTo(aggctx);
-		s = StateCreate(n, total);
-		s->bins = palloc(sizeof(int) * Max(n, 1));
-		for (int j = 0; j < n; j++)
-			s->bins[j] = bins[j];
-		s->edges = palloc(sizeof(double) * Max(n_edges, 1));
-		memcpy(s->edges, ARR_DATA_PTR(earr), sizeof(double) * n_edges);
-		MemoryContextSwitchTo(old);
-	}
+		s = StateFromSpec(fcinfo, 2, n, aggctx);
 	if (n != s->n_columns)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -155,13 +182,48 @@ bin_counts_accum(PG_FUNCTION_ARGS)
 	for (int j = 0, bin0 = 0; j < n; j++)
 	{
 		if (!(nulls && !(nulls[j / 8] & (1 << (j % 8)))))
-		{
-			int			b = s->bins[j] > 0 ? FindBin(edges, s->bins[j], *x) : -1;
+			CountValue(s, j, edges, bin0, *x++);	/* NULLs take no space */
+		edges += s->bins[j] + 1;
+		bin0 += s->bins[j];
+	}
+	PG_RETURN_POINTER(s);
+}
 
-			if (b >= 0)
-				s->counts[bin0 + b]++;
-			x++;				/* NULLs take no space in the data */
-		}
+/*
+ * Transition: ml.bin_counts(edges float8[], bins int[], VARIADIC "any"),
+ * ml_bin_counts with the values as float8 arguments rather than an array,
+ * which costs building an array every row; for ml_train.
+ */
+Datum
+bin_counts_accum_any(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	BinState   *s = PG_ARGISNULL(0) ? NULL : (BinState *) PG_GETARG_POINTER(0);
+	const double *edges;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "bin_counts_accum_any called in non-aggregate context");
+	if (s == NULL)
+	{
+		if (get_fn_expr_variadic(fcinfo->flinfo))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ml.bin_counts takes its values as separate arguments, not as an array"),
+					 errhint("Use ml_bin_counts for an array of values.")));
+		for (int i = 3; i < PG_NARGS(); i++)
+			if (get_fn_expr_argtype(fcinfo->flinfo, i) != FLOAT8OID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("ml.bin_counts takes float8 values, value %d is %s",
+								i - 2, format_type_be(get_fn_expr_argtype(fcinfo->flinfo, i))),
+						 errhint("Cast the values to float8.")));
+		s = StateFromSpec(fcinfo, 1, PG_NARGS() - 3, aggctx);
+	}
+	edges = s->edges;
+	for (int j = 0, bin0 = 0; j < s->n_columns; j++)
+	{
+		if (!PG_ARGISNULL(3 + j))
+			CountValue(s, j, edges, bin0, PG_GETARG_FLOAT8(3 + j));
 		edges += s->bins[j] + 1;
 		bin0 += s->bins[j];
 	}

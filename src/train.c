@@ -857,8 +857,8 @@ LearnHistograms(TrainJob *job)
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(bins, n_cols, INT4OID, sizeof(int32), true,
 											  TYPALIGN_INT));
-	RunQuery(psprintf("SELECT %s(ARRAY[%s], $1, $2) FROM %s WHERE %s",
-					  MlsysQualify("ml_bin_counts"), values.data, job->from, job->fit_rows),
+	RunQuery(psprintf("SELECT ml.bin_counts($1, $2, %s) FROM %s WHERE %s",
+					  values.data, job->from, job->fit_rows),
 			 2, types, args);
 	counts = DatumGetArrayTypeP(Value(0, 1, &isnull));
 	cell = (const int64 *) ARR_DATA_PTR(counts);

@@ -44,3 +44,14 @@ CREATE AGGREGATE ml.column_stats(VARIADIC "any") (
 );
 COMMENT ON AGGREGATE ml.column_stats(VARIADIC "any") IS
 	'for ml_train: {rows, then per float8 column: non-NULL values, avg, stddev_samp, min, max} in one pass';
+
+-- For ml_train: ml_bin_counts with the values as separate float8 arguments.
+CREATE FUNCTION ml.bin_counts_accum(internal, float8[], int[], VARIADIC "any") RETURNS internal
+	AS 'MODULE_PATHNAME', 'bin_counts_accum_any' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE ml.bin_counts(edges float8[], bins int[], VARIADIC "any") (
+	SFUNC = ml.bin_counts_accum, STYPE = internal, FINALFUNC = bin_counts_final,
+	COMBINEFUNC = bin_counts_combine, SERIALFUNC = bin_counts_serialize,
+	DESERIALFUNC = bin_counts_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE ml.bin_counts(float8[], int[], VARIADIC "any") IS
+	'for ml_train: ml_bin_counts(ARRAY[values], edges, bins) with the values as separate float8 arguments';
