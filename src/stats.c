@@ -46,15 +46,29 @@ PG_FUNCTION_INFO_V1(bin_counts_deserialize);
 PG_FUNCTION_INFO_V1(bin_counts_final);
 PG_FUNCTION_INFO_V1(ml_systematic_sample);
 
-/* The bin of v among n bins with n + 1 increasing edges, or -1. */
+/*
+ * The bin of v among n bins with n + 1 increasing edges, or -1. The edges
+ * ml_train passes are equally spaced, so the bin is first guessed from
+ * v's place between the outer edges and checked against its two edges;
+ * when that guess is not it (uneven edges, rounding), a binary search
+ * written without a data-dependent branch finds it.
+ */
 static int
 FindBin(const double *edges, int n, double v)
 {
 	int			lo = 0;
+	int			guess;
 
 	if (!(v >= edges[0] && v <= edges[n]))
 		return -1;
-	/* the last of edges[lo .. lo + n - 1] that is <= v, without a branch */
+	if (edges[n] > edges[0])
+	{
+		/* v is within the outer edges: the quotient is in [0, n] */
+		guess = Min((int) ((v - edges[0]) / (edges[n] - edges[0]) * n), n - 1);
+		if (v >= edges[guess] && (v < edges[guess + 1] || guess == n - 1))
+			return guess;
+	}
+	/* the last of edges[lo .. lo + n - 1] that is <= v */
 	while (n > 1)
 	{
 		int			half = n / 2;
