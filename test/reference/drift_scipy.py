@@ -360,6 +360,16 @@ def check_model(rep, cur, _num, _cat):
     got = {(f, k): (v, p) for f, k, v, p in cur.fetchall()}
 
     st = am["stats"]
+    # the training histogram ml_train stored: numpy's counts of the training
+    # values in the stored bins (edges quantiles to within a 1/1024 cell)
+    hist, _ = np.histogram(amount[~np.isnan(amount)], bins=np.array(st["bin_edges"]))
+    rep.close("ml_train's stored histogram of amount vs numpy.histogram of the training rows",
+              float(np.max(np.abs(hist - np.array(st["bin_counts"])))), 0, measure="max count diff",
+              group="training histogram")
+    shares = np.array(st["bin_counts"]) / np.sum(st["bin_counts"])
+    rep.close("ml_train's histogram bins hold about a tenth each (quantile edges)",
+              float(np.max(np.abs(shares - 0.1))), 0.01, measure="max |share - 0.1|",
+              group="training histogram")
     c = numeric_cells(cur_amount, st["bin_edges"])
     want = reference(c, baseline_cells(st["bin_counts"], st["n_null"]))
     nonnull = [v for v in cur_amount if v is not None]
