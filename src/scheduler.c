@@ -66,7 +66,7 @@ SchedulerInit(void)
 {
 	BackgroundWorker worker = {0};
 
-	DefineCustomBoolVariable("mlsys.scheduler",
+	DefineCustomBoolVariable("mlsys.enabled",
 							 "Runs scheduled jobs (ml.jobs) in a background worker.",
 							 "Takes effect with shared_preload_libraries = 'mlsys'.",
 							 &scheduler_enabled, true, PGC_SIGHUP, 0, NULL, NULL, NULL);

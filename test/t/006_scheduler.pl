@@ -1,6 +1,6 @@
 # The scheduler background worker: runs due jobs as their owners, records
-# failures and goes on, follows a SIGHUP'd naptime, comes back after being
-# killed, and marks runs a restart interrupted.
+# failures and goes on, follows a SIGHUP'd naptime and mlsys.enabled, comes
+# back after being killed, and marks runs a restart interrupted.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -91,6 +91,16 @@ $node->reload;
 # (the reload wakes the worker from its long nap)
 ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"),
 	'a reloaded short naptime resumes them');
+# mlsys.enabled = off pauses the scheduler the same way, on resumes it.
+$node->append_conf('postgresql.conf', 'mlsys.enabled = off');
+$node->reload;
+sleep 2;
+$before = $node->safe_psql('postgres', "SELECT $runs_of_1");
+sleep 3;
+is($node->safe_psql('postgres', "SELECT $runs_of_1"), $before, 'mlsys.enabled = off pauses the runs');
+$node->append_conf('postgresql.conf', 'mlsys.enabled = on');
+$node->reload;
+ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'mlsys.enabled = on resumes them');
 
 # Jobs run side by side, each in its own worker, up to mlsys.max_concurrent_jobs
 # (2 by default): two slow monitors (each source sleeps 3 s) overlap, and a
