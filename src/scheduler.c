@@ -288,16 +288,40 @@ RunJob(int64 job_id)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* The ids of the jobs that are due, oldest first. */
+/* A job running in a worker of its own. */
+typedef struct RunningJob
+{
+	int64		job_id;
+	BackgroundWorkerHandle *handle;
+} RunningJob;
+
+/*
+ * The ids of the jobs that are due, oldest first; and in *others, the job
+ * workers alive that are not among running, this launcher's own: those a
+ * launcher before it started (it was terminated or crashed), which still
+ * take their share of mlsys.max_concurrent_jobs.
+ */
 static int
-DueJobs(int64 *ids)
+DueJobs(int64 *ids, const RunningJob *running, int n_running, int *others)
 {
 	int			n;
+	StringInfoData mine;
+	bool		isnull;
 
+	initStringInfo(&mine);
+	for (int r = 0; r < n_running; r++)
+		appendStringInfo(&mine, ", 'mlsys job %lld'", (long long) running[r].job_id);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* (a worker just started has no name yet: this launcher's, counted in running) */
+	if (SPI_execute(psprintf("SELECT count(*)::int FROM pg_catalog.pg_stat_activity"
+							 " WHERE backend_type = 'mlsys job' AND application_name NOT IN (''%s)",
+							 mine.data),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_stat_activity");
+	*others = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (SPI_execute(psprintf("SELECT job_id FROM ml.jobs j WHERE enabled AND next_run_at <= now()"
 							 " AND NOT EXISTS (SELECT FROM ml.job_runs r"
 							 " WHERE r.job_id = j.job_id AND r.status = 'running')"
@@ -307,8 +331,6 @@ DueJobs(int64 *ids)
 	n = (int) SPI_processed;
 	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
-
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	SPI_finish();
@@ -316,13 +338,6 @@ DueJobs(int64 *ids)
 	CommitTransactionCommand();
 	return n;
 }
-
-/* A job running in a worker of its own. */
-typedef struct RunningJob
-{
-	int64		job_id;
-	BackgroundWorkerHandle *handle;
-} RunningJob;
 
 /* Start a worker for the job; false when no worker slot is free. */
 static bool
@@ -367,6 +382,7 @@ SchedulerMain(Datum arg)
 	int64		ids[SCHEDULER_BATCH];
 	RunningJob	running[MAX_JOB_WORKERS];
 	int			n_running = 0;
+	int			others;
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -391,7 +407,8 @@ SchedulerMain(Datum arg)
 		{
 			RunInTransaction("SELECT ml.jobs_interrupted()");
 			MemoryContextSwitchTo(loop_cxt);
-			for (int i = 0, n = DueJobs(ids); i < n && n_running < max_concurrent_jobs; i++)
+			for (int i = 0, n = DueJobs(ids, running, n_running, &others);
+				 i < n && n_running + others < max_concurrent_jobs; i++)
 			{
 				bool		busy = false;
 

@@ -127,22 +127,35 @@ is($node->safe_psql('postgres', q{
 $node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target LIKE 'slow_%'});
 
 # The launcher terminated while a job runs: the job goes on, is not marked
-# interrupted, and the new launcher does not start it a second time.
-$node->safe_psql('postgres', q{SELECT ml_schedule_monitor('slow_a', '1 hour')},
-	extra_params => [ '-U', 'trainer' ]);
+# interrupted, and the new launcher does not start it a second time; it
+# counts that job's worker among mlsys.max_concurrent_jobs, so of two more
+# due jobs it starts one while that worker lives.
+$node->safe_psql('postgres', q{
+	SELECT ml_create_monitor('slow_long', 'risk', 'SELECT income FROM loans, pg_sleep(10)');
+	SELECT ml_schedule_monitor('slow_long', '1 hour');
+}, extra_params => [ '-U', 'trainer' ]);
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
-	   WHERE j.target = 'slow_a' AND r.status = 'running'}),
+	   WHERE j.target = 'slow_long' AND r.status = 'running'}),
 	'a slow job runs');
 $node->safe_psql('postgres',
 	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'});
+$node->safe_psql('postgres', q{SELECT ml_schedule_monitor(m, '1 hour') FROM unnest(ARRAY['slow_b', 'slow_c']) m},
+	extra_params => [ '-U', 'trainer' ]);
 ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
-	   WHERE j.target = 'slow_a' AND r.status = 'ok'}),
-	'after the launcher was terminated, the run ends as it would have');
+	q{SELECT count(*) = 3 FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+	   WHERE j.target IN ('slow_long', 'slow_b', 'slow_c') AND r.status = 'ok'}),
+	'after the launcher was terminated, the run ends as it would have, and the new jobs run');
 is($node->safe_psql('postgres',
-	q{SELECT string_agg(r.status, ',') FROM ml.job_runs r JOIN ml.jobs j USING (job_id) WHERE j.target = 'slow_a'}),
+	q{SELECT string_agg(r.status, ',') FROM ml.job_runs r JOIN ml.jobs j USING (job_id) WHERE j.target = 'slow_long'}),
 	'ok', 'once: not interrupted, not started again');
+is($node->safe_psql('postgres', q{
+	WITH slow AS (SELECT r.run_id, tstzrange(r.started_at, r.finished_at) AS span
+	                FROM ml.job_runs r JOIN ml.jobs j USING (job_id)
+	               WHERE j.target IN ('slow_long', 'slow_b', 'slow_c'))
+	SELECT count(*) FROM slow a, slow b, slow c
+	 WHERE a.run_id < b.run_id AND b.run_id < c.run_id AND a.span * b.span * c.span <> 'empty'}),
+	'0', "the new launcher counts the old launcher's job worker: never three at once");
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mlsys scheduler'}),
 	'the launcher is back');
