@@ -186,10 +186,14 @@ SELECT count(*) FROM ml_features.spend_v2;
 SELECT owner, row_count FROM ml.feature_catalog WHERE name = 'visits';
 RESET ROLE;
 -- the catalog cannot be written directly
-SET ROLE regress_feat_trainer;
+SET SESSION AUTHORIZATION regress_feat_trainer;
 UPDATE ml.feature_tables SET watermark = NULL;
-SELECT ml.feature_table_refreshed('spend', 1);  -- recomputes from the table: harmless
-RESET ROLE;
+-- the recorders take values only from the owner of the version's table (the
+-- session's user), and refuse a name that has no table (no one owns it)
+SELECT ml.feature_table_refreshed('spend', 1, 0, NULL);
+SELECT ml.feature_table_record_profile('nothing', 1, '{}', '[]');
+SELECT ml.feature_table_set_checks('nothing', '{"x": {"min": 5}}');
+RESET SESSION AUTHORIZATION;
 SELECT watermark, row_count FROM ml.feature_tables WHERE name = 'spend' AND version = 1;
 -- a reader may list feature tables, not create them
 CREATE ROLE regress_feat_reader;

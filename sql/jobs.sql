@@ -82,7 +82,14 @@ CREATE ROLE regress_mlsys_retrainer IN ROLE ml_trainer;
 SET ROLE regress_mlsys_retrainer;
 SELECT ml_schedule_retrain('price', '1 day');
 RESET ROLE;
-DROP ROLE regress_mlsys_retrainer;
+-- The source is its trainer's SQL: an admin other than the trainer neither
+-- runs nor schedules it.
+CREATE ROLE regress_mlsys_other_admin IN ROLE ml_admin;
+SET ROLE regress_mlsys_other_admin;
+SELECT ml_retrain('price');
+SELECT ml_schedule_retrain('price', '1 day');
+RESET ROLE;
+DROP ROLE regress_mlsys_retrainer, regress_mlsys_other_admin;
 
 -- Cron schedules: the next matching minute, in the session's time zone.
 SET TimeZone = 'Europe/Berlin';

@@ -196,6 +196,13 @@ DECLARE
 	params jsonb;
 	result int;
 BEGIN
+	-- The source is SQL its trainer wrote: run it with no one else's privileges.
+	IF v.trained_by <> current_user THEN
+		RAISE EXCEPTION 'the deployed version % of model "%" was trained by %', v.version, model_name, v.trained_by
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('Its source runs with the privileges of whoever retrains it: retrain as %I (SET ROLE), '
+								'or train a version from a source you have read.', v.trained_by);
+	END IF;
 	IF v.source IS NULL THEN
 		RAISE EXCEPTION 'the deployed version % of model "%" was registered without a source', v.version, model_name
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -241,7 +248,11 @@ BEGIN
 		RAISE EXCEPTION 'unknown retraining policy "%"', "when"
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''always'' or ''on_drift''.';
 	END IF;
-	PERFORM ml.version_row(model_name, NULL);
+	IF (ml.version_row(model_name, NULL)).trained_by <> current_user THEN
+		RAISE EXCEPTION 'the deployed version of model "%" was trained by another role', model_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A retraining job runs its trainer''s source as the role that schedules it: schedule it as that role.';
+	END IF;
 	RETURN ml.schedule_job(CASE "when" WHEN 'always' THEN 'retrain' ELSE 'retrain_on_drift' END,
 						   model_name, schedule);
 END

@@ -5,9 +5,10 @@
 -- The functions that run the defining query (create, refresh) are SECURITY
 -- INVOKER, so the query never reads more than the caller may SELECT; the
 -- materialised table belongs to the caller, like a materialised view to its
--- creator. Only the catalog rows are written as the extension owner, by two
--- small SECURITY DEFINER helpers that run no SQL text of the caller's and
--- derive what they record from the system catalogs and the table itself.
+-- creator. Only the catalog rows are written as the extension owner, by
+-- small SECURITY DEFINER helpers that run no SQL text of the caller's, read
+-- no relation the caller controls, and take only values (measured by the
+-- caller, for tables the caller owns) or what the system catalogs say.
 
 CREATE SCHEMA ml_features;
 COMMENT ON SCHEMA ml_features IS
@@ -86,32 +87,54 @@ CREATE FUNCTION ml.feature_watermark_expr(event_time_type text, expr text) RETUR
 		WHEN 'date' THEN format('pg_catalog.timezone(''UTC'', %s)::pg_catalog.date', expr)
 		ELSE format('pg_catalog.timezone(''UTC'', %s)', expr) END;
 
--- Recompute a version's row count and watermark from its table, as the
--- extension owner; called after every load. Receives only names.
-CREATE FUNCTION ml.feature_table_refreshed(ft_name text, ft_version int) RETURNS void
+-- Whether the session's user is a member of the role owning a feature
+-- table ("name_vN" in ml_features): false, never NULL, when it is gone.
+CREATE FUNCTION ml.owns_feature_table(table_name text) RETURNS boolean
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+	RETURN coalesce((SELECT pg_has_role(session_user, c.relowner, 'MEMBER') FROM pg_class c
+					  WHERE c.oid = to_regclass(format('ml_features.%I', table_name))), false);
+
+-- Record a version's row count and watermark, as the extension owner:
+-- values only, measured by the caller (ml.feature_table_measure), and only
+-- for a version whose table the caller owns.
+CREATE FUNCTION ml.feature_table_refreshed(ft_name text, ft_version int, row_count bigint, watermark timestamptz)
+	RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ft ml.feature_tables;
+BEGIN
+	SELECT * INTO ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version FOR UPDATE;
+	IF NOT FOUND OR NOT ml.owns_feature_table(ft.table_name) THEN
+		RAISE EXCEPTION 'permission denied to record a refresh of feature table "%" version %', ft_name, ft_version
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Refreshes are recorded by refreshing as the owner.';
+	END IF;
+	UPDATE ml.feature_tables f SET row_count = feature_table_refreshed.row_count,
+		   watermark = feature_table_refreshed.watermark, last_refresh = now()
+	 WHERE f.name = ft_name AND f.version = ft_version;
+END
+$$;
+COMMENT ON FUNCTION ml.feature_table_refreshed(text, int, bigint, timestamptz) IS
+	'internal: record a feature table version''s row count, watermark and refresh time, measured by its owner';
+
+-- Count a version's rows and find its watermark, as the caller (reading the
+-- table runs nothing of anyone else's), and record them.
+CREATE FUNCTION ml.feature_table_measure(ft_name text, ft_version int) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	ft ml.feature_tables;
 	n bigint;
 	wm timestamptz;
 BEGIN
-	SELECT * INTO ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'feature table "%" has no version %', ft_name, ft_version
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	SELECT * INTO STRICT ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version;
 	EXECUTE format('SELECT count(*), %s FROM ml_features.%I',
 				   CASE ft.event_time_type
 						WHEN 'timestamp with time zone' THEN format('max(%I)', ft.event_time_column)
 						ELSE format('timezone(''UTC'', max(%I)::timestamp)', ft.event_time_column) END,
 				   ft.table_name)
 		INTO n, wm;
-	UPDATE ml.feature_tables SET row_count = n, watermark = wm, last_refresh = now()
-	 WHERE name = ft_name AND version = ft_version;
+	PERFORM ml.feature_table_refreshed(ft_name, ft_version, n, wm);
 END
 $$;
-COMMENT ON FUNCTION ml.feature_table_refreshed(text, int) IS
-	'internal: record a feature table version''s row count, watermark and refresh time, read from its table';
 
 -- Register the next version of a feature table, whose table the caller has
 -- just created and loaded. Everything recorded about the table (owner,
@@ -177,7 +200,6 @@ BEGIN
 	VALUES (ft_name, ver, tbl, query, query_search_path, entity_column, ent_type,
 			event_time_column, et_type, coalesce(names, '{}'), coalesce(types, '{}'),
 			rel_owner::regrole::text, description, 0);
-	PERFORM ml.feature_table_refreshed(ft_name, ver);
 	RETURN ver;
 END
 $$;
@@ -340,10 +362,7 @@ DECLARE
 	r record;
 BEGIN
 	SELECT * INTO ft FROM ml.feature_tables WHERE name = ft_name AND version = ft_version;
-	IF NOT FOUND OR NOT pg_has_role(session_user,
-									(SELECT c.relowner FROM pg_class c
-									  WHERE c.oid = to_regclass(format('ml_features.%I', ft.table_name))),
-									'MEMBER') THEN
+	IF NOT FOUND OR NOT ml.owns_feature_table(ft.table_name) THEN
 		RAISE EXCEPTION 'permission denied to record the profile of feature table "%" version %', ft_name, ft_version
 			USING ERRCODE = 'insufficient_privilege', HINT = 'Profiles are recorded by refreshing as the owner.';
 	END IF;
@@ -387,6 +406,10 @@ DECLARE
 	v jsonb;
 BEGIN
 	SELECT * INTO ft FROM ml.feature_tables t WHERE t.name = ft_name ORDER BY t.version DESC LIMIT 1;
+	IF NOT FOUND OR NOT ml.owns_feature_table(ft.table_name) THEN
+		RAISE EXCEPTION 'permission denied to set the checks of feature table "%"', ft_name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Only the owner of its latest version may.';
+	END IF;
 	IF checks IS NULL OR jsonb_typeof(checks) <> 'object' THEN
 		RAISE EXCEPTION 'checks must be a JSON object of features'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -413,13 +436,6 @@ BEGIN
 			END IF;
 		END LOOP;
 	END LOOP;
-	IF NOT pg_has_role(session_user,
-					   (SELECT c.relowner FROM ml.feature_tables f JOIN pg_class c
-						    ON c.oid = to_regclass(format('ml_features.%I', f.table_name))
-						 WHERE f.name = ft_name ORDER BY f.version DESC LIMIT 1), 'MEMBER') THEN
-		RAISE EXCEPTION 'permission denied to set the checks of feature table "%"', ft_name
-			USING ERRCODE = 'insufficient_privilege', HINT = 'Only the owner of its latest version may.';
-	END IF;
 	INSERT INTO ml.feature_checks (name, feature, checks, set_by)
 	SELECT ft_name, e.key, e.value, session_user FROM jsonb_each(checks) e
 	ON CONFLICT (name, feature) DO UPDATE SET checks = EXCLUDED.checks, set_by = EXCLUDED.set_by,
@@ -517,6 +533,7 @@ BEGIN
 		RAISE EXCEPTION 'feature table "%" was redefined concurrently', name
 			USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
 	END IF;
+	PERFORM ml.feature_table_measure(name, ver);
 	PERFORM ml.feature_table_point_latest(name, tbl);
 	PERFORM ml.feature_table_profile(ml.feature_table_resolve(name || '@' || ver));
 	RETURN ver;
@@ -564,7 +581,7 @@ BEGIN
 	IF "full" THEN
 		EXECUTE pg_catalog.format('ANALYZE ml_features.%I', ft.table_name);
 	END IF;
-	PERFORM ml.feature_table_refreshed(ft.name, ft.version);
+	PERFORM ml.feature_table_measure(ft.name, ft.version);
 	PERFORM ml.feature_table_profile(ml.feature_table_resolve(ft.name || '@' || ft.version));
 	RETURN n;
 END

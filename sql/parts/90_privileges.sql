@@ -90,13 +90,13 @@ GRANT CREATE ON SCHEMA ml_features TO ml_trainer;
 REVOKE EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
-	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
+	ml.feature_table_refreshed(text, int, bigint, timestamptz), ml.feature_table_forget(text),
 	ml_drop_feature_table(text, int), ml.feature_table_record_profile(text, int, jsonb, jsonb),
 	ml.feature_table_set_checks(text, jsonb), ml_set_feature_checks(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ml_create_feature_table(text, text, text, text, text),
 	ml_refresh_feature_table(text, boolean),
 	ml.feature_table_register(text, text, text, text, text, text),
-	ml.feature_table_refreshed(text, int), ml.feature_table_forget(text),
+	ml.feature_table_refreshed(text, int, bigint, timestamptz), ml.feature_table_forget(text),
 	ml_drop_feature_table(text, int), ml.feature_table_record_profile(text, int, jsonb, jsonb),
 	ml.feature_table_set_checks(text, jsonb), ml_set_feature_checks(text, jsonb) TO ml_trainer;
 
