@@ -312,6 +312,19 @@ INSERT INTO scans
 RESET ALL;
 SELECT count(DISTINCT (v, p)) = 1 AS identical, count(*) FROM scans;
 
+-- A tree model reads NaN as a missing value, in training as in drift: on
+-- its own training rows NaN counts as NULL, not as out of range.
+CREATE TABLE nan_rows AS
+  SELECT spend, CASE WHEN id % 7 = 0 THEN 'NaN'::float8 ELSE basket END AS basket FROM shop;
+SET client_min_messages = warning;
+SELECT version FROM ml_train('nan_trees', 'xgboost', 'nan_rows', 'spend', ARRAY['basket'],
+                             '{"n_estimators": 5}', 0);
+RESET client_min_messages;
+SELECT metric, round(value::numeric, 4) AS value,
+       (SELECT round(avg((basket IS NULL OR basket = 'NaN')::int), 4) FROM nan_rows) AS missing_share
+  FROM ml_drift('nan_trees', 'nan_rows')
+ WHERE feature = 'basket' AND metric IN ('null_rate', 'out_of_range', 'psi') ORDER BY metric;
+
 -- ml.drift_scan is ml_drift's: called by hand, it checks what it gets.
 SELECT ml.drift_scan(ml_model('shop_spend'), channel) FROM shop;
 SELECT ml.drift_scan(ml_model('shop_spend'), basket::float8, channel) FROM shop;
@@ -325,5 +338,5 @@ SELECT feature, metric, value FROM ml_drift('shop_spend', 'SELECT * FROM shop WH
  WHERE feature IN ('*', 'basket') ORDER BY feature, metric;
 
 DROP VIEW later;
-DROP TABLE even, cats, baselines, big, shop, shop_big, many;
+DROP TABLE even, cats, baselines, big, shop, shop_big, many, nan_rows;
 DELETE FROM ml.models;

@@ -61,7 +61,7 @@ SELECT ml_logreg_pass(NULL::text, ARRAY[x], ARRAY[0, 0]::float8[], ARRAY['a', 'b
 DROP TABLE null_targets;
 
 -- ml_train's column statistics (ml.column_stats) equal count, avg,
--- stddev_samp, min and max: to the bit serially, to 1e-12 relative in
+-- stddev_samp, min and max: to the bit serially, to 1e-12 (relative above 1) in
 -- parallel, with the leader reading no rows (every state serialised).
 -- NULLs are left out; a NaN shows in max, in min only without numbers.
 CREATE TEMP VIEW stat_cols AS
@@ -83,7 +83,7 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 EXPLAIN (COSTS OFF) SELECT ml.column_stats(a, b, c, d, e) FROM stat_cols;
 SELECT bool_and(CASE WHEN x.p IS NULL OR x.p = 'NaN' OR x.q = 'NaN' THEN x.p IS NOT DISTINCT FROM x.q
-                     ELSE abs(x.p - x.q) <= 1e-12 * abs(x.q) END) AS parallel_equal,
+                     ELSE abs(x.p - x.q) <= 1e-12 * greatest(abs(x.q), 1) END) AS parallel_equal,
        (array_agg(x.p ORDER BY x.k))[17:21] AS nan_column
   FROM (SELECT ml.column_stats(a, b, c, d, e) AS m FROM stat_cols) c, pg_stats_of s,
        unnest(c.m, s.n || s.s) WITH ORDINALITY AS x(p, q, k);

@@ -104,7 +104,8 @@ ml_column_stats_accum(PG_FUNCTION_ARGS)
 		if (get_fn_expr_variadic(fcinfo->flinfo))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("ml.column_stats takes its columns as separate arguments, not as an array")));
+					 errmsg("ml.column_stats takes its columns as separate arguments, not as an array"),
+					 errhint("Pass each column as a float8 argument.")));
 		for (int i = 1; i < PG_NARGS(); i++)
 			if (get_fn_expr_argtype(fcinfo->flinfo, i) != FLOAT8OID)
 				ereport(ERROR,
@@ -173,7 +174,10 @@ ml_column_stats_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(s1);
 	}
 	if (s1->n_columns != s2->n_columns)
-		elog(ERROR, "ml.column_stats states of different column counts");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ml.column_stats got different numbers of columns in different rows"),
+				 errhint("Pass the same columns in every row.")));
 	for (int i = 0; i < s1->n_columns; i++)
 		CombineColumn(&s1->columns[i], &s2->columns[i]);
 	s1->rows += s2->rows;

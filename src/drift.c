@@ -44,7 +44,7 @@
  * same bins: the transition function keeps the bytes of the first row's
  * arguments and compares each later row's with them (a byte comparison,
  * falling back to comparing the parsed values). Partial states cross
- * between parallel workers in a versioned binary form (DriftSerialize)
+ * between parallel workers in a versioned binary form (DriftStateWrite)
  * that deserialisation validates as fully as user input.
  */
 #include "postgres.h"

@@ -46,6 +46,7 @@
 typedef struct ScanColumn
 {
 	bool		numeric;
+	bool		nan_is_null;	/* a tree's input: NaN is missing, as in training */
 	double		min;			/* numeric: the training range */
 	double		max;
 	int64		n_null;
@@ -63,7 +64,8 @@ typedef struct ScanState
 	ServedModel *served;
 	bool		predicts;
 	RawValue   *raw;			/* [n_inputs] */
-	struct varlena *model_bytes;	/* the first row's model */
+	Size		model_len;		/* the first row's model: its length and header */
+	char		model_header[MODEL_HEADER_BYTES];
 } ScanState;
 
 PG_FUNCTION_INFO_V1(ml_drift_scan_accum);
@@ -90,6 +92,7 @@ InputColumn(const ModelInput *in, ScanColumn *col)
 	const InputStats *st = &in->stats;
 
 	col->numeric = in->type == INPUT_NUMERIC;
+	col->nan_is_null = in->impute == IMPUTE_MISSING;
 	col->min = st->min;
 	col->max = st->max;
 	if (!col->numeric)
@@ -143,9 +146,12 @@ ScanStart(FunctionCallInfo fcinfo, MemoryContext aggctx)
 	MemoryContext old = MemoryContextSwitchTo(aggctx);
 	ScanState  *st = palloc0(sizeof(ScanState));
 	const Model *model;
+	struct varlena *value;
 
-	st->model_bytes = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
-	st->served = ServeModelValue(st->model_bytes, &model);
+	value = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+	st->model_len = VARSIZE(value) - VARHDRSZ;
+	memcpy(st->model_header, VARDATA(value), Min(st->model_len, MODEL_HEADER_BYTES));
+	st->served = ServeModelValue(value, &model);
 	st->model = model;
 	if (get_fn_expr_variadic(fcinfo->flinfo))
 		ereport(ERROR,
@@ -184,6 +190,15 @@ ScanStart(FunctionCallInfo fcinfo, MemoryContext aggctx)
 	return st;
 }
 
+static pg_noreturn void
+ModelsDiffer(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the model differs between rows of ml.drift_scan"),
+			 errhint("Use ml_drift(model_name, source), which passes one model.")));
+}
+
 /*
  * Every row must pass the model of the first: the same length and header,
  * whose checksum covers the contents.
@@ -194,12 +209,8 @@ CheckSameModel(FunctionCallInfo fcinfo, ScanState *st)
 	struct varlena *v = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1));
 	size_t		len = VARSIZE_ANY_EXHDR(v);
 
-	if (len != VARSIZE_ANY_EXHDR(st->model_bytes) ||
-		memcmp(VARDATA_ANY(v), VARDATA(st->model_bytes), Min(len, MODEL_HEADER_BYTES)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the model differs between rows of ml.drift_scan"),
-				 errhint("Use ml_drift(model_name, source), which passes one model.")));
+	if (len != st->model_len || memcmp(VARDATA_ANY(v), st->model_header, Min(len, MODEL_HEADER_BYTES)) != 0)
+		ModelsDiffer();
 }
 
 /* Count one value (NULL: isnull) into its column; numeric or categorical. */
@@ -245,14 +256,15 @@ ml_drift_scan_accum(PG_FUNCTION_ARGS)
 	MemoryContext aggctx;
 	ScanState  *st = PG_ARGISNULL(0) ? NULL : (ScanState *) PG_GETARG_POINTER(0);
 	const Model *model;
-	double		output;
+	double		output = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "ml_drift_scan_accum called in non-aggregate context");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the model of ml.drift_scan must not be NULL")));
+				 errmsg("the model of ml.drift_scan must not be NULL"),
+				 errhint("Use ml_drift(model_name, source), which passes the model.")));
 	if (st == NULL)
 		st = ScanStart(fcinfo, aggctx);
 	else
@@ -269,7 +281,7 @@ ml_drift_scan_accum(PG_FUNCTION_ARGS)
 		if (col->numeric)
 		{
 			raw->number = raw->isnull ? 0 : PG_GETARG_FLOAT8(2 + i);
-			CountNumeric(col, raw->isnull, raw->number);
+			CountNumeric(col, raw->isnull || (col->nan_is_null && isnan(raw->number)), raw->number);
 		}
 		else if (raw->isnull)
 			CountCell(col, CELL_NULL(col->hist->k));
@@ -343,7 +355,7 @@ ml_drift_scan_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(s1);
 	}
 	if (s1->n_columns != s2->n_columns)
-		elog(ERROR, "ml.drift_scan states of different models");
+		ModelsDiffer();
 	for (int c = 0; c < s1->n_columns; c++)
 	{
 		ScanColumn *a = &s1->columns[c];
@@ -351,7 +363,7 @@ ml_drift_scan_combine(PG_FUNCTION_ARGS)
 
 		if (a->numeric != b->numeric || (a->hist == NULL) != (b->hist == NULL) ||
 			!SameDouble(a->min, b->min) || !SameDouble(a->max, b->max))
-			elog(ERROR, "ml.drift_scan states of different models");
+			ModelsDiffer();
 		a->n_null += b->n_null;
 		a->n_out += b->n_out;
 		if (a->hist)

@@ -5,8 +5,9 @@
  * values of each column fall in each of its bins. Column j has bins[j]
  * bins, with bins[j] + 1 increasing edges taken in turn from edges; bin i
  * holds edge_i <= v < edge_{i+1}, the last one also v = its upper edge.
- * NULLs and values outside the edges are not counted. ml_train stores the
- * edges (training quantiles) and counts with each numeric input; it calls
+ * NULLs and values outside the edges are not counted. ml_train counts each
+ * numeric input in equal-width cells and merges them into its quantile
+ * bins (see LearnHistograms); it calls
  * ml.bin_counts(edges, bins, VARIADIC values), the same aggregate over
  * separate float8 arguments.
  *
@@ -61,10 +62,11 @@ FindBin(const double *edges, int n, double v)
 
 	if (!(v >= edges[0] && v <= edges[n]))
 		return -1;
-	if (edges[n] > edges[0])
 	{
-		/* v is within the outer edges: the quotient is in [0, n] */
-		guess = Min((int) ((v - edges[0]) / (edges[n] - edges[0]) * n), n - 1);
+		/* in [0, n] for finite edges, NaN or out of it when their span overflows */
+		double		place = (v - edges[0]) / (edges[n] - edges[0]) * n;
+
+		guess = place >= 0 && place < n ? (int) place : n - 1;
 		if (v >= edges[guess] && (v < edges[guess + 1] || guess == n - 1))
 			return guess;
 	}
@@ -101,9 +103,10 @@ StateFromSpec(FunctionCallInfo fcinfo, int edges_arg, int n, MemoryContext aggct
 	ArrayType  *barr;
 	int			n_edges;
 	const int32 *bins;
-	int			total = 0;
+	int64		total = 0;
 	MemoryContext old;
 	BinState   *s;
+	const double *e;
 
 	if (PG_ARGISNULL(edges_arg) || PG_ARGISNULL(edges_arg + 1))
 		ereport(ERROR,
@@ -114,6 +117,11 @@ StateFromSpec(FunctionCallInfo fcinfo, int edges_arg, int n, MemoryContext aggct
 	barr = PG_GETARG_ARRAYTYPE_P(edges_arg + 1);
 	n_edges = ArrayGetNItems(ARR_NDIM(earr), ARR_DIMS(earr));
 	bins = (const int32 *) ARR_DATA_PTR(barr);
+	if (n > MLSYS_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%d columns are more than the limit of %d", n, MLSYS_MAX_FEATURES),
+				 errhint("Count fewer columns at a time.")));
 	if (ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr)) != n || ARR_HASNULL(barr) ||
 		ARR_HASNULL(earr) || ARR_ELEMTYPE(earr) != FLOAT8OID || ARR_ELEMTYPE(barr) != INT4OID)
 		ereport(ERROR,
@@ -132,10 +140,18 @@ StateFromSpec(FunctionCallInfo fcinfo, int edges_arg, int n, MemoryContext aggct
 	if (n_edges != total + n)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%d bins need %d edges, got %d", total, total + n, n_edges),
+				 errmsg("%lld bins need %lld edges, got %d", (long long) total, (long long) (total + n), n_edges),
 				 errhint("Each column with b bins needs b + 1 edges.")));
+	e = (const double *) ARR_DATA_PTR(earr);
+	for (int j = 0; j < n; e += bins[j] + 1, j++)
+		for (int i = 0; i <= bins[j] && bins[j] > 0; i++)
+			if (!isfinite(e[i]) || (i > 0 && !(e[i] > e[i - 1])))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the edges of column %d must be finite and strictly increasing", j + 1),
+						 errhint("Pass b + 1 increasing finite edges for a column of b bins.")));
 	old = MemoryContextSwitchTo(aggctx);
-	s = StateCreate(n, total);
+	s = StateCreate(n, (int) total);
 	s->bins = palloc(sizeof(int) * Max(n, 1));
 	for (int j = 0; j < n; j++)
 		s->bins[j] = bins[j];
@@ -264,7 +280,10 @@ bin_counts_combine(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	else if (s1->total != s2->total)
-		elog(ERROR, "cannot combine histograms of different shapes");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins differ between rows of the same ml_bin_counts"),
+				 errhint("Pass the same edges and bins in every row.")));
 	for (int i = 0; i < s1->total; i++)
 		s1->counts[i] += s2->counts[i];
 	PG_RETURN_POINTER(s1);
@@ -356,9 +375,12 @@ ml_systematic_sample(PG_FUNCTION_ARGS)
 		*acc = (int64) (hash_bytes_uint32((uint32) PG_GETARG_INT32(2)) % (uint64) total);
 		fcinfo->flinfo->fn_extra = acc;
 	}
-	*acc += wanted;
-	if (*acc < total)
+	/* acc += wanted; keep and acc -= total once it reaches total (no overflow) */
+	if (*acc < total - wanted)
+	{
+		*acc += wanted;
 		PG_RETURN_BOOL(false);
-	*acc -= total;
+	}
+	*acc -= total - wanted;
 	PG_RETURN_BOOL(true);
 }
