@@ -98,6 +98,13 @@ SELECT e AS expression, ml_cron_next(e, '2026-11-21 23:50+01') AS next_run
                     '5/20 * * * *', '0 0 * * mon-fri,sun', '59 23 31 12 *']) e;
 -- daylight saving: 3 a.m. exists on the day clocks skip 2-3 a.m., 2:30 does not
 SELECT ml_cron_next('0 3 * * *', '2026-03-28 12:00+01') AS three, ml_cron_next('30 2 * * *', '2026-03-28 12:00+01') AS half_past_two;
+-- Lord Howe Island moves by half an hour: its changes neither stall the
+-- search nor skip a match; before 2000 (negative timestamps) too
+SELECT ml_cron_next('0 3 * * *', '2025-04-06 00:30 Australia/Lord_Howe', 'Australia/Lord_Howe')
+         AT TIME ZONE 'Australia/Lord_Howe' AS after_fall_back,
+       ml_cron_next('0 3 * * *', '2025-10-05 02:45 Australia/Lord_Howe', 'Australia/Lord_Howe')
+         AT TIME ZONE 'Australia/Lord_Howe' AS after_spring_forward,
+       ml_cron_next('* * * * *', '1999-12-31 23:59:30+00', 'UTC') AT TIME ZONE 'UTC' AS next_minute_1999;
 -- a job reads its cron schedule in the time zone it was scheduled in
 SELECT ml_schedule_monitor('loans_monitor', '0 6 * * mon') AS cron_job;
 RESET TimeZone;

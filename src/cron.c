@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -182,7 +183,7 @@ DayMatches(const CronSchedule *s, const struct pg_tm *tm)
 	return dom || dow;
 }
 
-/* Local time fields -> timestamptz in the session time zone (normalising). */
+/* Local time fields -> timestamptz in the given time zone (normalising). */
 static TimestampTz
 LocalToTimestamp(struct pg_tm *tm, pg_tz *zone)
 {
@@ -223,13 +224,18 @@ NextRun(const char *expr, const CronSchedule *s, TimestampTz after, pg_tz *zone)
 {
 	struct pg_tm tm;
 	TimestampTz t;
-	TimestampTz limit = after + (TimestampTz) 5 * 366 * USECS_PER_DAY;
+	TimestampTz prev;
+	TimestampTz five_years = (TimestampTz) 5 * 366 * USECS_PER_DAY;
+	TimestampTz limit = after < END_TIMESTAMP - five_years ? after + five_years : END_TIMESTAMP;
 
+	/* (the local fields drop the seconds: whole minutes from here on) */
 	TimestampToLocal(after, &tm, zone);
 	tm.tm_min++;
 	t = LocalToTimestamp(&tm, zone);
 	while (t < limit)
 	{
+		CHECK_FOR_INTERRUPTS();
+		prev = t;
 		TimestampToLocal(t, &tm, zone);
 		if (!s->allowed[3][tm.tm_mon])
 		{
@@ -258,18 +264,19 @@ NextRun(const char *expr, const CronSchedule *s, TimestampTz after, pg_tz *zone)
 		}
 		else if (!s->allowed[1][tm.tm_hour])
 		{
+			tm.tm_hour++;
 			tm.tm_min = 0;
-			t = LocalToTimestamp(&tm, zone) + USECS_PER_HOUR;
-			continue;
 		}
 		else if (!s->allowed[0][tm.tm_min])
-		{
-			t += USECS_PER_MINUTE;
-			continue;
-		}
+			tm.tm_min++;
 		else
 			return t;
-		t = LocalToTimestamp(&tm, zone);
+		/*
+		 * Forward by at least a minute: around a daylight-saving change the
+		 * next local hour or day can map to the same or an earlier instant
+		 * (in zones that move by half an hour, say).
+		 */
+		t = Max(LocalToTimestamp(&tm, zone), prev + USECS_PER_MINUTE);
 	}
 	BadCron(expr, "It matches no time in the next five years.");
 }
@@ -308,6 +315,5 @@ ml_cron_next(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("the time to start from must be finite"),
 				 errhint("Pass a time such as now().")));
-	/* whole minutes: a run at 03:00:10 is followed by the next match, not 03:00 again */
-	PG_RETURN_TIMESTAMPTZ(NextRun(expr, &s, after - after % USECS_PER_MINUTE, zone));
+	PG_RETURN_TIMESTAMPTZ(NextRun(expr, &s, after, zone));
 }
