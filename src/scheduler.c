@@ -214,6 +214,13 @@ ExecuteRun(const JobRun *run)
 				 errhint("Delete the job, or create the role again.")));
 	if (run->statement == NULL)
 		elog(ERROR, "job kind \"%s\" has no statement", run->kind);
+	/*
+	 * The owner as the session's user too (what the SECURITY DEFINER
+	 * recorders check, as session_user), and as the current user locked in
+	 * like a SECURITY DEFINER function's: no SET ROLE or SET SESSION
+	 * AUTHORIZATION back to the worker's superuser. RunJob restores it.
+	 */
+	SetSessionAuthorization(owner, superuser_arg(owner));
 	GetUserIdAndSecContext(&save_user, &save_context);
 	SetUserIdAndSecContext(owner, save_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_execute_with_args(run->statement, 1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT ||
@@ -271,6 +278,8 @@ RunJob(int64 job_id)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(worker_cxt);
+	/* the worker's own user again, to record the outcome */
+	SetSessionAuthorization(GetAuthenticatedUserId(), true);
 
 	args[0] = Int64GetDatum(run.run_id);
 	args[1] = error ? CStringGetTextDatum(error) : (Datum) 0;

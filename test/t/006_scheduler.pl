@@ -56,6 +56,18 @@ my $before = $node->safe_psql('postgres', "SELECT $runs_of_1");
 ok($node->poll_query_until('postgres', "SELECT $runs_of_1 > $before"), 'and the other job goes on');
 $node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE job_id = 2});
 
+# A job's session is its owner's, not the worker's superuser's: what the
+# SECURITY DEFINER recorders check (session_user) sees the owner.
+$node->safe_psql('postgres', q{
+	SELECT ml_create_monitor('as_owner', 'risk', 'SELECT income FROM loans WHERE session_user = ''trainer''');
+	SELECT ml_schedule_monitor('as_owner', '1 hour');
+}, extra_params => [ '-U', 'trainer' ]);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM ml.monitor_runs r JOIN ml.monitors m USING (monitor_id)
+	   WHERE m.name = 'as_owner' AND r.rows_seen = 2000}),
+	'a job runs with its owner as the session user');
+$node->safe_psql('postgres', q{DELETE FROM ml.jobs WHERE target = 'as_owner'});
+
 # A job whose owner may no longer read its source fails with that permission
 # error, and a job whose source was dropped records that; the others go on.
 $node->safe_psql('postgres', q{
