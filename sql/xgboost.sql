@@ -75,10 +75,14 @@ SELECT ml_predict('big_flower', ARRAY[6.0, 1.0]) AS large, ml_predict('big_flowe
 SELECT model_name, (metrics->>'r2')::float8 > 0.8 AS fits
   FROM ml_train('price_rf', 'random_forest', 'houses', 'price', ARRAY['rooms', 'age', 'area', 'distance'],
                 '{"n_estimators": 30, "max_depth": 6}');
-SELECT params->'num_parallel_tree' AS trees, params->'learning_rate' AS learning_rate,
+-- (recorded as ml_train takes them, so ml_retrain can train it again)
+SELECT params->'n_estimators' AS trees, params->'learning_rate' AS learning_rate,
        params->'subsample' AS subsample, params->'colsample_bynode' AS colsample_bynode,
        (training_info->>'iterations')::int AS rounds
   FROM ml.model_versions JOIN ml.models USING (model_id) WHERE name = 'price_rf';
+SET client_min_messages = warning;
+SELECT ml_retrain('price_rf') AS retrained_version;
+RESET client_min_messages;
 
 -- Early stopping on the holdout rows keeps the best round.
 SELECT model_name, (metrics->>'r2')::float8 > 0.9 AS fits

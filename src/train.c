@@ -1296,13 +1296,14 @@ FitNaiveBayes(TrainJob *job)
 }
 
 /*
- * The XGBoost parameters of a tree model as JSON members: the tunable ones
- * from the job, the others as params gave them.
+ * The parameters of a tree model as JSON members: the tunable ones from the
+ * job, the others as params gave them. For XGBoost, a forest's trees are
+ * num_parallel_tree; for the record, the n_estimators ml_train takes.
  */
 static void
-AppendTreeParams(StringInfo buf, TrainJob *job)
+AppendTreeParams(StringInfo buf, TrainJob *job, bool for_xgboost)
 {
-	bool		forest = job->algorithm == ALGORITHM_RANDOM_FOREST;
+	bool		forest = for_xgboost && job->algorithm == ALGORITHM_RANDOM_FOREST;
 	const struct
 	{
 		const char *key;
@@ -1324,7 +1325,7 @@ AppendTreeParams(StringInfo buf, TrainJob *job)
 		appendStringInfo(buf, ", \"%s\": ", numbers[i].key);
 		JsonAppendNumber(buf, numbers[i].value);
 	}
-	if (forest && !JsonHasKey(job->params, "colsample_bynode"))
+	if (job->algorithm == ALGORITHM_RANDOM_FOREST && !JsonHasKey(job->params, "colsample_bynode"))
 		appendStringInfoString(buf, ", \"colsample_bynode\": 0.8");
 	for (int i = 0; tree_pass_keys[i] != NULL; i++)
 	{
@@ -1372,7 +1373,7 @@ FitTrees(TrainJob *job)
 	escape_json(&params, job->target);
 	if (job->algorithm == ALGORITHM_RANDOM_FOREST)
 		appendStringInfoString(&params, ", \"n_estimators\": 1");
-	AppendTreeParams(&params, job);
+	AppendTreeParams(&params, job, true);
 	args[0] = InputsDatum(model);
 	args[2] = (Datum) 0;
 	if (job->classify)
@@ -1797,9 +1798,7 @@ RecordedParams(TrainJob *job)
 		JsonAppendNumber(&buf, job->l1_ratio);
 	}
 	if (AlgorithmIsTree(job->algorithm))
-	{
-		AppendTreeParams(&buf, job);
-	}
+		AppendTreeParams(&buf, job, false);
 	if (job->cv > 0)
 		appendStringInfo(&buf, ", \"cv\": %d", job->cv);
 	if (job->n_search > 0)
