@@ -3,7 +3,7 @@ EXTENSION  = mlsys
 MODULE_big = mlsys
 OBJS       = src/mlsys.o src/model.o src/jsonopt.o src/linalg.o src/preprocess.o \
              src/pass_args.o src/train_linear.o src/train_logistic.o src/train_naive_bayes.o src/train_kmeans.o \
-             src/train_xgboost.o src/booster.o src/importance.o src/prediction_log.o src/cron.o \
+             src/train_xgboost.o src/booster.o src/ubjson.o src/importance.o src/prediction_log.o src/cron.o \
              src/train.o src/tune.o src/predict.o \
              src/registry.o src/metrics.o src/stats.o src/column_stats.o src/drift.o src/drift_scan.o src/scheduler.o
 EXTVERSION = 0.1.0

@@ -162,6 +162,23 @@ SELECT jsonb_set(ml_model_info(p.model) - 'checksum' - 'size_bytes', '{booster}'
    AND f.model_id = (SELECT model_id FROM ml.models WHERE name = 'flower');
 SELECT set_byte(b, length(b) - 40, get_byte(b, length(b) - 40) # 255)::mlmodel IS NOT NULL AS accepted
   FROM ml.model_versions JOIN ml.models USING (model_id), CAST(model AS bytea) b WHERE name = 'price';
+-- Trees that do not hold together are refused before XGBoost reads them
+-- (it trusts them: a parent out of range crashes its loader, a child that
+-- points back at the root makes its prediction loop for ever): node 1's
+-- parent, root's left child, root's split feature. Each int32 array is
+-- "[$l#L" and an 8-byte count after its key.
+\set VERBOSITY default
+CREATE FUNCTION pg_temp.damaged(key bytea, node int, bytes bytea) RETURNS mlmodel LANGUAGE sql AS $$
+  SELECT jsonb_set(i - 'checksum' - 'size_bytes', '{booster}',
+                   to_jsonb(translate(encode(overlay(b PLACING bytes FROM position(key IN b) + length(key) + 13 + node * 4),
+                                             'base64'), E'\n', '')))::text::mlmodel
+    FROM ml.model_versions JOIN ml.models USING (model_id), ml_model_info(model) i,
+         decode(i->>'booster', 'base64') b
+   WHERE name = 'price' $$;
+SELECT pg_temp.damaged('parents', 1, '\x10000000') IS NOT NULL AS parent_out_of_range;
+SELECT pg_temp.damaged('left_children', 0, '\x00000000') IS NOT NULL AS child_is_the_root;
+SELECT pg_temp.damaged('split_indices', 0, '\x00000063') IS NOT NULL AS feature_out_of_range;
+SELECT pg_temp.damaged('parents', 1, '\x00000000') IS NOT NULL AS unchanged_parent_accepted;
 
 -- Leave the registry empty for the next test.
 \set VERBOSITY default

@@ -40,6 +40,7 @@
 
 #include "booster.h"
 #include "jsonopt.h"
+#include "ubjson.h"
 
 int			booster_threads = 1;
 
@@ -530,170 +531,6 @@ CompileTrees(Booster *booster, const char *objective)
 	}
 }
 
-/*
- * A bounds check of the stored booster's UBJSON before XGBoost parses it:
- * XGBoost's reader trusts the lengths and counts inside (valgrind shows it
- * reading past the end of a truncated booster), so a value written by hand
- * could make it read out of bounds. Every length, count and element must
- * fit in the bytes given, containers nest at most UBJ_MAX_DEPTH deep, and
- * typed containers of zero-size elements (which XGBoost never writes) are
- * refused.
- */
-#define UBJ_MAX_DEPTH 64
-
-typedef struct UbjCursor
-{
-	const uint8 *p;
-	const uint8 *end;
-} UbjCursor;
-
-/* Bytes of a fixed-size value of this marker, 0 for markers without data, -1 otherwise. */
-static int
-UbjFixedSize(uint8 marker)
-{
-	switch (marker)
-	{
-		case 'i': case 'U': case 'C':
-			return 1;
-		case 'I':
-			return 2;
-		case 'l': case 'd':
-			return 4;
-		case 'L': case 'D':
-			return 8;
-		case 'Z': case 'N': case 'T': case 'F':
-			return 0;
-		default:
-			return -1;
-	}
-}
-
-/* A non-negative length or count: an integer marker and its big-endian bytes. */
-static bool
-UbjLength(UbjCursor *c, int64 *out)
-{
-	uint8		marker;
-	int			size;
-	uint64		v = 0;
-
-	if (c->p >= c->end)
-		return false;
-	marker = *c->p++;
-	size = UbjFixedSize(marker);
-	if (!(marker == 'i' || marker == 'U' || marker == 'I' || marker == 'l' || marker == 'L') ||
-		c->end - c->p < size)
-		return false;
-	for (int i = 0; i < size; i++)
-		v = (v << 8) | *c->p++;
-	/* a length is never negative: refuse a signed marker's set sign bit */
-	if (marker != 'U' && size < 8 && (v >> (8 * size - 1)) & 1)
-		return false;
-	if ((int64) v < 0)
-		return false;
-	*out = (int64) v;
-	return true;
-}
-
-static bool UbjValue(UbjCursor *c, uint8 marker, int depth);
-
-/* A string's length and bytes (object keys have no marker). */
-static bool
-UbjString(UbjCursor *c)
-{
-	int64		len;
-
-	if (!UbjLength(c, &len) || len > c->end - c->p)
-		return false;
-	c->p += len;
-	return true;
-}
-
-static bool
-UbjContainer(UbjCursor *c, bool object, int depth)
-{
-	uint8		type = 0;
-	int64		count = -1;
-
-	if (depth > UBJ_MAX_DEPTH)
-		return false;
-	if (c->p < c->end && *c->p == '$')
-	{
-		c->p++;
-		if (c->p >= c->end)
-			return false;
-		type = *c->p++;
-		if (UbjFixedSize(type) == 0 || c->p >= c->end || *c->p != '#')
-			return false;
-	}
-	if (c->p < c->end && *c->p == '#')
-	{
-		c->p++;
-		if (!UbjLength(c, &count))
-			return false;
-	}
-	for (int64 i = 0; count < 0 || i < count; i++)
-	{
-		uint8		marker;
-
-		if (c->p >= c->end)
-			return false;
-		if (count < 0 && *c->p == (object ? '}' : ']'))
-		{
-			c->p++;
-			return true;
-		}
-		/* each element takes at least a byte: a count beyond the bytes left is a lie */
-		if (count >= 0 && count - i > c->end - c->p)
-			return false;
-		if (object && !UbjString(c))
-			return false;
-		if (type != 0)
-			marker = type;
-		else if (c->p < c->end)
-			marker = *c->p++;
-		else
-			return false;
-		if (!UbjValue(c, marker, depth + 1))
-			return false;
-	}
-	return true;
-}
-
-static bool
-UbjValue(UbjCursor *c, uint8 marker, int depth)
-{
-	int			size = UbjFixedSize(marker);
-
-	if (size >= 0)
-	{
-		if (c->end - c->p < size)
-			return false;
-		c->p += size;
-		return true;
-	}
-	switch (marker)
-	{
-		case 'S': case 'H':
-			return UbjString(c);
-		case '[':
-			return UbjContainer(c, false, depth);
-		case '{':
-			return UbjContainer(c, true, depth);
-		default:
-			return false;
-	}
-}
-
-/* Is the buffer one UBJSON object, every part within its bytes? */
-static bool
-UbjWellFormed(const char *buf, uint32 len)
-{
-	UbjCursor	c = {(const uint8 *) buf, (const uint8 *) buf + len};
-
-	if (len == 0 || *c.p++ != '{')
-		return false;
-	return UbjContainer(&c, true, 1) && c.p == c.end;
-}
 
 /*
  * Load the model's booster in the current memory context, checked against
@@ -706,16 +543,19 @@ BoosterLoad(const Model *model)
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
 	bst_ulong	n_features;
 	StringInfoData buf;
+	const char *problem;
 
 	Assert(model->kind == MODEL_KIND_XGBOOST);
+	/* XGBoost's reader trusts the booster: check it first (ubjson.c) */
+	problem = UbjBoosterProblem(model->booster, model->booster_len);
+	if (problem != NULL)
+		ForeignBooster(problem);
 	booster->cxt = CurrentMemoryContext;
 	XGB_CHECK(XGBoosterCreate(NULL, 0, &booster->handle), "create a booster");
 	cb->func = FreeBooster;
 	cb->arg = booster;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 
-	if (!UbjWellFormed(model->booster, model->booster_len))
-		ForeignBooster("The stored booster is not a well-formed UBJSON object.");
 	if (XGBoosterLoadModelFromBuffer(booster->handle, model->booster, model->booster_len) != 0)
 		ForeignBooster(psprintf("XGBoost cannot read the stored booster: %s", LastError()));
 	XGB_CHECK(XGBoosterGetNumFeature(booster->handle, &n_features), "count the booster's features");
