@@ -11,7 +11,7 @@ DECLARE
 	v ml.model_versions;
 BEGIN
 	IF model_name IS NULL THEN
-		RAISE EXCEPTION 'model name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		RAISE EXCEPTION 'model name must not be NULL' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a model name or address such as ''churn'' or ''churn@2''.';
 	END IF;
 	IF NOT has_table_privilege('ml.models', 'SELECT') THEN
 		RAISE EXCEPTION 'permission denied to read model "%" from the registry', model_name

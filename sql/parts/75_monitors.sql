@@ -112,8 +112,7 @@ DECLARE
 	bad text;
 BEGIN
 	IF name IS NULL OR model_name IS NULL OR source IS NULL OR params IS NULL THEN
-		RAISE EXCEPTION 'arguments of ml_create_monitor must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
+		RAISE EXCEPTION 'arguments of ml_create_monitor must not be NULL' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a monitor name, a model name and a source table or query.';
 	END IF;
 	IF NOT EXISTS (SELECT FROM ml.models m WHERE m.name = ml_create_monitor.model_name) THEN
 		RAISE EXCEPTION 'model "%" does not exist', model_name

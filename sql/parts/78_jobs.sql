@@ -288,7 +288,7 @@ BEGIN
 	END IF;
 	run := ml.job_started(job_id);
 	IF run IS NULL THEN
-		RAISE EXCEPTION 'job % is disabled', job_id USING ERRCODE = 'object_not_in_prerequisite_state';
+		RAISE EXCEPTION 'job % is disabled', job_id USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Enable it first: UPDATE ml.jobs SET enabled = true (ml_admin).';
 	END IF;
 	EXECUTE ml.job_statement(job.kind) INTO failure USING job.target;
 	PERFORM ml.job_finished(run, failure);

@@ -176,7 +176,8 @@ BEGIN
 		IF prev_owner IS NOT NULL AND NOT pg_has_role(rel_owner, prev_owner, 'MEMBER') THEN
 			RAISE EXCEPTION 'permission denied to define a new version of feature table "%"', ft_name
 				USING ERRCODE = 'insufficient_privilege',
-					  DETAIL = format('Version %s belongs to role %s.', prev.version, prev_owner::regrole);
+					  DETAIL = format('Version %s belongs to role %s.', prev.version, prev_owner::regrole),
+					  HINT = 'Define it as that role (SET ROLE), or choose another name.';
 		END IF;
 	END IF;
 	SELECT format_type(a.atttypid, a.atttypmod) INTO ent_type
@@ -187,7 +188,8 @@ BEGIN
 	   OR et_type NOT IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
 		RAISE EXCEPTION 'table ml_features.% has no entity column "%" and event-time column "%"',
 			tbl, entity_column, event_time_column
-			USING ERRCODE = 'undefined_column';
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'The event-time column must be a date or timestamp column of the table.';
 	END IF;
 	SELECT array_agg(a.attname::text ORDER BY a.attnum), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
 	  INTO names, types
@@ -216,7 +218,8 @@ DECLARE
 	ver int;
 BEGIN
 	IF address IS NULL THEN
-		RAISE EXCEPTION 'feature table name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		RAISE EXCEPTION 'feature table name must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Pass a feature table name, or name@version.';
 	END IF;
 	IF NOT has_table_privilege('ml.feature_tables', 'SELECT') THEN
 		RAISE EXCEPTION 'permission denied to read feature table "%" from the catalog', address
@@ -461,16 +464,17 @@ DECLARE
 BEGIN
 	IF name IS NULL OR query IS NULL OR entity_column IS NULL OR event_time_column IS NULL THEN
 		RAISE EXCEPTION 'feature table name, query, entity column and event-time column must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass all four; the description may be NULL.';
 	END IF;
 	IF name !~ '^[a-z][a-z0-9_]{0,39}$' THEN
 		RAISE EXCEPTION 'invalid feature table name "%"', name
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A feature table name is 1 to 40 lower-case ASCII letters, digits and underscores, starting with a letter.';
+				  DETAIL = 'A feature table name is 1 to 40 lower-case ASCII letters, digits and underscores, starting with a letter.',
+				  HINT = 'For example ''customer_spend''.';
 	END IF;
 	IF entity_column = event_time_column THEN
 		RAISE EXCEPTION 'the entity column and the event-time column must differ'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Name the key column first, then the time column.';
 	END IF;
 	SELECT * INTO prev FROM ml.feature_tables f WHERE f.name = ml_create_feature_table.name
 	 ORDER BY f.version DESC LIMIT 1;
@@ -550,7 +554,8 @@ DECLARE
 	n bigint;
 BEGIN
 	IF "full" IS NULL THEN
-		RAISE EXCEPTION 'full must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		RAISE EXCEPTION 'full must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Pass true to reload all rows, false (the default) for the new ones.';
 	END IF;
 	-- The query is SQL the table's owner wrote: run it with no one else's privileges.
 	IF (SELECT c.relowner FROM pg_catalog.pg_class c
@@ -612,7 +617,7 @@ DECLARE
 BEGIN
 	IF label_source IS NULL OR entity_column IS NULL OR time_column IS NULL THEN
 		RAISE EXCEPTION 'label source, entity column and time column must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the labels'' table or query and its entity and time columns.';
 	END IF;
 	IF feature_tables IS NULL OR pg_catalog.cardinality(feature_tables) = 0 THEN
 		RAISE EXCEPTION 'no feature tables given'
@@ -620,7 +625,8 @@ BEGIN
 				  HINT = 'Pass the feature tables as an array, e.g. ARRAY[''customer_spend''].';
 	END IF;
 	IF ttl < '0'::interval THEN
-		RAISE EXCEPTION 'ttl must not be negative' USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'ttl must not be negative' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Pass how old a feature may be, such as ''30 days'', or NULL for no limit.';
 	END IF;
 
 	-- A query or a relation name, as for ml_train's source.
@@ -631,11 +637,12 @@ BEGIN
 			rel := pg_catalog.to_regclass(label_source);
 		EXCEPTION WHEN OTHERS THEN
 			RAISE EXCEPTION 'label source "%" is neither a table name nor a query', label_source
-				USING ERRCODE = 'invalid_parameter_value';
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.';
 		END;
 		IF rel IS NULL THEN
 			RAISE EXCEPTION 'relation "%" does not exist', label_source
-				USING ERRCODE = 'undefined_table';
+				USING ERRCODE = 'undefined_table', HINT = 'Check the name and the search_path, or pass a query.';
 		END IF;
 		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO src
 		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
