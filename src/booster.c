@@ -505,7 +505,9 @@ static void
 CompileTrees(Booster *booster, const char *objective)
 {
 	MemoryContext keep = booster->cxt;
-	MemoryContext scratch = AllocSetContextCreate(keep, "mlsys tree reading", ALLOCSET_DEFAULT_SIZES);
+	/* (under the caller's context: an error while reading frees it) */
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "mlsys tree reading",
+												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(scratch);
 	double		ours[MLSYS_MAX_CLASSES];
 	double		theirs[MLSYS_MAX_CLASSES];

@@ -236,8 +236,8 @@ PredictionLogAdd(int64 model_id, int32 version, bool shadow, const double *desig
 	pg_write_barrier();
 	pg_atomic_write_u64(&slot->sequence, pos + 1);
 
-	/* half full: wake the worker early */
-	if (pos - pg_atomic_read_u64(&queue->tail) == queue->capacity / 2 && queue->worker_latch)
+	/* half full or more: wake the worker early (a set latch stays set) */
+	if (pos - pg_atomic_read_u64(&queue->tail) >= queue->capacity / 2 && queue->worker_latch)
 		SetLatch(queue->worker_latch);
 }
 
