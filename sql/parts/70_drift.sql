@@ -248,13 +248,19 @@ DECLARE
 	rows_out text[] := ARRAY['(''*'', ''rows'', coalesce(r.m[1], 0), NULL::float8)'];
 	at int;
 BEGIN
-	-- the result of ml.drift_scan has 7 statistics per row of ml_drift_baseline,
-	-- in the same order, after the row count
-	FOR b IN SELECT d.*, n FROM @extschema@.ml_drift_baseline(model) WITH ORDINALITY AS d(input, type, bin_edges, levels, baseline_counts, baseline_n_null, n)
+	-- the result of ml.drift_scan has the row count, then 7 statistics per
+	-- input in the model's order, then the prediction's: n is that position
+	FOR b IN SELECT d.*, coalesce(x.n, (SELECT count(*) FROM jsonb_array_elements(info->'inputs')) + 1) AS n
+			   FROM @extschema@.ml_drift_baseline(model) d,
+					(SELECT @extschema@.ml_model_info(model) AS info) m
+					LEFT JOIN LATERAL (SELECT o AS n FROM jsonb_array_elements(m.info->'inputs') WITH ORDINALITY AS e(i, o)
+										WHERE e.i->>'name' = d.input) x ON true
+			  ORDER BY n
 	LOOP
 		at := 2 + 7 * (b.n - 1);
 		IF b.input <> '(prediction)' THEN
-			inputs := inputs || format(CASE WHEN b.type = 'numeric' THEN 's.%I::float8' ELSE 's.%I::text' END,
+			inputs := inputs || format(CASE WHEN b.type = 'numeric' THEN 's.%I::pg_catalog.float8'
+											ELSE 's.%I::pg_catalog.text' END,
 									   b.input);
 		END IF;
 		rows_out := rows_out
